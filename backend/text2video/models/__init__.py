@@ -1,0 +1,1 @@
+"""Model folders: layout, demo weights, download, manifest, memory presets."""

@@ -1,0 +1,69 @@
+"""Tiny, seeded, randomly initialised models in the real on-disk layout (see ``layout.py``).
+
+They let every loading and inference path run on a CPU in seconds. Their output is NOISE: every place that
+uses them says so. Each stage builds its own part (``text2video.<stage>.demo.build_demo(root)``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .layout import DEMO_MARKER, default_demo_dir
+
+log = logging.getLogger(__name__)
+
+# Bump when any stage's demo builder changes, so cached demo folders are rebuilt.
+DEMO_VERSION = "1"
+PARTS = ("diffusion", "prompt", "pose")
+DEMO_WARNING = "DEMO weights (random, tiny): the output is noise, not a real video. Run `python manage.py download` for real models."
+
+
+def build_demo_models(root: str | Path, parts: tuple[str, ...] = PARTS) -> Path:
+    """Write every stage's demo model under ``root`` (overwrites)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        module = importlib.import_module(f"text2video.{part}.demo")
+        module.build_demo(root)
+    (root / DEMO_MARKER).write_text(f"{DEMO_VERSION}\n{DEMO_WARNING}\n")
+    return root
+
+
+def is_current_demo(root: Path) -> bool:
+    marker = root / DEMO_MARKER
+    return marker.exists() and marker.read_text().splitlines()[:1] == [DEMO_VERSION]
+
+
+def ensure_demo_models(root: str | Path | None = None) -> Path:
+    """Build the demo folder once (process- and thread-safe) and return it."""
+    root = Path(root) if root else default_demo_dir()
+    if is_current_demo(root):
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(root) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_current_demo(root):
+            return root
+        log.info("building tiny demo models in %s (once)", root)
+        tmp = Path(tempfile.mkdtemp(prefix=".demo-build-", dir=root.parent))
+        try:
+            build_demo_models(tmp)
+            if root.exists():
+                shutil.rmtree(root)
+            os.replace(tmp, root)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+def resolve_models_dir(value: str | Path | None) -> Path:
+    """``"demo"`` -> the (built on demand) demo folder; anything else -> that path."""
+    if value is None or str(value) == "demo":
+        return ensure_demo_models()
+    return Path(value)

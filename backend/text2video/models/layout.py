@@ -1,0 +1,76 @@
+"""Where each model lives inside a models folder (real weights and tiny demo weights share this layout).
+
+    models/
+      manifest.json                       what is present and verified (written by `manage.py download`)
+      stable-diffusion-v1-4/              diffusers folder: model_index.json, tokenizer/, text_encoder/, vae/,
+                                          unet/ (config + 2-D weights), scheduler/
+      follow-your-pose/
+        followyourpose_checkpoint-1000/   pytorch_model.bin or model.safetensors (as saved by accelerate)
+        pose_encoder.pth                  skeleton adapter weights
+      envit5-translation/                 transformers T5 folder (config, weights, spiece.model/tokenizer)
+      pose/
+        yolox_m.onnx  rtmpose_m.onnx      preset "balanced" (YOLOX-m + RTMPose-m 256x192)
+        yolox_x.onnx  rtmpose_x.onnx      preset "accurate" (YOLOX-x + RTMPose-x 384x288)
+      DEMO                                present only in demo folders: weights are random, output is noise
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+SD_DIR = "stable-diffusion-v1-4"
+FYP_DIR = "follow-your-pose"
+FYP_CHECKPOINT_DIR = "follow-your-pose/followyourpose_checkpoint-1000"
+FYP_POSE_ENCODER = "follow-your-pose/pose_encoder.pth"
+TRANSLATION_DIR = "envit5-translation"
+POSE_DIR = "pose"
+POSE_PRESETS = {
+    "balanced": {"detector": "pose/yolox_m.onnx", "pose": "pose/rtmpose_m.onnx", "input_size": (192, 256)},
+    "accurate": {"detector": "pose/yolox_x.onnx", "pose": "pose/rtmpose_x.onnx", "input_size": (288, 384)},
+}
+MANIFEST = "manifest.json"
+DEMO_MARKER = "DEMO"
+
+
+@dataclass(frozen=True)
+class ModelPaths:
+    root: Path
+
+    @property
+    def sd(self) -> Path:
+        return self.root / SD_DIR
+
+    @property
+    def fyp_checkpoint(self) -> Path:
+        return self.root / FYP_CHECKPOINT_DIR
+
+    @property
+    def pose_encoder(self) -> Path:
+        return self.root / FYP_POSE_ENCODER
+
+    @property
+    def translation(self) -> Path:
+        return self.root / TRANSLATION_DIR
+
+    def pose_models(self, preset: str = "balanced") -> tuple[Path, Path]:
+        entry = POSE_PRESETS[preset]
+        return self.root / entry["detector"], self.root / entry["pose"]
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def is_demo(self) -> bool:
+        return (self.root / DEMO_MARKER).exists()
+
+
+def default_demo_dir() -> Path:
+    """Where `--models demo` builds (once) and reuses the tiny demo weights."""
+    import os
+
+    base = os.environ.get("TEXT2VIDEO_DEMO_MODELS_DIR")
+    if base:
+        return Path(base)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "text2video" / "demo-models"

@@ -1,0 +1,51 @@
+"""Shared fixtures. Tests run the real loading and inference code on tiny demo models built once per session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "backend"))  # also works without `pip install -e .`
+
+SHARED_DATA = ROOT.parent / "shared" / "data"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+ASSETS = ROOT / "assets"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real test videos in ../shared/data; tests that need them skip in a plain clone without it."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent (a plain clone without ../shared): real-video tests skipped")
+    return SHARED_DATA
+
+
+def shared_videos(kind: str) -> list[Path]:
+    """For parametrize: files of ../shared/data/<kind> (empty when absent; use with the shared_data fixture)."""
+    folder = SHARED_DATA / kind
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+@pytest.fixture(scope="session")
+def demo_models(tmp_path_factory) -> Path:
+    """A complete tiny models folder in the real layout (random weights), shared by the whole session.
+
+    Exported as TEXT2VIDEO_DEMO_MODELS_DIR so subprocesses (CLI, Celery workers) reuse it with `--models demo`.
+    """
+    from text2video.models.demo import ensure_demo_models
+
+    root = Path(os.environ.get("TEXT2VIDEO_TEST_DEMO_DIR") or tmp_path_factory.getbasetemp() / "demo-models")
+    os.environ["TEXT2VIDEO_DEMO_MODELS_DIR"] = str(root)
+    return ensure_demo_models(root)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Screenshots and other files worth looking at after a run (test-artifacts/, ignored by git)."""
+    path = ROOT / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
