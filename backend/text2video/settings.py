@@ -46,6 +46,7 @@ class Settings:
     max_video_fps: float = 120.0
     url_fetch_timeout_s: float = 60.0  # whole download of a video_url
     url_max_redirects: int = 3
+    url_allow_private: bool = False  # TESTS ONLY: let video_url/callback_url reach private/loopback addresses
     prompt_max_chars: int = 500
     max_output_frames: int = 1024  # generated frames per job; beyond it the error says to raise stride or trim
 
