@@ -47,6 +47,7 @@ class Settings:
     url_fetch_timeout_s: float = 60.0  # whole download of a video_url
     url_max_redirects: int = 3
     url_allow_private: bool = False  # TESTS ONLY: let video_url/callback_url reach private/loopback addresses
+    url_allow_networks: str = ""  # comma-separated CIDRs video_url/callback_url may reach anyway (intranet)
     prompt_max_chars: int = 500
     max_output_frames: int = 1024  # generated frames per job; beyond it the error says to raise stride or trim
 
@@ -56,6 +57,9 @@ class Settings:
     max_queued_per_key: int = 20  # queued+running jobs per API key -> 429
     job_timeout_s: int = 3 * 3600  # longest a job may run; the broker visibility timeout is set above it
     max_retries_on_worker_lost: int = 1  # a job whose worker died is retried this many times, then failed
+    heartbeat_interval_s: float = 5.0  # a running job (and each worker) refreshes its heartbeat this often
+    heartbeat_timeout_s: float = 60.0  # a running job with an older heartbeat is presumed dead and recovered
+    reaper_interval_s: float = 15.0  # how often workers and `serve` look for dead jobs and expired ones
     sync_wait_s: float = 900.0  # POST /generate waits this long for the video before answering 202
     webhook_secret: str = ""  # Standard Webhooks secret ("whsec_..." base64); empty = generated and stored
     webhook_max_attempts: int = 6  # exponential backoff 1, 2, 4, 8, 16 s...
