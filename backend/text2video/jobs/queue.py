@@ -1,0 +1,113 @@
+"""The Celery app: configuration, and sending a job to the workers.
+
+The web process only *sends* messages (by task name; it never imports torch or loads a model); workers started by
+``manage.py worker`` consume them. A message carries only the job id: the job row is the truth, and the task claims
+the job with a conditional UPDATE, so a message delivered twice (re-enqueue after a restart, broker redelivery)
+runs the job once.
+
+Brokers: the default is kombu's SQLAlchemy transport on a SQLite file in the data folder (nothing to install, one
+machine); ``TEXT2VIDEO_BROKER_URL=redis://host:6379/0`` to spread workers over several machines. That SQLite
+transport never redelivers an unacknowledged message, so recovering a dead worker's job does not rely on the broker:
+the worker supervisor and the reaper (``text2video.jobs.worker``) re-enqueue it from the job row.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from ..exceptions import ServiceUnavailable
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+TASK_NAME = "text2video.run_job"
+JOB_QUEUE = "text2video"
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    broker_url = settings.broker_url
+    if broker_url.startswith("sqla+"):
+        # kombu passes these straight to sqlalchemy.create_engine (no visibility timeout: that transport never
+        # redelivers). SQLite: wait for the lock instead of failing when the API and a worker write together.
+        transport_options: dict[str, Any] = {"connect_args": {"timeout": 30}} if "sqlite" in broker_url else {}
+    else:
+        # A message taken but not acknowledged comes back only after this long (Redis); above the longest job so
+        # a slow job is never handed to a second worker while the first is still on it.
+        transport_options = {"visibility_timeout": int(settings.job_timeout_s) + 3600}
+    return {
+        "broker_url": broker_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": transport_options,
+        "result_backend": None,
+        "task_ignore_result": True,  # the job row is the result
+        "task_acks_late": True,  # acknowledge after the job ran: a crash mid-job leaves the message un-acked
+        "task_reject_on_worker_lost": True,  # ... and a killed worker's message goes back to the queue (Redis)
+        "worker_prefetch_multiplier": 1,  # take one job at a time, never hoard the queue
+        "worker_concurrency": 1,  # one job at a time per GPU
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "task_default_queue": JOB_QUEUE,
+        "task_routes": {TASK_NAME: {"queue": JOB_QUEUE}},
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "broker_pool_limit": 4,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        "enable_utc": True,
+    }
+
+
+def make_celery(settings: Settings) -> Celery:
+    """The Celery app for ``settings`` (same function in the web process and the workers)."""
+    if settings.broker_url.startswith("sqla+sqlite:///"):
+        Path(settings.broker_url[len("sqla+sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    app = Celery("text2video", set_as_current=False)
+    app.conf.update(celery_config(settings))
+    app.conf.text2video_settings = settings  # the task reads its settings from here
+    return app
+
+
+def enqueue(celery_app: Celery, job_id: str) -> None:
+    """Send job ``job_id`` (already stored as ``queued``) to the workers. Raises ServiceUnavailable when the broker
+    cannot be reached (the API answers 503 and the job stays queued; ``serve`` re-enqueues queued jobs at start)."""
+    try:
+        celery_app.send_task(TASK_NAME, args=[job_id], queue=JOB_QUEUE, ignore_result=True,
+                             retry=True, retry_policy={"max_retries": 3, "interval_start": 0.2,
+                                                       "interval_step": 0.5, "interval_max": 2})
+    except Exception as exc:  # noqa: BLE001 - any kombu/redis/sqlalchemy connection error
+        raise ServiceUnavailable(f"the job queue ({_safe_url(celery_app.conf.broker_url)}) is unreachable: {exc}",
+                                 hint="Check TEXT2VIDEO_BROKER_URL (Redis running?) and retry.") from exc
+
+
+def requeue_queued(celery_app: Celery, store) -> int:  # noqa: ANN001 - JobStore; avoids an import cycle
+    """Send a message again for every job stored as ``queued`` (at ``serve`` start: a crash between storing a job
+    and sending its message must not lose it). Duplicates are harmless: only one delivery can claim a job."""
+    count = 0
+    for job_id in store.queued_ids():
+        enqueue(celery_app, job_id)
+        count += 1
+    return count
+
+
+def workers_alive(store, within_s: float | None = None) -> list[dict[str, Any]]:  # noqa: ANN001
+    """Workers whose heartbeat is recent (read from the job store, so it works with every broker).
+
+    ``store`` is a :class:`text2video.jobs.store.JobStore`; ``within_s`` defaults to 3 heartbeat intervals + 5 s.
+    Each item: name, hostname, pid, device, current_job, started_at, heartbeat_at."""
+    if within_s is None:
+        within_s = 20.0
+    return [w.to_dict() for w in store.live_workers(within_s=within_s)]
+
+
+def _safe_url(url: str) -> str:
+    """The broker URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+__all__ = ["make_celery", "enqueue", "requeue_queued", "workers_alive", "celery_config", "TASK_NAME", "JOB_QUEUE"]
