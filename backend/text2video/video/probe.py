@@ -1,0 +1,216 @@
+"""Safe opening and probing of video files (PyAV).
+
+Uploads are untrusted, so every input is opened the same guarded way (:func:`open_input`):
+- only the local ``file`` protocol (no http/ftp/concat:/subfile: protocols, even inside a container);
+- only real container demuxers (``format_whitelist``): playlist and list demuxers such as ``hls`` and ``concat``
+  would make FFmpeg open further files or URLs named inside the upload, so they are refused;
+- a frame is actually decoded before a file counts as a video.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from ..exceptions import InvalidInput, UnsupportedMedia
+
+# Demuxers of real container formats (FFmpeg names; "mov" also covers mp4/m4v/3gp). No hls, concat, dash,
+# image2, tee, data or subtitle formats.
+ALLOWED_FORMATS = ("mov", "mp4", "matroska", "webm", "avi", "asf", "mpeg", "mpegts", "flv", "ogg")
+ALLOWED_EXTENSIONS = (".mp4", ".m4v", ".mov", ".3gp", ".mkv", ".webm", ".avi", ".wmv", ".asf", ".mpg", ".mpeg",
+                      ".ts", ".m2ts", ".flv", ".ogv")
+_SUPPORTED_HINT = "Upload a video file (MP4, MOV, MKV, WebM, AVI, WMV, MPEG, FLV)."
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int  # coded size of the stream, before rotation
+    height: int
+    fps: float  # average frame rate (e.g. 59.84 for 3671040/61351)
+    frame_count: int  # exact when the container stores it (or count_frames=True), else duration x fps
+    duration: float  # seconds
+    codec: str  # FFmpeg decoder name: h264, mpeg4, vp9...
+    rotation: int  # clockwise degrees a player turns the picture to show it (0, 90, 180, 270)
+    display_width: int  # size as shown, after rotation: what iter_frames yields without size=
+    display_height: int
+    has_video: bool = True
+    frame_count_exact: bool = True
+    pix_fmt: str = ""
+    container: str = ""  # FFmpeg demuxer name
+    rate: Fraction = Fraction(0)  # exact frame rate as stored
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["rate"] = str(self.rate)
+        return data
+
+
+def _check_path(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise InvalidInput(f"Video file not found: {str(path)!r}.", field="video", value=str(path),
+                           hint="Check the path, or upload the file again.")
+    if not p.is_file():
+        raise InvalidInput(f"Not a file: {str(path)!r}.", field="video", value=str(path),
+                           hint="Give the path of a video file, not a folder.")
+    if p.stat().st_size == 0:
+        raise UnsupportedMedia(f"The file {p.name!r} is empty.", field="video", value=str(path), hint=_SUPPORTED_HINT)
+    return p
+
+
+def open_input(path: str | os.PathLike) -> "av.container.InputContainer":
+    """Open a local video file for reading with the protocol and demuxer allow-lists; raises typed errors."""
+    p = _check_path(path)
+    # "file:" + absolute path: FFmpeg must never read a name like "concat:a|b" or "http://..." as a protocol.
+    url = "file:" + str(p.resolve())
+    options = {"protocol_whitelist": "file", "format_whitelist": ",".join(ALLOWED_FORMATS)}
+    try:
+        container = av.open(url, mode="r", container_options=options, timeout=30.0)
+    except av.error.FileNotFoundError:
+        raise InvalidInput(f"Video file not found: {str(path)!r}.", field="video", value=str(path),
+                           hint="Check the path, or upload the file again.") from None
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise UnsupportedMedia(
+            f"{p.name!r} is not a video in a supported container ({type(exc).__name__}: {exc}).",
+            field="video", value=str(path), hint=_SUPPORTED_HINT) from None
+    if not container.streams.video:
+        container.close()
+        raise UnsupportedMedia(f"{p.name!r} has no video stream.", field="video", value=str(path),
+                               hint=_SUPPORTED_HINT)
+    return container
+
+
+def stream_fps(stream) -> Fraction:
+    """Average frame rate, falling back to the guessed/base rate for containers that do not store it."""
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate and rate > 0:
+            return Fraction(rate)
+    return Fraction(0)
+
+
+def orientation_of(frame) -> str:
+    """How to turn a decoded frame for display, from its display matrix, following ffmpeg's autorotate.
+
+    Returns one of "none", "clock", "cclock", "180", "hflip", "vflip", "transpose", "antitranspose".
+    """
+    matrix = None
+    try:
+        sd = frame.side_data.get("DISPLAYMATRIX")
+        if sd is not None:
+            import numpy as np
+            matrix = np.frombuffer(bytes(sd), dtype="<i4")
+    except Exception:  # side data is optional; a frame without it is shown as coded
+        matrix = None
+    if matrix is None or len(matrix) < 9:
+        return "none"
+    ccw = frame.rotation or 0  # counter-clockwise degrees of the matrix
+    theta = (-round(ccw)) % 360  # clockwise degrees to turn for display (ffmpeg's get_rotation)
+    theta = int(round(theta / 90.0)) * 90 % 360
+    if theta == 90:
+        return "transpose" if matrix[3] > 0 else "clock"
+    if theta == 270:
+        return "antitranspose" if matrix[3] < 0 else "cclock"
+    if theta == 180:
+        h, v = matrix[0] < 0, matrix[4] < 0
+        return "180" if (h and v) else "hflip" if h else "vflip" if v else "none"
+    if matrix[4] < 0:
+        return "vflip"
+    if matrix[0] < 0:
+        return "hflip"
+    return "none"
+
+
+_ROTATION_OF = {"none": 0, "hflip": 0, "vflip": 0, "180": 180, "clock": 90, "transpose": 90, "cclock": 270,
+                "antitranspose": 270}
+
+
+def _check_limits(info: VideoInfo, path: Path, max_pixels, max_fps, max_seconds) -> None:
+    if max_pixels is not None and info.width * info.height > max_pixels:
+        raise InvalidInput(
+            f"The video is {info.width}x{info.height} ({info.width * info.height} pixels), over the limit of "
+            f"{int(max_pixels)} pixels.", field="video", value=f"{info.width}x{info.height}",
+            hint="Upload a smaller video (for example 1080p) or raise TEXT2VIDEO_MAX_VIDEO_PIXELS.")
+    if max_fps is not None and info.fps > max_fps:
+        raise InvalidInput(
+            f"The video runs at {info.fps:.2f} fps, over the limit of {max_fps:g} fps.", field="video",
+            value=round(info.fps, 3), hint="Re-encode it at a lower frame rate or raise TEXT2VIDEO_MAX_VIDEO_FPS.")
+    if max_seconds is not None and info.duration > max_seconds:
+        raise InvalidInput(
+            f"The video lasts {info.duration:.1f} s, over the limit of {max_seconds:g} s.", field="video",
+            value=round(info.duration, 3), hint="Trim it or raise TEXT2VIDEO_MAX_VIDEO_SECONDS.")
+
+
+def probe_video(path: str | os.PathLike, *, max_pixels: int | None = None, max_fps: float | None = None,
+                max_seconds: float | None = None, count_frames: bool = False) -> VideoInfo:
+    """Describe a video file and prove it decodes (one frame is decoded).
+
+    ``max_*`` limits are for upload validation (over them -> InvalidInput naming the value and the setting).
+    ``count_frames=True`` counts the packets (no decoding) when the container does not store a frame count.
+    """
+    p = _check_path(path)
+    with open_input(p) as container:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        rate = stream_fps(stream)
+        fps = float(rate)
+        width, height = ctx.width, ctx.height
+        duration = 0.0
+        if stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration:
+            duration = container.duration / av.time_base
+        frames = int(stream.frames or 0)
+        exact = frames > 0
+        # Decode the first frame: the header alone does not prove the codec data is usable.
+        stream.thread_type = "AUTO"
+        first = None
+        try:
+            for frame in container.decode(stream):
+                first = frame
+                break
+        except av.error.FFmpegError as exc:
+            raise UnsupportedMedia(f"{p.name!r} could not be decoded ({exc}).", field="video", value=str(path),
+                                   hint=_SUPPORTED_HINT) from None
+        if first is None:
+            raise UnsupportedMedia(f"{p.name!r} contains no decodable video frame.", field="video",
+                                   value=str(path), hint=_SUPPORTED_HINT)
+        width, height = width or first.width, height or first.height
+        orientation = orientation_of(first)
+        codec = ctx.name
+        pix_fmt = ctx.pix_fmt or first.format.name
+        fmt = container.format.name
+    if not exact and count_frames:
+        frames = count_packets(p)
+        exact = frames > 0
+    if not exact:
+        frames = max(1, int(math.floor(duration * fps + 0.5))) if duration and fps else 1
+    if not duration and fps and frames:
+        duration = frames / fps
+    if not fps and duration and frames:
+        fps = frames / duration
+        rate = Fraction(fps).limit_denominator(1001)
+    rotation = _ROTATION_OF[orientation]
+    swap = rotation in (90, 270)
+    info = VideoInfo(width=width, height=height, fps=fps, frame_count=frames, duration=duration, codec=codec,
+                     rotation=rotation, display_width=height if swap else width,
+                     display_height=width if swap else height, has_video=True, frame_count_exact=exact,
+                     pix_fmt=pix_fmt or "", container=fmt, rate=rate)
+    _check_limits(info, p, max_pixels, max_fps, max_seconds)
+    return info
+
+
+def count_packets(path: str | os.PathLike) -> int:
+    """Exact number of video frames by demuxing (reads the file, decodes nothing)."""
+    with open_input(path) as container:
+        stream = container.streams.video[0]
+        return sum(1 for packet in container.demux(stream) if packet.size)
+
+
+__all__ = ["VideoInfo", "probe_video", "open_input", "count_packets", "orientation_of", "stream_fps",
+           "ALLOWED_FORMATS", "ALLOWED_EXTENSIONS"]
