@@ -1,0 +1,225 @@
+"""The one Celery task, ``text2video.run_job(job_id)``, and the plain function it calls.
+
+:func:`execute_job` is the whole life of one job on a worker: claim it (conditional UPDATE queued -> running, so
+a duplicate message is skipped), keep its heartbeat fresh, run ``Engine.generate`` with progress written to the
+row and a cheap cancel check, then store the outcome. It never raises for a job's own failure: the job row says
+what went wrong, and the worker goes on to the next job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Callable
+
+from celery import Celery
+
+from ..engine import GenerationRequest, Progress
+from ..exceptions import Canceled, InvalidInput, OutOfMemory, Text2VideoError
+from ..settings import Settings
+from .queue import TASK_NAME
+from .status import JobStage
+from .store import Job, JobStore
+
+log = logging.getLogger(__name__)
+
+# GenerationRequest fields a job's params may set (anything else in params is kept on the row, not passed on).
+_REQUEST_FIELDS = {f.name for f in fields(GenerationRequest)} - {"video", "prompt", "negative_prompt"}
+OOM_ADVICE = ("The GPU ran out of memory. Try again with fewer frames, a smaller width/height, or start the worker "
+              "with a lower memory preset (--memory low).")
+
+
+class _CancelCheck:
+    """``should_cancel`` for the engine: reads ``cancel_requested`` from the store at most every ``interval`` s
+    (the engine asks every denoising step), and stops a job past the time limit or no longer owned."""
+
+    def __init__(self, store: JobStore, job_id: str, timeout_s: float, interval: float = 0.5):
+        self.store, self.job_id, self.timeout_s, self.interval = store, job_id, timeout_s, interval
+        self.started = time.monotonic()
+        self._last = 0.0
+        self._cached = False
+        self.timed_out = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self.started > self.timeout_s:
+            self.timed_out = True
+            return True
+        if not self._cached and now - self._last >= self.interval:
+            self._last = now
+            try:
+                self._cached = self.store.is_cancel_requested(self.job_id)
+            except Exception as exc:  # noqa: BLE001 - a busy database must not kill the job; ask again later
+                log.warning("cancel check for job %s failed: %s", self.job_id, exc)
+        return self._cached
+
+
+class _ProgressWriter:
+    """``on_progress`` for the engine: writes to the row on every stage change or new info, else at most every
+    ``interval`` s (a status poll a few times a second is plenty, and SQLite has one writer at a time)."""
+
+    def __init__(self, store: JobStore, job_id: str, worker: str, interval: float = 0.25):
+        self.store, self.job_id, self.worker, self.interval = store, job_id, worker, interval
+        self._last = 0.0
+        self._stage: JobStage | None = None
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        info = _progress_info(p.info or {})
+        if p.stage == self._stage and not info and now - self._last < self.interval and p.step < p.total:
+            return
+        self._stage, self._last = p.stage, now
+        try:
+            self.store.update_progress(self.job_id, self.worker, stage=p.stage, progress=p.fraction, step=p.step,
+                                       total_steps=p.total, eta_seconds=p.eta_s, **info)
+        except Exception as exc:  # noqa: BLE001 - progress is best effort; the outcome write is not
+            log.warning("progress update for job %s failed: %s", self.job_id, exc)
+
+
+def _progress_info(info: dict[str, Any]) -> dict[str, Any]:
+    keep = {}
+    for key in ("english_prompt", "language", "pose_summary", "input_kind", "fps", "device", "memory_preset",
+                "demo", "warnings"):
+        if info.get(key) is not None:
+            keep[key] = info[key]
+    if info.get("files"):
+        files = info["files"]
+        keep["files"] = [Path(str(f)).name for f in files] if not isinstance(files, dict) else list(files)
+    return keep
+
+
+class _Heartbeat(threading.Thread):
+    """Refreshes the running job's ``heartbeat_at`` while the engine works (a stalled step must not look dead)."""
+
+    def __init__(self, store: JobStore, job_id: str, worker: str, interval: float):
+        super().__init__(name=f"heartbeat-{job_id[:8]}", daemon=True)
+        self.store, self.job_id, self.worker, self.interval = store, job_id, worker, interval
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            try:
+                self.store.heartbeat(self.job_id, self.worker)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("heartbeat for job %s failed: %s", self.job_id, exc)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+
+def build_request(job: Job, settings: Settings) -> GenerationRequest:
+    params = dict(job.params or {})
+    if not job.input_file:
+        raise InvalidInput(f"job {job.id} has no input video", field="video",
+                           hint="Submit the job again with a video file or video_url.")
+    kwargs = {k: v for k, v in params.items() if k in _REQUEST_FIELDS and v is not None}
+    kwargs.setdefault("stride", settings.stride)
+    kwargs.setdefault("steps", settings.steps)
+    kwargs.setdefault("guidance_scale", settings.guidance_scale)
+    kwargs.setdefault("width", settings.width)
+    kwargs.setdefault("height", settings.height)
+    kwargs.setdefault("scheduler", settings.scheduler)
+    return GenerationRequest(video=settings.jobs_dir / job.id / job.input_file, prompt=job.prompt,
+                             negative_prompt=job.negative_prompt, **kwargs)
+
+
+def _fetch_input(job: Job, settings: Settings, store: JobStore) -> Job:
+    """A job submitted with ``video_url`` whose file the API did not download: fetch it here, SSRF-checked."""
+    from ..api import netguard
+    from ..storage import job_dir
+
+    dest = job_dir(settings, job.id, create=True) / "input.mp4"
+    netguard.fetch(job.video_url, dest, field="video_url", max_bytes=int(settings.max_upload_mb * 1024 * 1024),
+                   timeout_s=settings.url_fetch_timeout_s, policy=netguard.Policy.from_settings(settings))
+    store.set_fields(job.id, input_file=dest.name)
+    job.input_file = dest.name
+    return job
+
+
+def _is_cuda_oom(exc: BaseException) -> bool:
+    return isinstance(exc, OutOfMemory) or type(exc).__name__ == "OutOfMemoryError" or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+def _free_gpu_memory() -> None:
+    import gc
+    gc.collect()
+    try:
+        import torch
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001 - freeing memory is best effort
+        pass
+
+
+def execute_job(job_id: str, *, settings: Settings, store: JobStore, get_engine: Callable[[], Any],
+                worker: str, pid: int | None = None) -> str:
+    """Run job ``job_id`` on this worker; returns the outcome: skipped | succeeded | failed | canceled."""
+    pid = os.getpid() if pid is None else pid
+    job = store.claim(job_id, worker, pid, device=None)
+    if job is None:
+        current = store.get(job_id)
+        log.info("job %s not claimed (%s): skipping this message", job_id,
+                 "deleted" if current is None else current.status.value)
+        return "skipped"
+    log.info("job %s: running (attempt %d) on %s", job_id, job.attempts, worker)
+    heartbeat = _Heartbeat(store, job_id, worker, settings.heartbeat_interval_s)
+    heartbeat.start()
+    cancel = _CancelCheck(store, job_id, settings.job_timeout_s)
+    try:
+        if not job.input_file and job.video_url:
+            job = _fetch_input(job, settings, store)
+        request = build_request(job, settings)
+        engine = get_engine()
+        out_dir = settings.jobs_dir / job_id
+        result = engine.generate(request, out_dir, on_progress=_ProgressWriter(store, job_id, worker),
+                                 should_cancel=cancel)
+        params = dict(job.params or {}, seed=result.seed, frames=result.frames, width=result.width,
+                      height=result.height)
+        store.mark_succeeded(job_id, worker, files=[Path(str(p)).name for p in result.files.values()]
+                             if isinstance(result.files, dict) else list(result.files),
+                             english_prompt=result.english_prompt, language=result.language, fps=result.fps,
+                             input_kind=result.input_kind, pose_summary=result.pose_summary,
+                             device=result.device or None, memory_preset=result.memory_preset or None,
+                             demo=bool(result.demo), warnings=list(result.warnings or []), params=params)
+        log.info("job %s: succeeded", job_id)
+        return "succeeded"
+    except Canceled:
+        if cancel.timed_out:
+            store.mark_failed(job_id, "timeout", f"the job ran longer than {settings.job_timeout_s:.0f} s and was "
+                              "stopped. Use fewer frames or steps, or raise TEXT2VIDEO_JOB_TIMEOUT_S.", worker=worker)
+            return "failed"
+        store.mark_canceled(job_id, worker)
+        log.info("job %s: canceled", job_id)
+        return "canceled"
+    except Exception as exc:  # noqa: BLE001 - every failure is stored on the job; the worker keeps serving
+        if _is_cuda_oom(exc):
+            _free_gpu_memory()
+            detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            store.mark_failed(job_id, OutOfMemory.code, f"{OOM_ADVICE} ({detail})", worker=worker)
+            log.warning("job %s: out of memory: %s", job_id, detail)
+        elif isinstance(exc, Text2VideoError):
+            store.mark_failed(job_id, exc.code, str(exc), worker=worker)
+            log.info("job %s: failed: %s", job_id, exc)
+        else:
+            log.exception("job %s: unexpected error", job_id)
+            store.mark_failed(job_id, "internal_error", f"{type(exc).__name__}: {exc}. This is a bug; the worker "
+                              "log has the traceback.", worker=worker)
+        return "failed"
+    finally:
+        heartbeat.stop()
+
+
+def register_tasks(app: Celery, run: Callable[[str], str]) -> None:
+    """Register ``text2video.run_job`` on ``app``; ``run(job_id)`` does the work (see ``jobs.worker``)."""
+
+    @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    def run_job(job_id: str) -> str:
+        return run(job_id)
+
+
+__all__ = ["execute_job", "register_tasks", "build_request", "OOM_ADVICE"]
