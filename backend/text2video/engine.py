@@ -18,11 +18,29 @@ Contract (shared by the CLI, the worker and the API):
 
 from __future__ import annotations
 
+import importlib
+import logging
+import os
+import secrets
+import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from .exceptions import Canceled, DeviceError, InvalidInput, Text2VideoError
 from .jobs.status import JobStage
+
+log = logging.getLogger(__name__)
+
+LANGS = ("auto", "vi", "en")
+INPUT_TYPES = ("auto", "video", "skeleton")
+SCHEDULERS = ("ddim", "dpm++")
+DTYPES = ("auto", "fp32", "fp16", "bf16")
+
+# Share of the whole job each stage takes (for Progress.fraction); generation gets what is left. Rough measured
+# proportions at the reference settings: the diffusion loop dominates by far.
+_STAGE_SHARE = {"translate": 0.02, "pose_skeleton": 0.03, "pose_video": 0.15, "load": 0.04, "encode": 0.04}
 
 
 @dataclass
@@ -47,6 +65,56 @@ class GenerationRequest:
         data = asdict(self)
         data["video"] = str(self.video)
         return data
+
+    def validate(self, max_frames: int | None = None) -> "GenerationRequest":
+        """Check every field; raises :class:`InvalidInput` naming the field, the value and the fix."""
+        def bad(name: str, message: str, hint: str) -> InvalidInput:
+            return InvalidInput(message, field=name, value=getattr(self, name), hint=hint)
+
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise bad("prompt", f"prompt is empty ({self.prompt!r})", "Describe the character and the scene.")
+        if self.negative_prompt is not None and not isinstance(self.negative_prompt, str):
+            raise bad("negative_prompt", "negative_prompt must be text", "Pass text or leave it out.")
+        if self.lang not in LANGS:
+            raise bad("lang", f"lang {self.lang!r} is not supported", f"Use one of: {', '.join(LANGS)}.")
+        if self.input_type not in INPUT_TYPES:
+            raise bad("input_type", f"input_type {self.input_type!r} is not supported",
+                      f"Use one of: {', '.join(INPUT_TYPES)}.")
+        if self.scheduler not in SCHEDULERS:
+            raise bad("scheduler", f"scheduler {self.scheduler!r} is not supported",
+                      f"Use one of: {', '.join(SCHEDULERS)}.")
+        if not _is_int(self.steps) or self.steps <= 0:
+            raise bad("steps", f"steps must be a positive integer, got {self.steps!r}",
+                      "Use e.g. 50 with ddim or 25 with dpm++.")
+        if not isinstance(self.guidance_scale, (int, float)) or isinstance(self.guidance_scale, bool) \
+                or not (0 <= self.guidance_scale <= 50):
+            raise bad("guidance_scale", f"guidance_scale must be between 0 and 50, got {self.guidance_scale!r}",
+                      "Use e.g. 12.5; 1 turns guidance off.")
+        if self.seed is not None and (not _is_int(self.seed) or not 0 <= self.seed < 2**63):
+            raise bad("seed", f"seed must be an integer >= 0, got {self.seed!r}", "Use e.g. 42, or leave it out.")
+        if self.frames is not None and (not _is_int(self.frames) or self.frames <= 0):
+            raise bad("frames", f"frames must be a positive integer, got {self.frames!r}", "Use e.g. 24.")
+        if self.frames is not None and max_frames is not None and self.frames > max_frames:
+            raise bad("frames", f"frames {self.frames} is over the limit of {max_frames}",
+                      "Ask for fewer frames, or raise the stride to cover the same motion with fewer frames.")
+        if not _is_int(self.stride) or self.stride <= 0:
+            raise bad("stride", f"stride must be a positive integer, got {self.stride!r}",
+                      "Use 5 (every 5th frame, as Follow-Your-Pose) or 1 for every frame.")
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if not _is_int(value) or value <= 0 or value % 64:
+                near = max(64, int(round(value / 64)) * 64) if _is_int(value) and value > 0 else 512
+                raise bad(name, f"{name} must be a positive multiple of 64, got {value!r}", f"Use e.g. {near}.")
+        video = Path(self.video)
+        if not video.exists():
+            raise bad("video", f"video file not found: {str(video)!r}", "Check the path.")
+        if not video.is_file():
+            raise bad("video", f"not a file: {str(video)!r}", "Give the path of a video file.")
+        return self
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass
@@ -77,18 +145,338 @@ class GenerationResult:
     memory_preset: str = ""
     demo: bool = False  # True when demo (random) weights made this: the video is noise
     warnings: list[str] = field(default_factory=list)
+    negative_prompt: str | None = None  # English negative prompt used
+    steps: int = 0
+    scheduler: str = ""
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
 ProgressCallback = Callable[[Progress], None]
 CancelCheck = Callable[[], bool]
 
 
-class Engine:  # implemented in the generation-core work; see module docstring for the contract
-    def __init__(self, models_dir: str | Path, *, device: str = "auto", dtype: str = "auto", memory: str = "auto",
-                 pose_preset: str = "balanced") -> None:
-        raise NotImplementedError
+# --------------------------------------------------------------------------------------------- device/dtype
+def cpu_supports_bf16() -> bool:
+    """Native bf16 matmuls on this CPU (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    import torch
 
+    # Elsewhere (macOS, Windows) go by what oneDNN reports for this CPU.
+    capability = str(torch.backends.cpu.get_cpu_capability()).upper()
+    return "AVX512" in capability and bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
+
+
+def resolve_device(device: str | None) -> "Any":
+    """auto -> cuda when available, else cpu; an explicit cuda without CUDA is a DeviceError (no fallback)."""
+    import torch
+
+    from .diffusion.pipeline import check_device
+
+    name = (device or "auto").strip().lower()
+    if name == "auto":
+        return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    return check_device(name)
+
+
+def resolve_dtype(dtype: str | None, device: Any) -> "Any":
+    """auto -> fp16 on CUDA, bf16 on a CPU with native bf16, else fp32. fp16 on CPU is refused (slow, and
+    several CPU kernels lack it)."""
+    import torch
+
+    name = (dtype or "auto").strip().lower()
+    if name not in DTYPES:
+        raise DeviceError(f"dtype {dtype!r} is not supported", field="dtype", value=dtype,
+                          hint=f"Use one of: {', '.join(DTYPES)}.")
+    if name == "auto":
+        if device.type == "cuda":
+            return torch.float16
+        return torch.bfloat16 if device.type == "cpu" and cpu_supports_bf16() else torch.float32
+    if name == "fp16" and device.type == "cpu":
+        raise DeviceError("dtype fp16 is not supported on the CPU", field="dtype", value=dtype,
+                          hint="Use --dtype bf16 (fast on CPUs with AVX512-BF16/AMX) or fp32.")
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
+
+
+def dtype_name(dtype: Any) -> str:
+    return {"torch.float32": "fp32", "torch.float16": "fp16", "torch.bfloat16": "bf16"}.get(str(dtype), str(dtype))
+
+
+def _optional(module: str) -> Any:
+    """A sibling stage module, or None while it is not part of this build."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name) or exc.name == module:
+            return None
+        raise
+
+
+# ------------------------------------------------------------------------------------------------ engine
+class Engine:
+    """Runs generation requests; loads the video pipeline (and the translator / pose models) once, lazily.
+
+    ``models_dir``: a models folder (see :mod:`text2video.models.layout`) or ``"demo"`` for the tiny demo weights.
+    ``device``: auto | cpu | cuda | cuda:N. ``dtype``: auto | fp32 | fp16 | bf16. ``memory``: auto | high |
+    medium | low (memory presets, applied when :mod:`text2video.models.presets` is present).
+    """
+
+    def __init__(self, models_dir: str | Path, *, device: str = "auto", dtype: str = "auto", memory: str = "auto",
+                 pose_preset: str = "balanced", settings: Any = None) -> None:
+        from .models.demo import resolve_models_dir
+        from .models.layout import ModelPaths
+        from .settings import Settings
+
+        self.settings = settings if settings is not None else Settings.load()
+        self.models_dir = resolve_models_dir(models_dir)
+        self.paths = ModelPaths(self.models_dir)
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.memory = memory
+        self.memory_preset = ""
+        self.pose_preset = pose_preset
+        self._pipe = None
+        self._prompt_processor = None
+        self._lock = threading.Lock()
+
+    @property
+    def demo(self) -> bool:
+        return self.paths.is_demo
+
+    # -- lazily loaded parts -------------------------------------------------------------------------------
+    @property
+    def pipeline(self):
+        """The video pipeline, loaded on first use (once per Engine)."""
+        with self._lock:
+            if self._pipe is None:
+                from .diffusion.pipeline import FollowYourPosePipeline
+
+                started = time.monotonic()
+                pipe = FollowYourPosePipeline.from_models_dir(self.models_dir, device=self.device,
+                                                              torch_dtype=self.dtype)
+                pipe.set_progress_bar_config(disable=True)  # progress goes through on_progress
+                self._apply_memory_preset(pipe)
+                log.info("video pipeline loaded from %s on %s/%s in %.1f s", self.models_dir, self.device,
+                         dtype_name(self.dtype), time.monotonic() - started)
+                self._pipe = pipe
+            return self._pipe
+
+    def _apply_memory_preset(self, pipe: Any) -> None:
+        presets = _optional("text2video.models.presets")
+        if presets is None or not hasattr(presets, "apply_preset"):
+            self.memory_preset = self.memory if self.memory != "auto" else ""
+            return
+        preset = self.memory
+        if preset == "auto" and hasattr(presets, "choose_preset"):
+            preset = presets.choose_preset(self.device)
+        result = presets.apply_preset(pipe, preset)
+        self.memory_preset = str(getattr(result, "name", None) or preset)
+
+    # -- stages ----------------------------------------------------------------------------------------------
+    def _prompt(self, text: str, lang: str, field_name: str) -> tuple[str, str, dict[str, Any]]:
+        """(english, language, report) for one prompt, through the prompt stage when it is present."""
+        prompt_mod = _optional("text2video.prompt.processor")
+        if prompt_mod is not None and hasattr(prompt_mod, "PromptProcessor"):
+            if self._prompt_processor is None:
+                self._prompt_processor = prompt_mod.PromptProcessor(self.models_dir)
+            res = self._prompt_processor.process(text, lang=lang, field=field_name)
+            report = res.to_dict() if hasattr(res, "to_dict") else {}
+            return res.english, res.language, report
+        # Prompt stage not in this build: English passes through; Vietnamese cannot be translated.
+        if lang == "vi":
+            raise InvalidInput(f"{field_name} in Vietnamese needs the prompt stage (text2video.prompt), which is "
+                               "not part of this build", field=field_name, value=text,
+                               hint="Write the prompt in English, or use --lang en.")
+        return " ".join(text.split()), "en", {}
+
+    def _read_skeleton(self, request: GenerationRequest, frames: int) -> tuple[Any, float]:
+        """Skeleton frames (F, H, W, 3) uint8 at the output size, every ``stride``-th frame; and the source fps."""
+        from .video.probe import probe_video
+        from .video.reader import read_frames
+
+        info = probe_video(request.video)
+        skeleton = read_frames(request.video, stride=request.stride, max_frames=frames,
+                               size=(request.width, request.height), min_frames=frames)
+        return skeleton, info.fps
+
+    def _frames_wanted(self, request: GenerationRequest) -> tuple[int, bool]:
+        """(frames to generate, whether the user asked for exactly that many)."""
+        from .video.probe import probe_video
+        from .video.reader import sampled_frame_count
+
+        if request.frames is not None:
+            return request.frames, True
+        info = probe_video(request.video)
+        available = sampled_frame_count(info, request.stride)
+        return max(1, min(self.settings.frames, available, self.settings.max_output_frames)), False
+
+    def _input_kind(self, request: GenerationRequest, warnings: list[str]) -> str:
+        if request.input_type != "auto":
+            return request.input_type
+        pose_mod = _optional("text2video.pose.detect")
+        if pose_mod is not None and hasattr(pose_mod, "detect_input_kind"):
+            kind = pose_mod.detect_input_kind(request.video)
+            return getattr(kind, "kind", kind)
+        warnings.append("input kind detection (pose stage) is not part of this build: the video is used as a "
+                        "skeleton video")
+        return "skeleton"
+
+    # -- the job ---------------------------------------------------------------------------------------------
     def generate(self, request: GenerationRequest, out_dir: str | Path, *,
                  on_progress: Optional[ProgressCallback] = None,
                  should_cancel: Optional[CancelCheck] = None) -> GenerationResult:
-        raise NotImplementedError
+        """Run one request; see the module docstring for the contract."""
+        import numpy as np
+        import torch
+
+        from . import video as video_io
+
+        request.validate(max_frames=self.settings.max_output_frames)
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        timings: dict[str, float] = {}
+        warnings: list[str] = []
+        info: dict[str, Any] = {}
+        written: list[Path] = []  # completed files of this run, removed again if the run fails
+        demo = self.demo
+        if demo:
+            from .models.demo import DEMO_WARNING
+
+            warnings.append(DEMO_WARNING)
+            log.warning(DEMO_WARNING)
+
+        load_share = 0.0 if self._pipe is not None else _STAGE_SHARE["load"]
+        pose_share = _STAGE_SHARE["pose_skeleton"]  # updated once the input kind is known
+        state = {"fraction": 0.0}
+
+        def report(stage: JobStage, fraction: float, message: str, step: int = 0, total: int = 0,
+                   eta: float | None = None) -> None:
+            state["fraction"] = max(state["fraction"], min(1.0, fraction))  # never goes backwards
+            if on_progress is not None:
+                on_progress(Progress(stage=stage, step=step, total=total, fraction=state["fraction"], eta_s=eta,
+                                     message=message, info=dict(info)))
+
+        def check_cancel() -> None:
+            if should_cancel is not None and should_cancel():
+                raise Canceled("generation canceled by the user", hint="Start a new generation to try again.")
+
+        def save(name: str, writer: Callable[[Path], Any]) -> Path:
+            """Write ``name`` in out_dir (text2video.video writes to a temporary name and renames when complete)."""
+            final = out_dir / name
+            writer(final)
+            written.append(final)
+            info.setdefault("files", {})[name] = str(final)
+            return final
+
+        try:
+            # 1. Prompt stage: English prompt (translated from Vietnamese when needed).
+            t0 = time.monotonic()
+            report(JobStage.TRANSLATING, 0.0, "preparing the prompt")
+            english, language, prompt_report = self._prompt(request.prompt, request.lang, "prompt")
+            negative = None
+            if request.negative_prompt and request.negative_prompt.strip():
+                negative, _, _ = self._prompt(request.negative_prompt, request.lang, "negative_prompt")
+            info.update(english_prompt=english, language=language, negative_prompt=negative)
+            if prompt_report:
+                info["prompt_report"] = prompt_report
+            timings["prompt"] = time.monotonic() - t0
+            check_cancel()
+
+            # 2. Pose stage: skeleton frames at the output size.
+            t0 = time.monotonic()
+            frames, exact = self._frames_wanted(request)
+            kind = self._input_kind(request, warnings)
+            pose_summary = None
+            if kind == "video":
+                pose_share = _STAGE_SHARE["pose_video"]
+                skeleton, src_fps, pose_summary = self._extract_pose(request, frames, out_dir, save, report,
+                                                                     check_cancel, pose_share)
+            else:
+                report(JobStage.EXTRACTING_POSE, _STAGE_SHARE["translate"], "reading the skeleton video")
+                skeleton, src_fps = self._read_skeleton(request, frames)
+            if not exact:
+                frames = min(frames, len(skeleton))
+            skeleton = skeleton[:frames]
+            fps = float(src_fps) / request.stride
+            save("skeleton.mp4", lambda p: video_io.write_mp4(skeleton, p, fps))
+            info["pose_summary"] = pose_summary
+            timings["pose"] = time.monotonic() - t0
+            gen_start_fraction = _STAGE_SHARE["translate"] + pose_share
+            report(JobStage.EXTRACTING_POSE, gen_start_fraction, f"{len(skeleton)} skeleton frames ready")
+            check_cancel()
+
+            # 3. Video diffusion.
+            t0 = time.monotonic()
+            if self._pipe is None:
+                report(JobStage.GENERATING, gen_start_fraction, "loading the video model")
+            pipe = self.pipeline
+            gen_start_fraction += load_share
+            timings["load"] = time.monotonic() - t0
+            pipe.set_scheduler(request.scheduler)
+            seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+            # A CPU generator gives the same noise for the same seed on every device.
+            generator = torch.Generator(device="cpu").manual_seed(seed)
+            gen_share = 1.0 - _STAGE_SHARE["encode"] - gen_start_fraction
+            report(JobStage.GENERATING, gen_start_fraction, "generating", 0, request.steps)
+            loop_start = time.monotonic()
+
+            def on_step(step: int, total: int) -> bool:
+                elapsed = time.monotonic() - loop_start
+                eta = elapsed / step * (total - step) if step else None
+                report(JobStage.GENERATING, gen_start_fraction + gen_share * step / total,
+                       f"denoising step {step}/{total}", step, total, eta)
+                check_cancel()
+                return True
+
+            t0 = time.monotonic()
+            check_cancel()
+            out = pipe(english, pose=skeleton, video_length=frames, height=request.height, width=request.width,
+                       num_inference_steps=request.steps, guidance_scale=float(request.guidance_scale),
+                       negative_prompt=negative, generator=generator, output_type="np", callback=on_step)
+            result = (np.clip(out.frames[0], 0.0, 1.0) * 255.0).round().astype(np.uint8)
+            timings["generate"] = time.monotonic() - t0
+
+            # 4. Output files.
+            t0 = time.monotonic()
+            report(JobStage.ENCODING, 1.0 - _STAGE_SHARE["encode"], "writing the video files")
+            check_cancel()
+            save("result.mp4", lambda p: video_io.write_mp4(result, p, fps))
+            save("result.gif", lambda p: video_io.write_gif(result, p, fps))
+            save("side_by_side.mp4", lambda p: video_io.write_side_by_side(skeleton, result, p, fps))
+            timings["encode"] = time.monotonic() - t0
+            timings["total"] = time.monotonic() - started
+            report(JobStage.ENCODING, 1.0, "done")
+        except BaseException:
+            # Nothing half-done is left behind: a failed or canceled job has no output files.
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+
+        return GenerationResult(
+            files={name: Path(p) for name, p in info["files"].items()}, english_prompt=english, language=language,
+            seed=seed, frames=frames, fps=fps, width=request.width, height=request.height, input_kind=kind,
+            pose_summary=pose_summary, device=str(self.device), dtype=dtype_name(self.dtype),
+            memory_preset=self.memory_preset, demo=demo, warnings=warnings, negative_prompt=negative,
+            steps=request.steps, scheduler=request.scheduler, timings=timings)
+
+    def _extract_pose(self, request: GenerationRequest, frames: int, out_dir: Path, save: Callable,
+                      report: Callable, check_cancel: Callable, share: float) -> tuple[Any, float, str | None]:
+        """Raw video -> skeleton frames through the pose stage (text2video.pose)."""
+        pose_mod = _optional("text2video.pose.extract")
+        if pose_mod is None or not hasattr(pose_mod, "extract_skeleton"):
+            raise InvalidInput("raw (non-skeleton) video input needs the pose stage (text2video.pose), which is "
+                               "not part of this build", field="video", value=str(request.video),
+                               hint="Pass a ready-made skeleton video (black background, coloured limbs) with "
+                               "--input-type skeleton.")
+        raise NotImplementedError  # wired when the pose stage lands
+
+
+__all__ = ["Engine", "GenerationRequest", "GenerationResult", "Progress", "ProgressCallback", "CancelCheck",
+           "cpu_supports_bf16", "resolve_device", "resolve_dtype", "Text2VideoError"]

@@ -1,0 +1,147 @@
+"""`manage.py generate`: one video from the command line, through the same Engine as the queue worker.
+
+    python manage.py generate --pose-video assets/sample_skeleton.mp4 --prompt "an astronaut on the beach" \\
+        --out out/astronaut.mp4 --models demo --steps 4 --frames 8 --width 256 --height 256
+
+Writes OUT.mp4 and, next to it, OUT.gif, OUT_side_by_side.mp4, OUT_skeleton.mp4 (and OUT_keypoints.json for raw
+video input). Everything is generated in a hidden temporary folder beside OUT and moved into place only when the
+whole job succeeded: a failed or interrupted run leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from ..exceptions import InvalidInput
+
+HELP = "generate a video from a reference (skeleton or raw) video and a prompt"
+
+# engine file name -> suffix appended to OUT's stem
+_OUTPUTS = {
+    "result.mp4": ".mp4",
+    "result.gif": ".gif",
+    "side_by_side.mp4": "_side_by_side.mp4",
+    "skeleton.mp4": "_skeleton.mp4",
+    "keypoints.json": "_keypoints.json",
+}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..settings import Settings
+
+    s = Settings.load()
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--pose-video", "--video", dest="video", metavar="PATH",
+                     help="reference video: a ready-made skeleton video, or (with the pose stage) a raw video of "
+                     "a person; the kind is detected unless --input-type says")
+    p.add_argument("--prompt", required=True, help="what to generate, in English or Vietnamese")
+    p.add_argument("--out", required=True, metavar="OUT.mp4", help="output MP4; OUT.gif, OUT_side_by_side.mp4 "
+                   "and OUT_skeleton.mp4 are written next to it")
+    p.add_argument("--models", default=str(s.models_dir), metavar="DIR|demo",
+                   help=f"models folder (default {s.models_dir}); 'demo' = tiny random weights (output is noise)")
+    p.add_argument("--steps", type=int, default=s.steps, help=f"denoising steps (default {s.steps})")
+    p.add_argument("--guidance-scale", type=float, default=s.guidance_scale,
+                   help=f"classifier-free guidance (default {s.guidance_scale}; 1 = off)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
+    p.add_argument("--negative-prompt", default=None, help="what to avoid")
+    p.add_argument("--frames", type=int, default=None,
+                   help=f"frames to generate (default: up to {s.frames}, as many as the video gives)")
+    p.add_argument("--stride", type=int, default=s.stride, help=f"use every k-th video frame (default {s.stride})")
+    p.add_argument("--width", type=int, default=s.width, help=f"output width, multiple of 64 (default {s.width})")
+    p.add_argument("--height", type=int, default=s.height,
+                   help=f"output height, multiple of 64 (default {s.height})")
+    p.add_argument("--scheduler", choices=("ddim", "dpm++"), default=s.scheduler,
+                   help=f"sampler (default {s.scheduler}; dpm++ needs fewer steps)")
+    p.add_argument("--device", default=s.device, help="auto | cpu | cuda | cuda:N (default auto)")
+    p.add_argument("--dtype", choices=("auto", "fp32", "fp16", "bf16"), default=s.dtype,
+                   help="weights precision (default auto: fp16 on CUDA, bf16 on CPUs that support it, else fp32)")
+    p.add_argument("--memory", default=s.memory, help="memory preset: auto | high | medium | low")
+    p.add_argument("--lang", choices=("auto", "vi", "en"), default="auto", help="prompt language (default auto)")
+    p.add_argument("--input-type", choices=("auto", "video", "skeleton"), default="auto",
+                   help="force the kind of --video (default: detected)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def output_paths(out: Path) -> dict[str, Path]:
+    """Engine file name -> final path next to ``out``."""
+    stem = out.with_suffix("")
+    return {name: stem.parent / (stem.name + suffix) for name, suffix in _OUTPUTS.items()}
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..engine import Engine, GenerationRequest
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".mp4":
+        raise InvalidInput(f"--out must name an .mp4 file, got {args.out!r}", field="out", value=args.out,
+                           hint="For example --out results/dance.mp4.")
+    if out.exists() and out.is_dir():
+        raise InvalidInput(f"--out {args.out!r} is a folder", field="out", value=args.out,
+                           hint="Give a file name ending in .mp4.")
+    request = GenerationRequest(
+        video=Path(args.video), prompt=args.prompt, negative_prompt=args.negative_prompt, lang=args.lang,
+        input_type=args.input_type, steps=args.steps, guidance_scale=args.guidance_scale, seed=args.seed,
+        frames=args.frames, stride=args.stride, width=args.width, height=args.height, scheduler=args.scheduler)
+    # Fail on bad input before loading any model.
+    from ..settings import Settings
+
+    request.validate(max_frames=Settings.load().max_output_frames)
+    engine = Engine(args.models, device=args.device, dtype=args.dtype, memory=args.memory)
+    if engine.demo:
+        print("note: DEMO models (tiny random weights): the generated video is noise, not a real video.",
+              file=sys.stderr)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".tmp", dir=out.parent))
+    bar = None
+    try:
+        from tqdm.auto import tqdm
+
+        stage_seen: set[str] = set()
+
+        def on_progress(progress) -> None:
+            nonlocal bar
+            stage = progress.stage.value
+            if stage not in stage_seen:
+                stage_seen.add(stage)
+                if stage == "generating" and "english_prompt" in progress.info:
+                    print(f"prompt (English): {progress.info['english_prompt']}", file=sys.stderr)
+            if args.no_progress or progress.total == 0:
+                return
+            if bar is None:
+                bar = tqdm(total=progress.total, desc="denoising", unit="step", file=sys.stderr)
+            bar.n = progress.step
+            bar.refresh()
+
+        result = engine.generate(request, work, on_progress=on_progress)
+        if bar is not None:
+            bar.close()
+            bar = None
+        targets = output_paths(out)
+        for name, path in result.files.items():
+            os.replace(path, targets[name])
+            result.files[name] = targets[name]
+    finally:
+        if bar is not None:
+            bar.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"prompt used (English): {result.english_prompt}")
+    if result.negative_prompt:
+        print(f"negative prompt used: {result.negative_prompt}")
+    print(f"language: {result.language}  seed: {result.seed}  frames: {result.frames} at {result.fps:g} fps  "
+          f"size: {result.width}x{result.height}  device: {result.device}/{result.dtype}  "
+          f"time: {result.timings.get('total', 0):.1f} s")
+    if result.pose_summary:
+        print(f"pose: {result.pose_summary}")
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for name in ("result.mp4", "result.gif", "side_by_side.mp4", "skeleton.mp4", "keypoints.json"):
+        if name in result.files:
+            print(f"wrote {result.files[name]}")
+    return 0

@@ -1,0 +1,405 @@
+"""Follow-Your-Pose text+pose -> video pipeline in the diffusers style.
+
+Components (by composition, ``register_modules``): ``vae`` (AutoencoderKL), ``text_encoder`` (CLIPTextModel),
+``tokenizer`` (CLIPTokenizer), ``unet`` (:class:`text2video.diffusion.unet3d.UNet3DConditionModel`) and
+``scheduler`` (DDIM by default, as the reference; DPM-Solver++ multistep via ``set_scheduler("dpm++")``).
+
+Unlike the reference implementation, work that depends neither on the timestep nor on the guidance branch is done
+once per generation: the text embeddings (``encode_prompt``) and the pose-adapter features (``prepare_pose``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKL, DDIMScheduler, DiffusionPipeline, DPMSolverMultistepScheduler
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
+from transformers import CLIPTextModel, CLIPTokenizer
+
+from ..exceptions import Canceled, DeviceError, InvalidInput, ModelsMissing
+from ..models.layout import ModelPaths
+
+log = logging.getLogger(__name__)
+
+SCHEDULERS = ("ddim", "dpm++")
+OUTPUT_TYPES = ("np", "pt", "latent")
+# SD-1.x VAE latent scale; used when a VAE config does not carry ``scaling_factor``.
+DEFAULT_LATENT_SCALE = 0.18215
+
+StepCallback = Callable[[int, int], Optional[bool]]
+
+
+@dataclass
+class FollowYourPosePipelineOutput(BaseOutput):
+    """``frames``: output_type "np" -> float32 array (batch, frames, height, width, 3) in [0, 1];
+    "pt" -> tensor (batch, frames, 3, height, width) in [0, 1]; "latent" -> latents (batch, 4, frames, h, w)."""
+
+    frames: Union[np.ndarray, torch.Tensor]
+
+
+def _weights_present(folder: Path, stem: str) -> bool:
+    """A diffusers/transformers weights file in any of the usual names (fp32 or fp16 variant, .bin/.safetensors)."""
+    return any(folder.glob(f"{stem}*.safetensors")) or any(folder.glob(f"{stem}*.bin"))
+
+
+def _variant(folder: Path, stem: str) -> Optional[str]:
+    """"fp16" when only the fp16 variant of the weights was downloaded (diffusers needs to be told)."""
+    plain = (folder / f"{stem}.safetensors").exists() or (folder / f"{stem}.bin").exists()
+    fp16 = (folder / f"{stem}.fp16.safetensors").exists() or (folder / f"{stem}.fp16.bin").exists()
+    return "fp16" if fp16 and not plain else None
+
+
+def missing_model_files(models_dir: Union[str, Path]) -> list[str]:
+    """Paths (relative to ``models_dir``) the video pipeline needs and does not find."""
+    paths = ModelPaths(Path(models_dir))
+    sd = paths.sd
+    required = {
+        "model_index.json": (sd / "model_index.json").is_file(),
+        "tokenizer/vocab.json": (sd / "tokenizer" / "vocab.json").is_file(),
+        "tokenizer/merges.txt": (sd / "tokenizer" / "merges.txt").is_file(),
+        "text_encoder/config.json": (sd / "text_encoder" / "config.json").is_file(),
+        "text_encoder/model weights": _weights_present(sd / "text_encoder", "model")
+        or _weights_present(sd / "text_encoder", "pytorch_model"),
+        "vae/config.json": (sd / "vae" / "config.json").is_file(),
+        "vae/diffusion_pytorch_model weights": _weights_present(sd / "vae", "diffusion_pytorch_model"),
+        "unet/config.json": (sd / "unet" / "config.json").is_file(),
+        "scheduler/scheduler_config.json": (sd / "scheduler" / "scheduler_config.json").is_file(),
+    }
+    missing = [f"{sd.name}/{name}" for name, ok in required.items() if not ok]
+    ckpt = paths.fyp_checkpoint
+    if not ((ckpt / "pytorch_model.bin").is_file() or (ckpt / "model.safetensors").is_file()):
+        missing.append(f"{ckpt.relative_to(paths.root)}/pytorch_model.bin (or model.safetensors)")
+    if not paths.pose_encoder.is_file():
+        missing.append(str(paths.pose_encoder.relative_to(paths.root)))
+    return missing
+
+
+def check_device(device: Union[str, torch.device]) -> torch.device:
+    """The torch device asked for, refusing CUDA where there is none (never a silent CPU fallback)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise DeviceError(f"device {device!r} is not a device name", field="device", value=str(device),
+                          hint="Use auto, cpu, cuda or cuda:N.") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {device!r} was asked for but CUDA is not available on this machine",
+                              field="device", value=str(device),
+                              hint="Use --device cpu (or auto), or install a CUDA build of torch on a GPU machine.")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} "
+                              "CUDA device(s)", field="device", value=str(device), hint="Use cuda:0 or cuda.")
+    elif dev.type not in ("cpu", "mps", "xpu"):
+        raise DeviceError(f"device {device!r} is not supported", field="device", value=str(device),
+                          hint="Use auto, cpu, cuda or cuda:N.")
+    return dev
+
+
+class FollowYourPosePipeline(DiffusionPipeline):
+    r"""Pose-guided text-to-video generation with Follow-Your-Pose (Stable Diffusion v1-4 + UNet3D + pose adapter).
+
+    Example::
+
+        pipe = FollowYourPosePipeline.from_models_dir("models", device="cuda", torch_dtype=torch.float16)
+        out = pipe("an astronaut on the beach", pose=skeleton_frames, video_length=24,
+                   generator=torch.Generator().manual_seed(0))
+        frames = out.frames[0]  # (24, 512, 512, 3) float in [0, 1]
+    """
+
+    model_cpu_offload_seq = "text_encoder->unet->vae"
+
+    def __init__(self, vae: AutoencoderKL, text_encoder: CLIPTextModel, tokenizer: CLIPTokenizer, unet: Any,
+                 scheduler: Union[DDIMScheduler, DPMSolverMultistepScheduler]):
+        super().__init__()
+        self.register_modules(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                              scheduler=scheduler)
+        self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1) if vae is not None else 8
+        # Counters a test (or a curious user) can read: how often the expensive parts ran in the last call.
+        self.last_call_stats: dict[str, int] = {}
+
+    # ------------------------------------------------------------------------------------------------ loading
+    @classmethod
+    def from_models_dir(cls, models_dir: Union[str, Path], *, device: Union[str, torch.device] = "cpu",
+                        torch_dtype: torch.dtype = torch.float32, scheduler: str = "ddim") -> "FollowYourPosePipeline":
+        """Load SD-1.4 (tokenizer, text encoder, VAE, scheduler) + the Follow-Your-Pose UNet3D from a models folder
+        in the layout of :mod:`text2video.models.layout`, then move everything to ``device``/``torch_dtype``."""
+        from .unet3d import UNet3DConditionModel
+
+        root = Path(models_dir)
+        if not root.is_dir():
+            raise ModelsMissing(f"models folder {str(root)!r} does not exist", field="models_dir", value=str(root),
+                                hint="Run `python manage.py download` to fetch the weights, or use --models demo "
+                                "for tiny demo weights.")
+        missing = missing_model_files(root)
+        if missing:
+            shown = ", ".join(missing[:10]) + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
+            raise ModelsMissing(f"models folder {str(root)!r} is incomplete: missing {shown}", field="models_dir",
+                                value=str(root), hint="Run `python manage.py download` to fetch them (or use "
+                                "--models demo for tiny demo weights).")
+        dev = check_device(device)
+        paths = ModelPaths(root)
+        sd = paths.sd
+        tokenizer = CLIPTokenizer.from_pretrained(sd / "tokenizer")
+        text_encoder = CLIPTextModel.from_pretrained(sd / "text_encoder", torch_dtype=torch_dtype)
+        vae = AutoencoderKL.from_pretrained(sd / "vae", torch_dtype=torch_dtype,
+                                            variant=_variant(sd / "vae", "diffusion_pytorch_model"))
+        unet = UNet3DConditionModel.from_pretrained_2d(
+            sd / "unet", fyp_checkpoint=paths.fyp_checkpoint, pose_encoder=paths.pose_encoder,
+            torch_dtype=torch_dtype, device=dev, variant=_variant(sd / "unet", "diffusion_pytorch_model"))
+        # The reference builds DDIM from SD-1.4's scheduler config (a PNDM config: scaled_linear betas,
+        # steps_offset 1, set_alpha_to_one False); DDIMScheduler reads the fields it knows.
+        sched = DDIMScheduler.from_pretrained(sd / "scheduler")
+        pipe = cls(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=sched)
+        pipe.set_scheduler(scheduler)
+        pipe.to(dev)  # components were loaded in torch_dtype already
+        return pipe
+
+    def set_scheduler(self, name: str) -> None:
+        """``ddim`` (the reference sampler) or ``dpm++`` (DPM-Solver++ multistep: similar quality in fewer steps)."""
+        if name not in SCHEDULERS:
+            raise InvalidInput(f"scheduler {name!r} is not supported", field="scheduler", value=name,
+                               hint=f"Use one of: {', '.join(SCHEDULERS)}.")
+        current = "dpm++" if isinstance(self.scheduler, DPMSolverMultistepScheduler) else "ddim"
+        if name == current:
+            return
+        if name == "dpm++":
+            self.scheduler = DPMSolverMultistepScheduler.from_config(
+                self.scheduler.config, algorithm_type="dpmsolver++", solver_order=2)
+        else:
+            self.scheduler = DDIMScheduler.from_config(self.scheduler.config)
+
+    # ----------------------------------------------------------------------------------------- memory savers
+    def enable_vae_slicing(self) -> None:
+        """Decode one frame of a chunk at a time (less peak memory, slightly slower)."""
+        self.vae.enable_slicing()
+
+    def disable_vae_slicing(self) -> None:
+        self.vae.disable_slicing()
+
+    def enable_vae_tiling(self) -> None:
+        """Decode each frame in overlapping tiles: for large resolutions on small GPUs."""
+        self.vae.enable_tiling()
+
+    def disable_vae_tiling(self) -> None:
+        self.vae.disable_tiling()
+
+    # --------------------------------------------------------------------------------------------- helpers
+    def check_inputs(self, prompt: Any, pose: Any, video_length: int, height: int, width: int,
+                     num_inference_steps: int, guidance_scale: float, negative_prompt: Any = None,
+                     output_type: str = "np", decode_chunk_size: int = 8, latents: Optional[torch.Tensor] = None
+                     ) -> None:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise InvalidInput(f"prompt must be a non-empty string, got {prompt!r}", field="prompt", value=prompt,
+                               hint="Describe the character and the scene, e.g. 'an astronaut on the beach'.")
+        if negative_prompt is not None and not isinstance(negative_prompt, str):
+            raise InvalidInput(f"negative_prompt must be a string or None, got {type(negative_prompt).__name__}",
+                               field="negative_prompt", value=negative_prompt, hint="Pass text or leave it out.")
+        for name, value in (("height", height), ("width", width)):
+            if not isinstance(value, int) or value <= 0 or value % 64:
+                raise InvalidInput(f"{name} must be a positive multiple of 64, got {value!r}", field=name,
+                                   value=value, hint=f"Use e.g. {max(64, (int(value) // 64) * 64 if isinstance(value, (int, float)) and value > 0 else 512)}.")
+        if not isinstance(num_inference_steps, int) or num_inference_steps <= 0:
+            raise InvalidInput(f"num_inference_steps must be a positive integer, got {num_inference_steps!r}",
+                               field="steps", value=num_inference_steps, hint="Use e.g. 50 (DDIM) or 25 (dpm++).")
+        if not isinstance(guidance_scale, (int, float)) or guidance_scale < 0:
+            raise InvalidInput(f"guidance_scale must be >= 0, got {guidance_scale!r}", field="guidance_scale",
+                               value=guidance_scale, hint="Use e.g. 12.5; 1.0 or less turns guidance off.")
+        if not isinstance(video_length, int) or video_length <= 0:
+            raise InvalidInput(f"video_length must be a positive integer, got {video_length!r}", field="frames",
+                               value=video_length, hint="Use e.g. 24.")
+        if output_type not in OUTPUT_TYPES:
+            raise InvalidInput(f"output_type {output_type!r} is not supported", field="output_type",
+                               value=output_type, hint=f"Use one of: {', '.join(OUTPUT_TYPES)}.")
+        if not isinstance(decode_chunk_size, int) or decode_chunk_size <= 0:
+            raise InvalidInput(f"decode_chunk_size must be a positive integer, got {decode_chunk_size!r}",
+                               field="decode_chunk_size", value=decode_chunk_size, hint="Use e.g. 8.")
+        shape = tuple(pose.shape) if hasattr(pose, "shape") else None
+        if shape is None or len(shape) not in (4, 5):
+            raise InvalidInput(f"pose must be skeleton frames shaped (frames, 3, H, W) or (1, frames, 3, H, W) "
+                               f"(tensor in [0, 1]) or (frames, H, W, 3) (uint8 array), got "
+                               f"{shape if shape is not None else type(pose).__name__}", field="pose",
+                               value=shape, hint="Read the skeleton video with text2video.video.iter_frames.")
+        if len(shape) == 5 and shape[0] != 1:
+            raise InvalidInput(f"pose batch must be 1, got {shape[0]}", field="pose", value=shape,
+                               hint="Generate one video per call.")
+        frames, ph, pw = self._pose_frames_hw(pose)
+        if frames < video_length:
+            raise InvalidInput(f"pose has {frames} frames but video_length is {video_length}", field="frames",
+                               value=video_length, hint=f"Ask for at most {frames} frames, or use a longer pose "
+                               "video / a smaller stride.")
+        if (ph, pw) != (height, width):
+            raise InvalidInput(f"pose frames are {pw}x{ph} but the output is {width}x{height}", field="pose",
+                               value=(pw, ph), hint="Resize/crop the skeleton frames to the output size "
+                               "(text2video.video.iter_frames(size=(width, height))).")
+        if latents is not None:
+            expected = (1, self.unet.config.in_channels, video_length, height // self.vae_scale_factor,
+                        width // self.vae_scale_factor)
+            if tuple(latents.shape) != expected:
+                raise InvalidInput(f"latents shape {tuple(latents.shape)} does not match {expected}",
+                                   field="latents", value=tuple(latents.shape),
+                                   hint="Pass latents shaped (1, 4, frames, height/8, width/8) or none.")
+
+    @staticmethod
+    def _pose_frames_hw(pose: Any) -> tuple[int, int, int]:
+        shape = tuple(pose.shape)
+        if len(shape) == 5:
+            shape = shape[1:]
+        if isinstance(pose, np.ndarray) and shape[-1] == 3:  # (F, H, W, 3) uint8 frames as decoded
+            return shape[0], shape[1], shape[2]
+        return shape[0], shape[2], shape[3]
+
+    def encode_prompt(self, prompt: str, device: torch.device, do_classifier_free_guidance: bool,
+                      negative_prompt: Optional[str] = None) -> torch.Tensor:
+        """CLIP embeddings, once per generation: (2, 77, D) = [negative/unconditional, prompt] with guidance,
+        (1, 77, D) without. Text past CLIP's 77 tokens is dropped (as in SD); the prompt stage reports it."""
+
+        def embed(text: str) -> torch.Tensor:
+            ids = self.tokenizer(text, padding="max_length", max_length=self.tokenizer.model_max_length,
+                                 truncation=True, return_tensors="pt").input_ids
+            return self.text_encoder(ids.to(device))[0]
+
+        cond = embed(prompt)
+        if not do_classifier_free_guidance:
+            return cond
+        uncond = embed(negative_prompt or "")
+        return torch.cat([uncond, cond])
+
+    def prepare_pose(self, pose: Any, video_length: int, device: torch.device, dtype: torch.dtype) -> Any:
+        """Skeleton frames -> pose-adapter features, computed ONCE and reused at every step for both guidance
+        branches (they depend on neither). Returns whatever ``unet.encode_pose`` returns."""
+        if isinstance(pose, np.ndarray):
+            if pose.ndim == 5:
+                pose = pose[0]
+            tensor = torch.from_numpy(np.ascontiguousarray(pose[:video_length])).permute(0, 3, 1, 2)
+            tensor = tensor.float() / 255.0 if pose.dtype == np.uint8 else tensor.float()
+        else:
+            tensor = pose[0] if pose.ndim == 5 else pose
+            tensor = tensor[:video_length]
+            if tensor.dtype == torch.uint8:
+                tensor = tensor.float() / 255.0
+        tensor = tensor.unsqueeze(0).to(device=device, dtype=dtype)  # (1, F, 3, H, W) in [0, 1]
+        # With model CPU offload the accelerate hook only fires on forward(); bring the UNet in for encode_pose.
+        hook = getattr(self.unet, "_hf_hook", None)
+        if hook is not None and hasattr(hook, "pre_forward"):
+            hook.pre_forward(self.unet)
+        self.last_call_stats["encode_pose"] = self.last_call_stats.get("encode_pose", 0) + 1
+        return self.unet.encode_pose(tensor)
+
+    def prepare_latents(self, batch_size: int, num_channels: int, video_length: int, height: int, width: int,
+                        dtype: torch.dtype, device: torch.device, generator: Optional[torch.Generator],
+                        latents: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Initial noise (batch, 4, frames, h, w). Drawn on the generator's device (CPU generators give the same
+        noise on every device), then scaled by the scheduler's initial sigma."""
+        shape = (batch_size, num_channels, video_length, height // self.vae_scale_factor,
+                 width // self.vae_scale_factor)
+        if latents is None:
+            latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+        else:
+            latents = latents.to(device=device, dtype=dtype)
+        return latents * self.scheduler.init_noise_sigma
+
+    def prepare_extra_step_kwargs(self, generator: Optional[torch.Generator], eta: float) -> dict[str, Any]:
+        params = set(inspect.signature(self.scheduler.step).parameters)
+        kwargs: dict[str, Any] = {}
+        if "eta" in params:
+            kwargs["eta"] = eta
+        if "generator" in params:
+            kwargs["generator"] = generator
+        return kwargs
+
+    def decode_latents(self, latents: torch.Tensor, decode_chunk_size: int = 8) -> torch.Tensor:
+        """Latents (B, 4, F, h, w) -> video (B, F, 3, H, W) float32 in [0, 1], decoding ``decode_chunk_size``
+        frames at a time so VAE memory does not grow with the video length."""
+        b, c, f, h, w = latents.shape
+        scale = getattr(self.vae.config, "scaling_factor", None) or DEFAULT_LATENT_SCALE
+        flat = (latents / scale).permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
+        flat = flat.to(dtype=self.vae.dtype)
+        chunks = []
+        for start in range(0, flat.shape[0], decode_chunk_size):
+            image = self.vae.decode(flat[start:start + decode_chunk_size]).sample
+            chunks.append(((image.float() + 1) / 2).clamp(0, 1).cpu())
+        video = torch.cat(chunks)
+        return video.reshape(b, f, *video.shape[1:])
+
+    # ------------------------------------------------------------------------------------------------- call
+    @torch.no_grad()
+    def __call__(self, prompt: str, pose: Union[torch.Tensor, np.ndarray], video_length: int, height: int = 512,
+                 width: int = 512, num_inference_steps: int = 50, guidance_scale: float = 12.5,
+                 negative_prompt: Optional[str] = None, eta: float = 0.0,
+                 generator: Optional[torch.Generator] = None, latents: Optional[torch.Tensor] = None,
+                 output_type: str = "np", callback: Optional[StepCallback] = None, decode_chunk_size: int = 8,
+                 return_dict: bool = True) -> Union[FollowYourPosePipelineOutput, tuple]:
+        r"""Generate ``video_length`` frames of ``prompt`` following ``pose``.
+
+        Args:
+            pose: skeleton frames at the output size, one per generated frame (extra frames are ignored):
+                tensor (frames, 3, H, W) or (1, frames, 3, H, W) in [0, 1] (uint8 0..255 also accepted), or a
+                uint8 array (frames, H, W, 3) as decoded from video.
+            guidance_scale: classifier-free guidance weight; <= 1 runs the UNet on the prompt branch only.
+            callback: ``callback(step, total)`` after every denoising step (step counts from 1). Returning
+                ``False`` or raising :class:`~text2video.exceptions.Canceled` stops the generation before the
+                next UNet call (``Canceled`` is raised).
+            decode_chunk_size: frames the VAE decodes at once.
+        """
+        self.last_call_stats = {"unet": 0, "encode_pose": 0, "encode_prompt": 0}
+        # 0. Check inputs: every error names the argument, its value and the fix.
+        self.check_inputs(prompt, pose, video_length, height, width, num_inference_steps, guidance_scale,
+                          negative_prompt, output_type, decode_chunk_size, latents)
+        device = self._execution_device
+        do_cfg = guidance_scale > 1.0
+        unet_dtype = self.unet.dtype
+
+        # 1. Text embeddings, once (with guidance: [negative, prompt] stacked as one batch of 2).
+        self.last_call_stats["encode_prompt"] += 1
+        text_embeddings = self.encode_prompt(prompt, device, do_cfg, negative_prompt).to(unet_dtype)
+
+        # 2. Pose-adapter features, once; the UNet broadcasts them over the guidance batch.
+        pose_features = self.prepare_pose(pose, video_length, device, unet_dtype)
+
+        # 3. Timesteps.
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        timesteps = self.scheduler.timesteps
+
+        # 4. Initial latents (seeded by ``generator``).
+        latents = self.prepare_latents(1, self.unet.config.in_channels, video_length, height, width, unet_dtype,
+                                       device, generator, latents)
+        extra_step_kwargs = self.prepare_extra_step_kwargs(generator, eta)
+
+        # 5. Denoising loop.
+        total = len(timesteps)
+        with self.progress_bar(total=total) as progress_bar:
+            for i, t in enumerate(timesteps):
+                model_input = torch.cat([latents] * 2) if do_cfg else latents
+                model_input = self.scheduler.scale_model_input(model_input, t)
+                out = self.unet(model_input, t, encoder_hidden_states=text_embeddings, pose_features=pose_features)
+                self.last_call_stats["unet"] += 1
+                noise_pred = (out.sample if hasattr(out, "sample") else out[0]).to(latents.dtype)
+                if do_cfg:
+                    noise_uncond, noise_text = noise_pred.chunk(2)
+                    noise_pred = noise_uncond + guidance_scale * (noise_text - noise_uncond)
+                latents = self.scheduler.step(noise_pred, t, latents, **extra_step_kwargs).prev_sample
+                progress_bar.update()
+                if callback is not None and callback(i + 1, total) is False:
+                    raise Canceled("generation canceled", hint="Start a new generation to try again.")
+
+        # 6. Decode in frame chunks.
+        if output_type == "latent":
+            frames: Union[np.ndarray, torch.Tensor] = latents
+        else:
+            video = self.decode_latents(latents, decode_chunk_size)
+            frames = video if output_type == "pt" else video.permute(0, 1, 3, 4, 2).numpy()
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return (frames,)
+        return FollowYourPosePipelineOutput(frames=frames)
+
+
+__all__ = ["FollowYourPosePipeline", "FollowYourPosePipelineOutput", "SCHEDULERS", "check_device",
+           "missing_model_files"]
