@@ -1,0 +1,178 @@
+"""Turning a submission (multipart form or JSON) into a stored, probed, queued job. Shared by POST /api/v1/jobs
+and POST /generate.
+
+Order matters: validate every field first (cheap, all errors at once), then check capacity (disk floor, per-key
+limit), then store the video under a generated name in a fresh job folder and PROBE it (a real decode, not the
+extension), and only then create the row and send the message. Anything failing on the way removes the folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import request
+from werkzeug.datastructures import FileStorage
+
+from .. import storage
+from ..exceptions import (BadRequest, InvalidInput, RateLimited, ServiceUnavailable, Text2VideoError,
+                          UnsupportedMedia)
+from ..jobs.store import Job
+from . import netguard
+from .schemas import CLIENT_ID, VIDEO_EXTENSIONS, JobRequest, validate_job_request
+from .services import services
+
+log = logging.getLogger(__name__)
+
+_CONTENT_TYPE_EXT = {"video/mp4": "mp4", "video/quicktime": "mov", "video/x-msvideo": "avi", "video/avi": "avi",
+                     "video/x-matroska": "mkv", "video/webm": "webm", "video/x-ms-wmv": "wmv", "video/x-m4v": "m4v"}
+
+
+@dataclass
+class Submission:
+    request: JobRequest
+    upload: FileStorage | None
+
+
+def _form_fields() -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key in request.form:
+        values = request.form.getlist(key)
+        if len(values) > 1:
+            raise InvalidInput(f"{key} was given {len(values)} times", field=key, value=values[:3],
+                               hint="Send each field once.")
+        data[key] = values[0]
+    return data
+
+
+def read_submission(*, legacy: bool = False) -> Submission:
+    """The job-create fields of this request, validated (422 naming every bad field), and the uploaded file."""
+    mimetype = request.mimetype
+    upload: FileStorage | None = None
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise BadRequest("the JSON body is not a JSON object", field="body",
+                             hint='Send e.g. {"prompt": "...", "video_url": "https://..."}.')
+    elif mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        data = _form_fields()  # reading the form enforces MAX_CONTENT_LENGTH (-> 413)
+        for key in request.files:
+            files = request.files.getlist(key)
+            if key != "video":
+                raise InvalidInput(f"unexpected file field {key!r}", field=key,
+                                   hint="Send the reference video in the field named 'video'.")
+            if len(files) > 1:
+                raise InvalidInput("more than one video was sent", field="video", hint="Send one video per job.")
+            if files and files[0].filename:
+                upload = files[0]
+    else:
+        raise UnsupportedMedia(f"the request body is {mimetype or 'missing'}; send multipart/form-data (with a video "
+                               "file) or application/json (with video_url)", field="Content-Type", value=mimetype,
+                               hint="With curl: -F prompt=... -F video=@dance.mp4")
+    data = dict(data)
+    if legacy and isinstance(data.get("video"), str):
+        data.setdefault("video_url", data.pop("video"))  # the old form sent a URL in the `video` field too
+    if "video" in data:
+        raise InvalidInput("video must be a file upload (multipart/form-data)", field="video",
+                           hint="Upload the file as 'video', or give its address as 'video_url'.")
+    req = validate_job_request(data, services().settings, legacy=legacy, extra={"id": CLIENT_ID} if legacy else None)
+    if upload is not None and req.video_url:
+        raise InvalidInput("both a video file and video_url were given", field="video_url",
+                           hint="Send one of them.")
+    if upload is None and not req.video_url:
+        raise InvalidInput("no reference video: upload a file as 'video' or give 'video_url'", field="video",
+                           hint="With curl: -F video=@dance.mp4")
+    settings = services().settings
+    policy = netguard.Policy.from_settings(settings)
+    if req.video_url:
+        netguard.parse_url(req.video_url, field="video_url", policy=policy)
+    if req.callback_url:
+        netguard.validate_url(req.callback_url, field="callback_url", policy=policy)
+    return Submission(request=req, upload=upload)
+
+
+def _upload_extension(upload: FileStorage) -> str:
+    name = upload.filename or ""
+    ext = Path(name).suffix.lower().lstrip(".")
+    if ext not in VIDEO_EXTENSIONS:
+        raise UnsupportedMedia(f"{Path(name).name!r} is not an accepted video file type (.{ext or '?'})",
+                               field="video", value=name,
+                               hint=f"Upload one of: {', '.join('.' + e for e in VIDEO_EXTENSIONS)}.")
+    return ext
+
+
+def _url_extension(url: str, content_type: str) -> str:
+    ext = Path(url.split("?", 1)[0].split("#", 1)[0]).suffix.lower().lstrip(".")
+    if ext in VIDEO_EXTENSIONS:
+        return ext
+    return _CONTENT_TYPE_EXT.get(content_type, "mp4")  # the probe reads the content, not the name
+
+
+def check_capacity(api_key_id: str | None) -> None:
+    svc = services()
+    storage.check_disk_floor(svc.settings)
+    limit = svc.settings.max_queued_per_key
+    if limit > 0 and svc.store.count_active(api_key_id) >= limit:
+        raise RateLimited(f"this API key already has {limit} jobs queued or running (the limit)",
+                          field="Authorization",
+                          hint="Wait for some to finish, or cancel some (POST /api/v1/jobs/{id}/cancel).")
+
+
+def create_job(sub: Submission, api_key_id: str | None) -> Job:
+    """Store the video, probe it, create the row and enqueue it. Returns the queued job."""
+    svc = services()
+    settings = svc.settings
+    check_capacity(api_key_id)
+    req = sub.request
+    job_id = uuid.uuid4().hex
+    folder = storage.job_dir(settings, job_id, create=True)
+    field = "video" if sub.upload is not None else "video_url"
+    try:
+        if sub.upload is not None:
+            ext = _upload_extension(sub.upload)
+            input_name = storage.save_upload(settings, job_id, sub.upload.stream, f"input.{ext}")
+        else:
+            storage.check_disk_floor(settings)
+            tmp = folder / ".download.part"
+            result = netguard.fetch(req.video_url, tmp, field="video_url",
+                                    max_bytes=int(settings.max_upload_mb * 1024 * 1024),
+                                    timeout_s=settings.url_fetch_timeout_s, max_redirects=settings.url_max_redirects,
+                                    policy=netguard.Policy.from_settings(settings))
+            input_name = f"input.{_url_extension(result.final_url, result.content_type)}"
+            result.path.rename(folder / input_name)
+        _probe(folder / input_name, field)  # a real decode: a renamed text file never reaches a worker
+        job = svc.store.create(dict(req.params), input_name, req.prompt, req.negative_prompt, api_key_id=api_key_id,
+                               callback_url=req.callback_url, video_url=req.video_url, job_id=job_id)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    try:
+        svc.enqueue(job.id)
+    except ServiceUnavailable as exc:
+        # Fail it rather than leave a job the client was told did not start (a retry would then run it twice).
+        svc.store.mark_failed(job.id, exc.code, str(exc))
+        raise
+    log.info("job %s queued (%s, key %s)", job.id, "upload" if sub.upload is not None else "url",
+             api_key_id or "-")
+    return job
+
+
+def _probe(path: Path, field: str):
+    from ..video import probe_video
+
+    settings = services().settings
+    try:
+        return probe_video(path, max_pixels=settings.max_video_pixels, max_fps=settings.max_video_fps,
+                           max_seconds=settings.max_video_seconds)
+    except Text2VideoError as exc:
+        if field != "video" and exc.field == "video":  # name the field the client actually used
+            exc.field = field
+            exc.errors = {field: exc.message}
+        raise
+
+
+__all__ = ["Submission", "read_submission", "create_job", "check_capacity"]
