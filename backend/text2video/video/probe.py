@@ -81,8 +81,8 @@ def open_input(path: str | os.PathLike) -> "av.container.InputContainer":
             field="video", value=str(path), hint=_SUPPORTED_HINT) from None
     if not container.streams.video:
         container.close()
-        raise UnsupportedMedia(f"{p.name!r} has no video stream.", field="video", value=str(path),
-                               hint=_SUPPORTED_HINT)
+        raise UnsupportedMedia(f"{p.name!r} has no video stream (audio only, or a truncated file).",
+                               field="video", value=str(path), hint=_SUPPORTED_HINT)
     return container
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ import numpy as np
 from ..exceptions import InvalidInput, UnsupportedMedia
 from .probe import VideoInfo, open_input, orientation_of, stream_fps
 from .transforms import apply_orientation, center_crop, cover_size
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ def iter_sampled(path: str | os.PathLike, *, stride: int = 1, target_fps: float 
     if max_frames == 0:
         return
     container = open_input(path)
+    yielded, index = 0, -1
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame + slice threads: decoding is the cost, conversion is cheap
@@ -74,7 +78,6 @@ def iter_sampled(path: str | os.PathLike, *, stride: int = 1, target_fps: float 
                 index = None  # unknown until the first decoded frame's timestamp
             except av.error.FFmpegError:
                 index = -1  # unseekable: decode from the start and count
-        yielded = 0
         next_time = None  # target_fps mode: time of the next frame to keep
         orientation = None
         for frame in container.decode(stream):
@@ -105,6 +108,10 @@ def iter_sampled(path: str | os.PathLike, *, stride: int = 1, target_fps: float 
             if max_frames is not None and yielded >= max_frames:
                 return  # stop decoding as soon as enough frames are out
     except av.error.FFmpegError as exc:
+        if yielded:
+            # A damaged tail (common with phone recordings cut short): keep what decoded, like ffmpeg does.
+            logger.warning("decoding %s stopped after frame %s: %s", os.fspath(path), index, exc)
+            return
         raise UnsupportedMedia(f"Decoding {os.fspath(path)!r} failed: {exc}.", field="video", value=os.fspath(path),
                                hint="The file may be truncated or damaged; re-export it and upload again.") from None
     finally:

@@ -129,6 +129,10 @@ class VideoWriter:
         ctx = stream.codec_context
         ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = 1, 1, 1, 1  # BT709, MPEG range
         ctx.thread_count = 0  # let the encoder pick
+        if self.codec not in _CRF_CODECS and self.crf is not None and "b" not in self.extra_options:
+            # Encoders without CRF (mpeg4, wmv2, flv...): fixed quantiser 2, the "-q:v 2" of ffmpeg (high quality).
+            ctx.qscale = True
+            ctx.global_quality = 2 * 118  # FF_QP2LAMBDA
         self._stream = stream
         self.size = (width, height)
 
