@@ -122,15 +122,7 @@ class Supervisor:
         return [sys.executable, "-m", "text2video.jobs.worker", "--name", self.name, "--loglevel", self.loglevel]
 
     def child_env(self) -> dict[str, str]:
-        from ..settings import ENV_PREFIX, as_dict
-        env = dict(os.environ)
-        for key, value in as_dict(self.settings).items():
-            if value is None or key in ("ngrok_authtoken",):
-                continue
-            env[ENV_PREFIX + key.upper()] = str(value.resolve() if hasattr(value, "resolve") else value)
-        backend = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = backend + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        return env
+        return settings_env(self.settings)
 
     def _start_child(self) -> None:
         self.child = subprocess.Popen(self.child_command(), env=self.child_env(), preexec_fn=_die_with_parent,
@@ -234,6 +226,22 @@ class Supervisor:
         self.stopping.set()
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """This process's environment plus every setting as ``TEXT2VIDEO_*`` (absolute paths): a subprocess started
+    with it sees exactly these settings, whatever its working directory."""
+    from ..settings import ENV_PREFIX, as_dict
+    env = dict(os.environ)
+    for key, value in as_dict(settings).items():
+        if value is None or key in ("ngrok_authtoken",):
+            continue
+        if hasattr(value, "resolve"):
+            value = value.resolve()
+        env[ENV_PREFIX + key.upper()] = str(value)
+    backend = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = backend + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: get SIGKILL when the supervisor dies, so no orphan keeps a GPU busy."""
     try:
@@ -295,13 +303,24 @@ def run_child(settings: Settings, name: str, loglevel: str = "INFO", preload: bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Text2Video worker child (started by `manage.py worker`).")
-    parser.add_argument("--name", required=True)
+    """``python -m text2video.jobs.worker --name N``: the worker child; with ``--supervise``: the supervisor
+    (what ``manage.py worker`` runs; ``serve`` starts it this way). Settings come from ``TEXT2VIDEO_*``."""
+    parser = argparse.ArgumentParser(description="Text2Video worker (normally started by `manage.py worker`).")
+    parser.add_argument("--name", default=None)
     parser.add_argument("--loglevel", default="INFO")
     parser.add_argument("--no-preload", action="store_true")
+    parser.add_argument("--supervise", action="store_true", help="run the supervisor (restarts the child)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return run_child(Settings.load(), args.name, args.loglevel, preload=not args.no_preload)
+    settings = Settings.load()
+    if args.supervise:
+        supervisor = Supervisor(settings, args.name, loglevel=args.loglevel)
+        signal.signal(signal.SIGINT, supervisor.stop)
+        signal.signal(signal.SIGTERM, supervisor.stop)
+        return supervisor.run()
+    if not args.name:
+        parser.error("--name is required for the worker child")
+    return run_child(settings, args.name, args.loglevel, preload=not args.no_preload)
 
 
 if __name__ == "__main__":
