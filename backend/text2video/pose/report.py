@@ -1,0 +1,149 @@
+"""What the pose stage saw and where it had to guess: per-frame report, keypoints.json, a summary in words."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .repair import DETECTED, MISSING, REPAIRED, STATUS_NAMES, runs
+from .skeleton import KEYPOINT_NAMES, PARTS
+
+
+@dataclass
+class PersonPose:
+    track_id: int
+    subject: bool
+    box: np.ndarray | None  # x1 y1 x2 y2 in output pixels (None when not seen in this frame)
+    score: float  # detector score (0 when not seen)
+    xy: np.ndarray  # (17, 2) output pixels after repair (NaN = missing)
+    scores: np.ndarray  # (17,) model confidence (0 where not seen)
+    status: np.ndarray  # (17,) DETECTED / REPAIRED / MISSING
+
+    def to_dict(self) -> dict[str, Any]:
+        kps = []
+        for (x, y), s, st in zip(self.xy, self.scores, self.status):
+            known = st != MISSING and np.isfinite(x) and np.isfinite(y)
+            kps.append([round(float(x), 2) if known else None, round(float(y), 2) if known else None,
+                        round(float(s), 4), STATUS_NAMES[int(st)]])
+        return {"track_id": int(self.track_id), "subject": bool(self.subject),
+                "box": None if self.box is None else [round(float(v), 2) for v in self.box],
+                "score": round(float(self.score), 4), "keypoints": kps}
+
+
+@dataclass
+class FramePose:
+    index: int  # sampled (output) frame number
+    source_index: int  # frame number in the source video
+    time: float  # seconds in the source video
+    people: list[PersonPose] = field(default_factory=list)
+
+    @property
+    def subject(self) -> PersonPose | None:
+        return next((p for p in self.people if p.subject), None)
+
+    def drawable(self, draw: str = "subject") -> list[np.ndarray]:
+        chosen = self.people if draw == "all" else [p for p in self.people if p.subject]
+        return [np.where((p.status != MISSING)[:, None], p.xy, np.nan) for p in chosen]
+
+
+def _ranges(frames: list[int] | np.ndarray, limit: int = 3) -> str:
+    mask = np.zeros(max(frames) + 1 if len(frames) else 0, bool)
+    mask[list(frames)] = True
+    parts = [f"{s}" if s == e else f"{s}\u2013{e}" for s, e in runs(mask)]
+    text = ", ".join(parts[:limit])
+    if len(parts) > limit:
+        text += f" and {len(parts) - limit} more"
+    return text
+
+
+@dataclass
+class PoseReport:
+    frames: list[FramePose]
+    fps: float  # of the sampled frames
+    width: int
+    height: int
+    stride: int
+    provider: str
+    preset: str
+    demo: bool = False
+    subject_seen: np.ndarray | None = None  # (F,) the subject was detected in this frame (not filled)
+
+    # --- per-frame figures ---------------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        status = self._subject_status()
+        return {name: int((status == code).sum()) for code, name in enumerate(STATUS_NAMES)}
+
+    def _subject_status(self) -> np.ndarray:
+        rows = [f.subject.status if f.subject is not None else np.full(17, MISSING, np.int8) for f in self.frames]
+        return np.array(rows, np.int8).reshape(-1, 17)
+
+    def per_frame(self) -> list[dict[str, Any]]:
+        status = self._subject_status()
+        out = []
+        for f, st in zip(self.frames, status):
+            s = f.subject
+            out.append({"index": f.index, "detected": int((st == DETECTED).sum()),
+                        "repaired": int((st == REPAIRED).sum()), "missing": int((st == MISSING).sum()),
+                        "box": None if s is None or s.box is None else [round(float(v), 1) for v in s.box],
+                        "score": 0.0 if s is None else round(float(s.score), 3)})
+        return out
+
+    def summary(self) -> str:
+        n = len(self.frames)
+        if not n:
+            return "Pose: no frames."
+        status = self._subject_status()
+        total = status.size
+        det, rep, mis = ((status == c).sum() / total * 100 for c in (DETECTED, REPAIRED, MISSING))
+        lines = []
+        if self.demo:
+            lines.append("DEMO pose models (random): these skeletons are meaningless.")
+        seen = self.subject_seen if self.subject_seen is not None else np.ones(n, bool)
+        lines.append(f"{n} frames at {self.fps:.3g} fps; subject detected in {int(seen.sum())} of {n}; "
+                     f"{det:.0f} % of keypoints detected, {rep:.0f} % repaired, {mis:.0f} % missing (not drawn).")
+        absent = np.flatnonzero(~seen)
+        if len(absent):
+            lines.append(f"no person in frames {_ranges(absent)} (short runs filled from neighbours).")
+        for part, joints in PARTS.items():
+            sub = status[:, list(joints)]
+            repaired = np.flatnonzero((sub == REPAIRED).any(axis=1) & seen)
+            missing = np.flatnonzero((sub == MISSING).any(axis=1))
+            if len(repaired):
+                lines.append(f"{part} repaired in frames {_ranges(repaired)}.")
+            if len(missing):
+                lines.append(f"{part} missing in frames {_ranges(missing)}.")
+        lines.append(f"Pose estimated with ONNX Runtime on {self.provider} ({self.preset} preset).")
+        return " ".join(lines)
+
+    # --- keypoints.json ------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "format": "COCO-17; x, y in pixels of the output frame; status detected|repaired|missing",
+            "keypoint_names": list(KEYPOINT_NAMES),
+            "width": self.width, "height": self.height, "fps": self.fps, "stride": self.stride,
+            "provider": self.provider, "preset": self.preset, "demo": self.demo,
+            "summary": self.summary(), "counts": self.counts(),
+            "frames": [{"index": f.index, "source_index": f.source_index, "time": round(f.time, 4),
+                        "people": [p.to_dict() for p in f.people]} for f in self.frames],
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write keypoints.json atomically (temp file + rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump(self.to_dict(), fh, separators=(",", ":"))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path

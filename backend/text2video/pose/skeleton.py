@@ -1,0 +1,122 @@
+"""COCO-17 skeleton definition and rendering in the style Follow-Your-Pose was trained on.
+
+Style (measured on the reference skeleton videos, see shared/reference/README.md): black background, 19 limbs,
+the person's LEFT limbs green (0, 255, 0), RIGHT limbs blue (0, 128, 255), torso and head links orange
+(255, 153, 51), stroke about 1.3 % of the frame's shorter side, round line caps, anti-aliased edges, no joint dots.
+(The old prototype swapped red and blue and drew thin strokes with dots: out of the adapter's training distribution.)
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+KEYPOINT_NAMES = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+NUM_KEYPOINTS = len(KEYPOINT_NAMES)
+
+LEFT = (0, 255, 0)
+RIGHT = (0, 128, 255)
+CENTER = (255, 153, 51)
+COLORS = {"left": LEFT, "right": RIGHT, "center": CENTER}
+
+# (a, b, side), in the drawing order of the training renders (later limbs paint over earlier ones).
+LIMBS: tuple[tuple[int, int, str], ...] = (
+    (15, 13, "left"), (13, 11, "left"), (16, 14, "right"), (14, 12, "right"),
+    (11, 12, "center"), (5, 11, "center"), (6, 12, "center"), (5, 6, "center"),
+    (5, 7, "left"), (6, 8, "right"), (7, 9, "left"), (8, 10, "right"),
+    (1, 2, "center"), (0, 1, "center"), (0, 2, "center"), (1, 3, "center"), (2, 4, "center"),
+    (3, 5, "center"), (4, 6, "center"),
+)
+
+# Body parts named in the user-facing summary.
+PARTS: dict[str, tuple[int, ...]] = {
+    "head": (0, 1, 2, 3, 4),
+    "left arm": (5, 7, 9),
+    "right arm": (6, 8, 10),
+    "left leg": (11, 13, 15),
+    "right leg": (12, 14, 16),
+}
+
+# Calibrated on the reference renders: at 1080 px the stroke core is ~11 px (2 x area / perimeter of the limb masks)
+# and ~13-14 px with the soft edge, as the reference README measures it; at 512 px ~5.4 px.
+STROKE_FRACTION = 0.0108  # of the shorter side
+
+
+def stroke_width(width: int, height: int) -> float:
+    """Stroke width in pixels for a frame of this size (about 11.7 px at 1080, 5.5 px at 512)."""
+    return STROKE_FRACTION * min(width, height)
+
+
+def render_skeleton(people: Iterable[np.ndarray], width: int, height: int, *,
+                    thickness: float | None = None) -> np.ndarray:
+    """Draw people on a black RGB frame of ``height x width``.
+
+    ``people``: arrays of shape (17, 2) or (17, >=2) with x, y in pixels of this frame; a keypoint whose x or y is
+    NaN is unknown, and a limb is drawn only when both of its ends are known.
+
+    The training renders were drawn large and resized, so their strokes have fractional widths and soft edges:
+    we draw on a supersampled canvas and area-downsample to get the same look at any output size.
+    """
+    people = [np.asarray(k, dtype=np.float64) for k in people]
+    for kps in people:
+        if kps.ndim != 2 or kps.shape[0] != NUM_KEYPOINTS or kps.shape[1] < 2:
+            raise ValueError(f"keypoints must have shape (17, 2+), got {kps.shape}")
+    t = stroke_width(width, height) if thickness is None else float(thickness)
+    longest = max(width, height)
+    ss = 4 if longest <= 640 else 2 if longest <= 1440 else 1
+    canvas = np.zeros((height * ss, width * ss, 3), np.uint8)
+    line_t = max(1, int(round(t * ss)))
+    shift = 4  # sub-pixel endpoints: cv2 takes fixed-point coordinates with `shift` fractional bits
+    scale = ss * (1 << shift)
+    limit = 1 << 20  # keep far-off points inside cv2's coordinate range (cv2 clips the line itself)
+    for kps in people:
+        xy = kps[:, :2]
+        known = np.isfinite(xy).all(axis=1)
+        pts = np.clip(np.nan_to_num((xy + 0.5) * scale - (1 << shift) / 2), -limit, limit).round().astype(np.int64)
+        for a, b, side in LIMBS:
+            if not (known[a] and known[b]):
+                continue
+            # Thick cv2 lines have round caps, like the training renders; LINE_AA gives their soft edges.
+            cv2.line(canvas, (int(pts[a, 0]), int(pts[a, 1])), (int(pts[b, 0]), int(pts[b, 1])), COLORS[side],
+                     line_t, lineType=cv2.LINE_AA, shift=shift)
+    if ss == 1:
+        return canvas
+    return cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def measure_style(frame: np.ndarray) -> dict:
+    """Colour and stroke width of each limb class in an RGB skeleton frame (tests, calibration, input detection).
+
+    Returns ``{"left"|"right"|"center": {"color": (r, g, b), "width": px, "pixels": n} | None,
+    "black_fraction": f, "limb_fraction": f}``. Colour = median of pixels close to the class colour; width =
+    2 x area / perimeter of the class mask (a long stroke of width w and length L has area wL, perimeter ~2L).
+    ``limb_fraction``: share of the non-black pixels that are close to one of the three limb colours.
+    """
+    img = frame.astype(np.float32)
+    peak = img.max(axis=2)
+    refs = np.array([LEFT, RIGHT, CENTER], np.float32)
+    dist = np.linalg.norm(img[:, :, None, :] - refs[None, None], axis=-1)
+    label = dist.argmin(axis=-1)
+    lit = peak > 60
+    result: dict = {
+        "black_fraction": float((peak < 40).mean()),
+        "limb_fraction": float(((dist.min(axis=-1) < 100) & lit).sum() / max(1, lit.sum())),
+    }
+    for k, name in enumerate(("left", "right", "center")):
+        close = (dist[:, :, k] < 60) & (label == k)
+        mask = ((dist[:, :, k] < 100) & (label == k)).astype(np.uint8)
+        if close.sum() < 20:
+            result[name] = None
+            continue
+        contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+        perimeter = sum(cv2.arcLength(c, True) for c in contours)
+        color = tuple(int(v) for v in np.median(img[close], axis=0).round())
+        result[name] = {"color": color, "width": float(2 * mask.sum() / max(perimeter, 1e-6)),
+                        "pixels": int(close.sum())}
+    return result
