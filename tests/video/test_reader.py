@@ -87,13 +87,25 @@ def test_size_gives_exact_output_on_real_videos(shared_data, path):
     assert np.abs(frames[0].astype(int) - reference.astype(int)).mean() < 4
 
 
-@pytest.mark.parametrize("path", shared_videos("skeleton") + shared_videos("raw"), ids=lambda p: p.name)
-def test_stride_counts_on_real_videos(shared_data, path):
+@pytest.mark.parametrize("path", ALL_SHARED, ids=lambda p: p.name)
+def test_stride_counts_at_the_end_of_real_videos(shared_data, path):
+    # Seek close to the end (decodes one GOP, not the file): the last sampled frames and their count are right.
     info = probe_video(path)
-    sampled = list(iter_sampled(path, stride=5, size=(64, 64)))
-    assert len(sampled) == sampled_frame_count(info, stride=5) == -(-info.frame_count // 5)
-    assert [s.index for s in sampled] == list(range(0, info.frame_count, 5))
+    start = info.frame_count - 12
+    sampled = list(iter_sampled(path, stride=5, start_frame=start, size=(64, 64)))
+    assert [s.index for s in sampled] == [start, start + 5, start + 10]
+    assert sampled_frame_count(info, stride=5, start_frame=start) == 3
+    times = [s.time for s in sampled]
+    assert 0 < times[0] < times[1] < times[2] <= info.duration
     assert sampled_fps(info, 5) == pytest.approx(info.fps / 5)
+
+
+def test_stride_counts_whole_video(shared_data):
+    path = shared_data / "skeleton" / "skeleton_solo_1080p30.mov"
+    info = probe_video(path)
+    sampled = list(iter_sampled(path, stride=5, size=(32, 32)))
+    assert len(sampled) == sampled_frame_count(info, stride=5) == -(-info.frame_count // 5) == 28
+    assert [s.index for s in sampled] == list(range(0, info.frame_count, 5))
 
 
 def test_target_fps_on_59_84_fps_video(shared_data):
@@ -114,13 +126,16 @@ def test_target_fps_above_source_keeps_every_frame_once(gop_video):
     assert len(list(iter_frames(gop_video, target_fps=8))) == 20  # 60 frames at 24 fps = 2.5 s
 
 
-def test_long_mpeg4_mov_sampling(shared_data):
-    # MPEG-4 Part 2 in QuickTime, seeking into the middle.
-    path = shared_data / "skeleton" / "skeleton_solo_1080p30.mov"
+@pytest.mark.parametrize("name", ["skeleton/skeleton_solo_1080p30.mov", "raw/dance_studio_1326x1252p60.mp4"])
+def test_seeking_matches_sequential_decoding(shared_data, name):
+    # MPEG-4 Part 2 in QuickTime; H.264 whose average rate (59.84) differs from its frame spacing (1/60 s).
+    path = shared_data / name
     direct = list(iter_sampled(path, start_frame=50, stride=4, max_frames=3, size=(96, 96)))
     assert [s.index for s in direct] == [50, 54, 58]
     sequential = [s for s in iter_sampled(path, stride=1, max_frames=59, size=(96, 96))][50::4]
+    assert [s.index for s in sequential] == [50, 54, 58]
     for a, b in zip(direct, sequential):
+        assert a.time == b.time
         assert np.array_equal(a.image, b.image)
 
 

@@ -70,21 +70,30 @@ def iter_sampled(path: str | os.PathLike, *, stride: int = 1, target_fps: float 
         period = 1.0 / target_fps if target_fps else 0.0
 
         index = -1  # index of the last decoded frame
-        if start_frame > 0 and tb:
-            # Jump to the keyframe before the start; decoding resumes from there and indices come from timestamps.
-            target = int((start_frame - 0.5) / fps / tb) + (t0 or 0)
+        start_pts = _pts_of_frame(container, stream, start_frame) if start_frame > 0 else None
+        if start_pts is not None:
+            # Jump to the keyframe before the start frame; decoding resumes there, the start frame is known by its
+            # timestamp (exact for variable frame rates too).
             try:
-                container.seek(max(target, t0 or 0), stream=stream, backward=True, any_frame=False)
-                index = None  # unknown until the first decoded frame's timestamp
+                container.seek(start_pts, stream=stream, backward=True, any_frame=False)
+                index = None
             except av.error.FFmpegError:
-                index = -1  # unseekable: decode from the start and count
+                start_pts = None
+        if start_frame > 0 and start_pts is None:
+            # No timestamps or not seekable: reopen, decode from the start and count (slower, still exact).
+            container.close()
+            container = open_input(path)
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
         next_time = None  # target_fps mode: time of the next frame to keep
         orientation = None
         for frame in container.decode(stream):
             pts = frame.pts
             time = float((pts - (t0 or 0)) * tb) if (pts is not None and tb) else None
             if index is None:
-                index = int(round(time * fps)) if time is not None else start_frame
+                if pts is None or pts < start_pts:
+                    continue  # between the keyframe and the start frame
+                index = start_frame
             else:
                 index += 1
             if time is None:
@@ -116,6 +125,27 @@ def iter_sampled(path: str | os.PathLike, *, stride: int = 1, target_fps: float 
                                hint="The file may be truncated or damaged; re-export it and upload again.") from None
     finally:
         container.close()
+
+
+def _pts_of_frame(container, stream, number: int, reorder_margin: int = 32) -> int | None:
+    """Presentation timestamp of frame ``number`` (display order), found by demuxing packets, which is cheap.
+
+    Decode order differs from display order by at most the codec's reordering depth, so the ``number``-th
+    smallest timestamp among the first ``number + margin`` packets is the frame's. None when there is no such
+    frame or the packets carry no timestamps.
+    """
+    stamps: list[int] = []
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue
+        if packet.pts is None:
+            return None
+        stamps.append(packet.pts)
+        if len(stamps) >= number + reorder_margin:
+            break
+    if len(stamps) <= number:
+        return None if not stamps else max(stamps) + 1  # past the end: nothing will be >= it
+    return sorted(stamps)[number]
 
 
 def _convert(frame: "av.VideoFrame", orientation: str, size: tuple[int, int] | None) -> np.ndarray:
