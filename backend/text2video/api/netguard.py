@@ -103,10 +103,10 @@ def blocked_reason(ip: IPAddress) -> str | None:
         return "it is a multicast address"
     if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
         return "it is a carrier-grade NAT address (100.64.0.0/10)"
-    if ip.is_private:
-        return "it is a private network address"
     if ip.is_reserved:
         return "it is a reserved address"
+    if ip.is_private:
+        return "it is a private network address"
     if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
         return "it is a site-local address"
     if not ip.is_global:
