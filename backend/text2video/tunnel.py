@@ -122,6 +122,8 @@ def open_tunnel(settings: Settings, port: int, timeout_s: float = 45.0):
     if "error" in result:
         exc = result["error"]
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if getattr(exc, "ngrok_error", None) and exc.ngrok_error not in text:
+            text = f"{text} ({exc.ngrok_error})"
         if "install" in type(exc).__name__.lower() or "download" in text.lower():
             raise TunnelError(f"the ngrok binary is missing and could not be downloaded ({text}); install ngrok "
                               "and name it with TEXT2VIDEO_NGROK_PATH") from exc
