@@ -1,0 +1,49 @@
+"""Celery configuration and enqueue (no worker needed)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+import pytest
+
+from text2video.exceptions import ServiceUnavailable
+from text2video.jobs.queue import JOB_QUEUE, TASK_NAME, celery_config, enqueue, make_celery, requeue_queued
+
+
+def test_config_follows_the_reliability_rules(service_settings):
+    conf = celery_config(service_settings.replace(broker_url="redis://127.0.0.1:6379/0", job_timeout_s=7200))
+    assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"]
+    assert conf["worker_prefetch_multiplier"] == 1 and conf["worker_concurrency"] == 1
+    assert conf["task_ignore_result"] and conf["result_backend"] is None
+    assert conf["broker_transport_options"]["visibility_timeout"] > 7200
+    sqlite_conf = celery_config(service_settings)
+    assert sqlite_conf["broker_url"].startswith("sqla+sqlite:///")
+    assert str(service_settings.data_dir.resolve()) in sqlite_conf["broker_url"]
+
+
+def test_enqueue_persists_a_message_in_the_sqlite_broker(service_settings, store):
+    app = make_celery(service_settings)
+    job = store.create({}, "input.mp4", "p")
+    enqueue(app, job.id)
+    db = service_settings.broker_url[len("sqla+sqlite:///"):]
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT q.name, m.payload FROM kombu_message m JOIN kombu_queue q ON q.id = m.queue_id"
+                            ).fetchall()
+    assert len(rows) == 1 and rows[0][0] == JOB_QUEUE
+    payload = json.loads(rows[0][1])
+    assert payload["headers"]["task"] == TASK_NAME and job.id in payload["headers"]["argsrepr"]
+    # requeue_queued re-sends every queued job (what serve does at start)
+    store.request_cancel(store.create({}, "input.mp4", "p2").id)
+    assert requeue_queued(app, store) == 1
+
+
+def test_unreachable_broker_is_a_clear_503(service_settings):
+    app = make_celery(service_settings.replace(broker_url="redis://:secret@127.0.0.1:1/0"))
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable) as exc:
+        enqueue(app, "a" * 32)
+    assert time.monotonic() - started < 15
+    assert exc.value.http_status == 503 and "TEXT2VIDEO_BROKER_URL" in str(exc.value)
+    assert "secret" not in str(exc.value)  # the password is not echoed
