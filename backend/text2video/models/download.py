@@ -323,6 +323,7 @@ def _http_download(url: str, part_path: Path, expected_size: int | None, *, retr
                    backoff_s: float = 1.0, progress: bool = True, label: str = "") -> None:
     """GET ``url`` into ``part_path``, resuming from what it already holds (HTTP Range) after any interruption."""
     import requests
+    import urllib3
     from tqdm import tqdm
 
     part_path.parent.mkdir(parents=True, exist_ok=True)
@@ -334,7 +335,7 @@ def _http_download(url: str, part_path: Path, expected_size: int | None, *, retr
         if expected_size is not None and have > expected_size:
             part_path.unlink()
             have = 0
-        headers = {"Range": f"bytes={have}-"} if have else {}
+        headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={have}-"} if have else {})}
         try:
             with requests.get(url, headers=headers, stream=True, timeout=(15, 60)) as r:
                 if r.status_code == 416:  # our partial file no longer matches the server's: start over
@@ -353,14 +354,17 @@ def _http_download(url: str, part_path: Path, expected_size: int | None, *, retr
                 with open(part_path, "ab" if have else "wb") as fh, \
                         tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
                              desc=label or Path(url).name, disable=not progress, leave=False) as bar:
-                    for chunk in r.iter_content(chunk_size=1024 * 1024):
+                    # read1 hands over whatever has arrived, so a dropped connection loses no received byte
+                    # (iter_content would drop the partly filled chunk and the resume would start earlier).
+                    while chunk := r.raw.read1(1024 * 1024):
                         fh.write(chunk)
                         bar.update(len(chunk))
             size = part_path.stat().st_size
             if expected_size is None or size == expected_size:
                 return
             raise requests.exceptions.ChunkedEncodingError(f"got {size} of {expected_size} bytes")
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                urllib3.exceptions.HTTPError) as exc:
             failures += 1
             got = part_path.stat().st_size if part_path.exists() else 0
             if failures > retries:
@@ -486,7 +490,9 @@ def download(root: str | Path, parts: Iterable[str] = sources.PARTS, *, fp16: bo
     manifest_mod.save(manifest)
     if not any((root / DOWNLOADS_DIR).glob("*.part")):
         shutil.rmtree(root / DOWNLOADS_DIR, ignore_errors=True)
-    absent = manifest_mod.missing(root, parts, pose_presets)
+    # Every non-optional file of the catalog this run used must now be recorded and present.
+    absent = [i.dest for i in p.items if i.action != "skip" and _recorded(
+        manifest, root, [i.dest] + [i.spec.dest(c) for c in getattr(i.spec, "candidates", ())]) is None]
     if absent:
         raise DownloadError(f"still missing after download: {', '.join(absent)}", field="models", value=str(root),
                             hint="Run the command again; see the messages above for the cause.")

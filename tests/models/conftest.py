@@ -1,0 +1,96 @@
+"""Fixtures for the models tests: fake Hub + CDN/zoo servers on 127.0.0.1 holding small files for every entry of the
+real download catalog (same repo ids, paths and zoo archive names), and a models folder downloaded from them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from text2video.models import sources
+
+from fakeservers import FakeServers, make_zip
+
+
+def _content() -> tuple[dict[str, dict[str, bytes]], dict[str, bytes], dict[str, str]]:
+    rnd = random.Random(1234)
+    blob = rnd.randbytes
+    small = lambda obj: json.dumps(obj).encode()  # noqa: E731
+    sd = {
+        "model_index.json": small({"_class_name": "StableDiffusionPipeline"}),
+        "scheduler/scheduler_config.json": small({"_class_name": "PNDMScheduler", "num_train_timesteps": 1000}),
+        "tokenizer/tokenizer_config.json": small({"model_max_length": 77}),
+        "tokenizer/vocab.json": small({"a": 0, "b": 1}),
+        "tokenizer/merges.txt": b"#version: 0.2\na b\n",
+        "tokenizer/special_tokens_map.json": small({"bos_token": "<|startoftext|>"}),
+        "text_encoder/config.json": small({"hidden_size": 768}),
+        "text_encoder/model.safetensors": blob(60_000),
+        "vae/config.json": small({"latent_channels": 4}),
+        "vae/diffusion_pytorch_model.safetensors": blob(40_000),
+        "vae/diffusion_pytorch_model.fp16.safetensors": blob(20_000),
+        "unet/config.json": small({"cross_attention_dim": 768}),
+        "unet/diffusion_pytorch_model.safetensors": blob(400_000),
+        "unet/diffusion_pytorch_model.fp16.safetensors": blob(200_000),
+    }
+    # No model.safetensors here: the downloader must fall back to the second candidate.
+    fyp = {"followyourpose_checkpoint-1000/pytorch_model.bin": blob(300_000), "pose_encoder.pth": blob(50_000)}
+    # No tokenizer.json / generation_config.json: optional files the downloader must skip.
+    envit5 = {"config.json": small({"model_type": "t5"}), "pytorch_model.bin": blob(120_000),
+              "spiece.model": blob(30_000), "tokenizer_config.json": small({}), "special_tokens_map.json": small({})}
+    repos = {sources.SD_REPO: sd, sources.FYP_REPO: fyp, sources.TRANSLATION_REPO: envit5}
+    zoo, onnx_sha = {}, {}
+    for preset_files in sources.ZOO_FILES.values():
+        for z in preset_files:
+            onnx = blob(rnd.randint(60_000, 90_000))
+            zoo[z.archive] = make_zip(onnx)
+            onnx_sha[z.dest] = hashlib.sha256(onnx).hexdigest()
+    return repos, zoo, onnx_sha
+
+
+@pytest.fixture(scope="session")
+def servers():
+    repos, zoo, onnx_sha = _content()
+    fake = FakeServers(repos=repos, zoo=zoo).start()
+    fake.onnx_sha = onnx_sha  # type: ignore[attr-defined]
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake(servers):
+    """The session's servers with no faults armed and an empty request log."""
+    servers.drop_once.clear()
+    servers.corrupt_once.clear()
+    servers.corrupt_always.clear()
+    servers.reset_log()
+    return servers
+
+
+def make_catalog(fake, parts=sources.PARTS, fp16=False, presets=tuple(sources.ZOO_FILES)) -> sources.Catalog:
+    """The real catalog, with the balanced pose models pinned to the fake files' hashes (accurate stays unpinned)."""
+    pins = {d: h for d, h in fake.onnx_sha.items() if d in {z.dest for z in sources.ZOO_FILES["balanced"]}}
+    return sources.catalog(parts, fp16, presets).with_zoo_hashes(pins)
+
+
+def run_download(root: Path, fake, parts=sources.PARTS, **kwargs):
+    """download() against the fake servers; returns (plan, printed lines)."""
+    from text2video.models.download import download
+
+    lines: list[str] = []
+    fp16 = kwargs.pop("fp16", False)
+    presets = kwargs.pop("pose_presets", tuple(sources.ZOO_FILES))
+    kwargs.setdefault("catalog", make_catalog(fake, tuple(parts), fp16, presets))
+    plan = download(root, parts, fp16=fp16, pose_presets=presets, endpoint=fake.hub_url,
+                    zoo_url=fake.cdn_url + "/zoo/", progress=False, backoff_s=0.0, out=lines.append, **kwargs)
+    return plan, lines
+
+
+@pytest.fixture(scope="session")
+def downloaded(servers, tmp_path_factory) -> Path:
+    """A complete models folder downloaded from the fake servers (read-only for the tests that use it)."""
+    root = tmp_path_factory.mktemp("downloaded") / "models"
+    run_download(root, servers)
+    return root
