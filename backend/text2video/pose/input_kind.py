@@ -32,6 +32,44 @@ def frame_looks_like_skeleton(frame: np.ndarray) -> bool | None:
     return black_fraction > 0.7 and on_palette > 0.6
 
 
+def _keyframes(path: str | os.PathLike, samples: int) -> list[np.ndarray]:
+    """Up to ``samples`` keyframes spread over the video, small (256 px).
+
+    Seeking lands on a keyframe and we decode just that one frame: the cost does not depend on the video's length
+    or GOP size (decoding from a keyframe up to an exact position can mean hundreds of frames per sample).
+    """
+    import av
+    import cv2
+
+    from ..video.probe import open_input
+
+    frames, seen = [], set()
+    with open_input(path) as container:
+        stream = container.streams.video[0]
+        duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else (
+            container.duration / 1e6 if container.duration else 0.0)
+        start = stream.start_time or 0
+        for i in range(samples):
+            try:
+                if duration > 0 and stream.time_base:
+                    target = start + int(duration * i / samples / stream.time_base)
+                    container.seek(target, stream=stream, backward=True, any_frame=False)
+                elif i:
+                    break  # no duration: the first frame is all we can cheaply get
+                frame = next(iter(container.decode(stream)), None)
+            except av.error.FFmpegError:
+                break  # a damaged tail: judge on what decoded
+            if frame is not None:
+                if frame.pts not in seen:
+                    seen.add(frame.pts)
+                    image = frame.to_ndarray(format="rgb24")
+                    scale = 256 / max(image.shape[:2])
+                    if scale < 1:
+                        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                    frames.append(image)
+    return frames
+
+
 def detect_input_kind(path: str | os.PathLike, input_type: str = "auto", *, samples: int = 5) -> str:
     """``"skeleton"`` or ``"video"``. ``input_type`` video/skeleton force the answer; auto samples a few frames."""
     if input_type not in INPUT_TYPES:
@@ -40,16 +78,7 @@ def detect_input_kind(path: str | os.PathLike, input_type: str = "auto", *, samp
                            hint="Use auto to detect, video for a recording of a person, skeleton for a pose video.")
     if input_type != "auto":
         return input_type
-    from ..video import iter_sampled, probe_video
-
-    info = probe_video(path)
-    count = max(1, info.frame_count)
-    positions = sorted({int(count * (i + 0.5) / samples) for i in range(samples)})
-    votes = []
-    for start in positions:
-        # Seek to each position and decode one small frame: cost independent of the video's length.
-        for sampled in iter_sampled(path, start_frame=min(start, count - 1), max_frames=1, size=(256, 256)):
-            votes.append(frame_looks_like_skeleton(sampled.image))
+    votes = [frame_looks_like_skeleton(frame) for frame in _keyframes(path, samples)]
     decided = [v for v in votes if v is not None]
     kind = "skeleton" if decided and sum(decided) * 2 > len(decided) else "video"
     log.info("input %s looks like a %s video (skeleton votes %s)", os.fspath(path), kind, votes)

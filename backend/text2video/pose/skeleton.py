@@ -98,25 +98,28 @@ def measure_style(frame: np.ndarray) -> dict:
     2 x area / perimeter of the class mask (a long stroke of width w and length L has area wL, perimeter ~2L).
     ``limb_fraction``: share of the non-black pixels that are close to one of the three limb colours.
     """
-    img = frame.astype(np.float32)
-    peak = img.max(axis=2)
-    refs = np.array([LEFT, RIGHT, CENTER], np.float32)
-    dist = np.linalg.norm(img[:, :, None, :] - refs[None, None], axis=-1)
-    label = dist.argmin(axis=-1)
+    peak = frame.max(axis=2)
     lit = peak > 60
+    ys, xs = np.nonzero(lit)
+    pixels = frame[ys, xs].astype(np.float32)  # only the lit pixels: a skeleton frame is mostly black
+    refs = np.array([LEFT, RIGHT, CENTER], np.float32)
+    dist = np.linalg.norm(pixels[:, None, :] - refs[None], axis=-1)
+    label = dist.argmin(axis=-1)
     result: dict = {
         "black_fraction": float((peak < 40).mean()),
-        "limb_fraction": float(((dist.min(axis=-1) < 100) & lit).sum() / max(1, lit.sum())),
+        "limb_fraction": float((dist.min(axis=-1) < 100).sum() / max(1, len(pixels))),
     }
     for k, name in enumerate(("left", "right", "center")):
-        close = (dist[:, :, k] < 60) & (label == k)
-        mask = ((dist[:, :, k] < 100) & (label == k)).astype(np.uint8)
+        close = (dist[:, k] < 60) & (label == k)
         if close.sum() < 20:
             result[name] = None
             continue
+        member = (dist[:, k] < 100) & (label == k)
+        mask = np.zeros(frame.shape[:2], np.uint8)
+        mask[ys[member], xs[member]] = 1
         contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
         perimeter = sum(cv2.arcLength(c, True) for c in contours)
-        color = tuple(int(v) for v in np.median(img[close], axis=0).round())
-        result[name] = {"color": color, "width": float(2 * mask.sum() / max(perimeter, 1e-6)),
+        color = tuple(int(v) for v in np.median(pixels[close], axis=0).round())
+        result[name] = {"color": color, "width": float(2 * member.sum() / max(perimeter, 1e-6)),
                         "pixels": int(close.sum())}
     return result
