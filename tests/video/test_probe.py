@@ -149,3 +149,31 @@ def test_estimated_and_counted_frames_without_stored_count(tmp_path):
     assert not info.frame_count_exact and abs(info.frame_count - 17) <= 1
     counted = probe_video(path, count_frames=True)
     assert counted.frame_count_exact and counted.frame_count == 17
+
+
+def test_cover_picture_stream_is_not_taken_for_the_video(tmp_path):
+    # An MKV whose first video stream is a one-frame 32x32 picture (cover art), the second the real clip.
+    from video_media import frame_number, numbered_frame
+    from text2video.video import iter_frames
+
+    path = tmp_path / "cover.mkv"
+    container = av.open(str(path), "w")
+    cover = container.add_stream("mjpeg", rate=1)
+    cover.width, cover.height, cover.pix_fmt = 32, 32, "yuvj420p"
+    video = container.add_stream("libx264", rate=Fraction(10))
+    video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+    picture = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 200, np.uint8), format="rgb24")
+    picture.pts, picture.time_base = 0, Fraction(1)
+    for packet in [*cover.encode(picture), *cover.encode(None)]:
+        container.mux(packet)
+    for i in range(5):
+        frame = av.VideoFrame.from_ndarray(numbered_frame(i), format="rgb24")
+        frame.pts, frame.time_base = i, Fraction(1, 10)
+        for packet in video.encode(frame):
+            container.mux(packet)
+    for packet in video.encode(None):
+        container.mux(packet)
+    container.close()
+    info = probe_video(path)
+    assert (info.codec, info.width, info.height) == ("h264", 64, 48)
+    assert [frame_number(f) for f in iter_frames(path)] == [0, 1, 2, 3, 4]

@@ -166,3 +166,14 @@ def test_side_by_side_length_mismatch(tmp_path):
 def test_written_file_reads_with_times(tmp_path):
     path = write_mp4([numbered_frame(i) for i in range(10)], tmp_path / "t.mp4", fps=5)
     assert [round(s.time, 3) for s in iter_sampled(path, stride=3)] == [0.0, 0.6, 1.2, 1.8]
+
+
+def test_skeleton_colours_survive_a_round_trip(tmp_path):
+    # The training-style limb colours (and black/white) come back within a few levels: BT.709 tagged and used
+    # on both sides, so the pose adapter sees the colours that were drawn.
+    colours = [(0, 255, 0), (0, 128, 255), (255, 153, 51), (0, 0, 0), (255, 255, 255)]
+    frame = np.concatenate([np.full((64, 64, 3), c, np.uint8) for c in colours], axis=1)
+    path = write_mp4([frame] * 3, tmp_path / "colours.mp4", fps=5)
+    back = read_frames(path)[1].astype(int)
+    for k, colour in enumerate(colours):
+        assert np.abs(back[32, k * 64 + 32] - np.array(colour)).max() <= 4, colour

@@ -79,11 +79,25 @@ def open_input(path: str | os.PathLike) -> "av.container.InputContainer":
         raise UnsupportedMedia(
             f"{p.name!r} is not a video in a supported container ({type(exc).__name__}: {exc}).",
             field="video", value=str(path), hint=_SUPPORTED_HINT) from None
-    if not container.streams.video:
+    if video_stream(container) is None:
         container.close()
         raise UnsupportedMedia(f"{p.name!r} has no video stream (audio only, or a truncated file).",
                                field="video", value=str(path), hint=_SUPPORTED_HINT)
     return container
+
+
+def video_stream(container):
+    """The main video stream when there are several (a cover picture, a thumbnail track): not a still picture,
+    then the most frames, the longest, the largest. None when the file has no video stream."""
+    still = av.stream.Disposition.attached_pic | av.stream.Disposition.still_image
+
+    def rank(stream):
+        seconds = float(stream.duration * stream.time_base) if (stream.duration and stream.time_base) else 0.0
+        ctx = stream.codec_context
+        return (not (stream.disposition & still), stream.frames or 0, seconds, (ctx.width or 0) * (ctx.height or 0))
+
+    streams = list(container.streams.video)
+    return max(streams, key=rank) if streams else None
 
 
 def stream_fps(stream) -> Fraction:
@@ -130,20 +144,20 @@ _ROTATION_OF = {"none": 0, "hflip": 0, "vflip": 0, "180": 180, "clock": 90, "tra
                 "antitranspose": 270}
 
 
-def _check_limits(info: VideoInfo, path: Path, max_pixels, max_fps, max_seconds) -> None:
-    if max_pixels is not None and info.width * info.height > max_pixels:
+def _check_limits(width: int, height: int, fps: float, duration: float, max_pixels, max_fps, max_seconds) -> None:
+    if max_pixels is not None and width * height > max_pixels:
         raise InvalidInput(
-            f"The video is {info.width}x{info.height} ({info.width * info.height} pixels), over the limit of "
-            f"{int(max_pixels)} pixels.", field="video", value=f"{info.width}x{info.height}",
+            f"The video is {width}x{height} ({width * height} pixels), over the limit of "
+            f"{int(max_pixels)} pixels.", field="video", value=f"{width}x{height}",
             hint="Upload a smaller video (for example 1080p) or raise TEXT2VIDEO_MAX_VIDEO_PIXELS.")
-    if max_fps is not None and info.fps > max_fps:
+    if max_fps is not None and fps > max_fps:
         raise InvalidInput(
-            f"The video runs at {info.fps:.2f} fps, over the limit of {max_fps:g} fps.", field="video",
-            value=round(info.fps, 3), hint="Re-encode it at a lower frame rate or raise TEXT2VIDEO_MAX_VIDEO_FPS.")
-    if max_seconds is not None and info.duration > max_seconds:
+            f"The video runs at {fps:.2f} fps, over the limit of {max_fps:g} fps.", field="video",
+            value=round(fps, 3), hint="Re-encode it at a lower frame rate or raise TEXT2VIDEO_MAX_VIDEO_FPS.")
+    if max_seconds is not None and duration > max_seconds:
         raise InvalidInput(
-            f"The video lasts {info.duration:.1f} s, over the limit of {max_seconds:g} s.", field="video",
-            value=round(info.duration, 3), hint="Trim it or raise TEXT2VIDEO_MAX_VIDEO_SECONDS.")
+            f"The video lasts {duration:.1f} s, over the limit of {max_seconds:g} s.", field="video",
+            value=round(duration, 3), hint="Trim it or raise TEXT2VIDEO_MAX_VIDEO_SECONDS.")
 
 
 def probe_video(path: str | os.PathLike, *, max_pixels: int | None = None, max_fps: float | None = None,
@@ -155,7 +169,7 @@ def probe_video(path: str | os.PathLike, *, max_pixels: int | None = None, max_f
     """
     p = _check_path(path)
     with open_input(p) as container:
-        stream = container.streams.video[0]
+        stream = video_stream(container)
         ctx = stream.codec_context
         rate = stream_fps(stream)
         fps = float(rate)
@@ -167,6 +181,8 @@ def probe_video(path: str | os.PathLike, *, max_pixels: int | None = None, max_f
             duration = container.duration / av.time_base
         frames = int(stream.frames or 0)
         exact = frames > 0
+        # Refuse over-limit uploads from the header, before decoding anything (a huge frame costs memory).
+        _check_limits(width, height, fps, duration, max_pixels, max_fps, max_seconds)
         # Decode the first frame: the header alone does not prove the codec data is usable.
         stream.thread_type = "AUTO"
         first = None
@@ -201,16 +217,16 @@ def probe_video(path: str | os.PathLike, *, max_pixels: int | None = None, max_f
                      rotation=rotation, display_width=height if swap else width,
                      display_height=width if swap else height, has_video=True, frame_count_exact=exact,
                      pix_fmt=pix_fmt or "", container=fmt, rate=rate)
-    _check_limits(info, p, max_pixels, max_fps, max_seconds)
+    _check_limits(width, height, fps, duration, max_pixels, max_fps, max_seconds)  # values the header lacked
     return info
 
 
 def count_packets(path: str | os.PathLike) -> int:
     """Exact number of video frames by demuxing (reads the file, decodes nothing)."""
     with open_input(path) as container:
-        stream = container.streams.video[0]
+        stream = video_stream(container)
         return sum(1 for packet in container.demux(stream) if packet.size)
 
 
 __all__ = ["VideoInfo", "probe_video", "open_input", "count_packets", "orientation_of", "stream_fps",
-           "ALLOWED_FORMATS", "ALLOWED_EXTENSIONS"]
+           "video_stream", "ALLOWED_FORMATS", "ALLOWED_EXTENSIONS"]

@@ -12,7 +12,7 @@ import av
 import numpy as np
 
 from ..exceptions import InvalidInput, UnsupportedMedia
-from .probe import VideoInfo, open_input, orientation_of, stream_fps
+from .probe import VideoInfo, open_input, orientation_of, stream_fps, video_stream
 from .transforms import apply_orientation, center_crop, cover_size
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def iter_sampled(path: str | os.PathLike, *, stride: int = 1, target_fps: float 
     container = open_input(path)
     yielded, index = 0, -1
     try:
-        stream = container.streams.video[0]
+        stream = video_stream(container)
         stream.thread_type = "AUTO"  # frame + slice threads: decoding is the cost, conversion is cheap
         fps = float(stream_fps(stream)) or 25.0
         tb = stream.time_base or 0
@@ -83,7 +83,7 @@ def iter_sampled(path: str | os.PathLike, *, stride: int = 1, target_fps: float 
             # No timestamps or not seekable: reopen, decode from the start and count (slower, still exact).
             container.close()
             container = open_input(path)
-            stream = container.streams.video[0]
+            stream = video_stream(container)
             stream.thread_type = "AUTO"
         next_time = None  # target_fps mode: time of the next frame to keep
         orientation = None
