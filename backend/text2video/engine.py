@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import secrets
 import threading
 import time
@@ -218,6 +217,13 @@ def _optional(module: str) -> Any:
         raise
 
 
+def check_models_dir(models_dir: str | Path) -> None:
+    """ModelsMissing naming what the video pipeline lacks in ``models_dir`` and the command that fetches it."""
+    from .diffusion.pipeline import check_models_dir as check
+
+    check(models_dir)
+
+
 # ------------------------------------------------------------------------------------------------ engine
 class Engine:
     """Runs generation requests; loads the video pipeline (and the translator / pose models) once, lazily.
@@ -225,23 +231,29 @@ class Engine:
     ``models_dir``: a models folder (see :mod:`text2video.models.layout`) or ``"demo"`` for the tiny demo weights.
     ``device``: auto | cpu | cuda | cuda:N. ``dtype``: auto | fp32 | fp16 | bf16. ``memory``: auto | high |
     medium | low (memory presets, applied when :mod:`text2video.models.presets` is present).
+    One Engine is used by one job at a time (a worker process runs one job at a time).
     """
 
     def __init__(self, models_dir: str | Path, *, device: str = "auto", dtype: str = "auto", memory: str = "auto",
                  pose_preset: str = "balanced", settings: Any = None) -> None:
         from .models.demo import resolve_models_dir
-        from .models.layout import ModelPaths
+        from .models.layout import POSE_PRESETS, ModelPaths
         from .settings import Settings
 
+        if pose_preset not in POSE_PRESETS:
+            raise InvalidInput(f"pose preset {pose_preset!r} is not supported", field="pose_preset",
+                               value=pose_preset, hint=f"Use one of: {', '.join(POSE_PRESETS)}.")
         self.settings = settings if settings is not None else Settings.load()
-        self.models_dir = resolve_models_dir(models_dir)
-        self.paths = ModelPaths(self.models_dir)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
+        self.models_dir = resolve_models_dir(models_dir)
+        self.paths = ModelPaths(self.models_dir)
+        check_models_dir(self.models_dir)  # fail before any work, not after the pose stage
         self.memory = memory
         self.memory_preset = ""
         self.pose_preset = pose_preset
         self._pipe = None
+        self._offloaded = False
         self._prompt_processor = None
         self._lock = threading.Lock()
 
@@ -258,74 +270,141 @@ class Engine:
                 from .diffusion.pipeline import FollowYourPosePipeline
 
                 started = time.monotonic()
-                pipe = FollowYourPosePipeline.from_models_dir(self.models_dir, device=self.device,
-                                                              torch_dtype=self.dtype)
+                # A preset with model offload loads on the CPU: the GPU may be too small for all the weights.
+                preset = self._choose_preset(self.settings.frames, self.settings.width, self.settings.height)
+                offload = preset is not None and preset.offload == "model"
+                pipe = FollowYourPosePipeline.from_models_dir(
+                    self.models_dir, device="cpu" if offload else self.device, torch_dtype=self.dtype)
                 pipe.set_progress_bar_config(disable=True)  # progress goes through on_progress
-                self._apply_memory_preset(pipe)
-                log.info("video pipeline loaded from %s on %s/%s in %.1f s", self.models_dir, self.device,
-                         dtype_name(self.dtype), time.monotonic() - started)
+                log.info("video pipeline loaded from %s (%s) in %.1f s", self.models_dir, dtype_name(self.dtype),
+                         time.monotonic() - started)
                 self._pipe = pipe
+                self._offloaded = False
             return self._pipe
 
-    def _apply_memory_preset(self, pipe: Any) -> None:
+    def _choose_preset(self, frames: int, width: int, height: int) -> Any:
+        """The memory preset (text2video.models.presets) for this workload, or None without that module."""
         presets = _optional("text2video.models.presets")
-        if presets is None or not hasattr(presets, "apply_preset"):
-            self.memory_preset = self.memory if self.memory != "auto" else ""
-            return
-        preset = self.memory
-        if preset == "auto" and hasattr(presets, "choose_preset"):
-            preset = presets.choose_preset(self.device)
-        result = presets.apply_preset(pipe, preset)
-        self.memory_preset = str(getattr(result, "name", None) or preset)
+        if presets is None or not hasattr(presets, "choose_preset"):
+            return None
+        import torch
+
+        free_gb = None
+        if self.device.type == "cuda":
+            free_gb = torch.cuda.mem_get_info(self.device)[0] / 2**30
+            if self._pipe is not None and not getattr(self, "_offloaded", False):
+                free_gb += torch.cuda.memory_allocated(self.device) / 2**30  # our own weights stay resident
+        device = "cpu" if self.device.type == "cpu" else str(self.device)
+        return presets.choose_preset(device, free_gb, cpu_supports_bf16(), self.memory, frames=frames,
+                                     width=width, height=height)
+
+    def _apply_memory_preset(self, pipe: Any, frames: int, width: int, height: int,
+                             warnings: list[str]) -> int:
+        """Switch the pipeline's memory savers for this request; returns the VAE decode chunk size."""
+        preset = self._choose_preset(frames, width, height)
+        if preset is None:
+            self.memory_preset = ""
+            return 8
+        presets = _optional("text2video.models.presets")
+        offload = preset.offload == "model"
+        if not offload:
+            if self._offloaded:
+                pipe.remove_all_hooks()  # back from model offload to everything on the device
+            pipe.to(self.device)  # no-op when already there (loaded on the CPU when offload was expected)
+        applied = presets.apply_preset(pipe, preset)
+        self._offloaded = offload
+        self.memory_preset = preset.name
+        log.info("memory preset %s (%s): %s", preset.name, preset.reason, ", ".join(applied) or "nothing to switch")
+        if preset.warning and not self.demo:  # (the CPU-speed warning is about the real model)
+            warnings.append(preset.warning)
+        return int(preset.decode_chunk_size or 8)
+
+    @property
+    def prompt_processor(self):
+        if self._prompt_processor is None:
+            from .prompt.processor import PromptProcessor
+
+            # T5 overflows in fp16: the prompt stage picks its own dtype ("auto": fp32 or bf16).
+            self._prompt_processor = PromptProcessor(self.models_dir, device=str(self.device), dtype="auto",
+                                                     max_chars=self.settings.prompt_max_chars)
+        return self._prompt_processor
 
     # -- stages ----------------------------------------------------------------------------------------------
-    def _prompt(self, text: str, lang: str, field_name: str) -> tuple[str, str, dict[str, Any]]:
-        """(english, language, report) for one prompt, through the prompt stage when it is present."""
-        prompt_mod = _optional("text2video.prompt.processor")
-        if prompt_mod is not None and hasattr(prompt_mod, "PromptProcessor"):
-            if self._prompt_processor is None:
-                self._prompt_processor = prompt_mod.PromptProcessor(self.models_dir)
-            res = self._prompt_processor.process(text, lang=lang, field=field_name)
-            report = res.to_dict() if hasattr(res, "to_dict") else {}
-            return res.english, res.language, report
-        # Prompt stage not in this build: English passes through; Vietnamese cannot be translated.
-        if lang == "vi":
-            raise InvalidInput(f"{field_name} in Vietnamese needs the prompt stage (text2video.prompt), which is "
-                               "not part of this build", field=field_name, value=text,
-                               hint="Write the prompt in English, or use --lang en.")
-        return " ".join(text.split()), "en", {}
-
-    def _read_skeleton(self, request: GenerationRequest, frames: int) -> tuple[Any, float]:
-        """Skeleton frames (F, H, W, 3) uint8 at the output size, every ``stride``-th frame; and the source fps."""
-        from .video.probe import probe_video
-        from .video.reader import read_frames
-
-        info = probe_video(request.video)
-        skeleton = read_frames(request.video, stride=request.stride, max_frames=frames,
-                               size=(request.width, request.height), min_frames=frames)
-        return skeleton, info.fps
+    def _prompts(self, request: GenerationRequest, warnings: list[str]) -> tuple[str, str, Optional[str], dict]:
+        """(english prompt, language, english negative prompt or None, report for Progress.info)."""
+        texts = [request.prompt]
+        fields = ["prompt"]
+        if request.negative_prompt and request.negative_prompt.strip():
+            texts.append(request.negative_prompt)
+            fields.append("negative_prompt")
+        if _optional("text2video.prompt.processor") is None:
+            # Prompt stage not in this build: English passes through; Vietnamese cannot be translated.
+            if request.lang == "vi":
+                raise InvalidInput("Vietnamese prompts need the prompt stage (text2video.prompt), which is not part "
+                                   "of this build", field="lang", value=request.lang,
+                                   hint="Write the prompt in English, or use --lang en.")
+            english = [" ".join(t.split()) for t in texts]
+            return english[0], "en", english[1] if len(english) > 1 else None, {}
+        results = self.prompt_processor.process_many(texts, lang=request.lang, fields=fields)
+        for res in results:
+            warnings.extend(w for w in res.warnings if w not in warnings)
+        report = {res.field: res.to_dict() for res in results}
+        negative = results[1].english if len(results) > 1 else None
+        return results[0].english, results[0].language, negative, report
 
     def _frames_wanted(self, request: GenerationRequest) -> tuple[int, bool]:
-        """(frames to generate, whether the user asked for exactly that many)."""
-        from .video.probe import probe_video
-        from .video.reader import sampled_frame_count
+        """(frames to generate, whether the user asked for exactly that many). Checked against what the video
+        gives before any model runs."""
+        from .video import probe_video, sampled_frame_count
 
-        if request.frames is not None:
-            return request.frames, True
         info = probe_video(request.video)
         available = sampled_frame_count(info, request.stride)
+        if request.frames is not None:
+            if info.frame_count_exact and available < request.frames:
+                raise InvalidInput(f"the video gives only {available} frames with stride {request.stride} "
+                                   f"({info.frame_count} frames in all); {request.frames} were asked for",
+                                   field="frames", value=request.frames,
+                                   hint=f"Ask for at most {available} frames, lower the stride, or use a longer "
+                                   "video.")
+            return request.frames, True
         return max(1, min(self.settings.frames, available, self.settings.max_output_frames)), False
 
-    def _input_kind(self, request: GenerationRequest, warnings: list[str]) -> str:
-        if request.input_type != "auto":
-            return request.input_type
-        pose_mod = _optional("text2video.pose.detect")
-        if pose_mod is not None and hasattr(pose_mod, "detect_input_kind"):
-            kind = pose_mod.detect_input_kind(request.video)
-            return getattr(kind, "kind", kind)
-        warnings.append("input kind detection (pose stage) is not part of this build: the video is used as a "
-                        "skeleton video")
-        return "skeleton"
+    def _pose(self, request: GenerationRequest, frames: int, exact: bool, save: Callable,
+              progress: Callable[[int, int], None], warnings: list[str]) -> tuple[Any, float, str, Optional[str]]:
+        """(skeleton frames (F, H, W, 3) uint8 at the output size, their fps, input kind, pose summary)."""
+        from .video import probe_video, read_frames
+
+        need = frames if exact else 1
+        pose_mod = _optional("text2video.pose.pipeline")
+        if pose_mod is None:
+            # Pose stage not in this build: only ready-made skeleton videos can be used.
+            if request.input_type == "video":
+                raise InvalidInput("raw (non-skeleton) video input needs the pose stage (text2video.pose), which "
+                                   "is not part of this build", field="video", value=str(request.video),
+                                   hint="Pass a ready-made skeleton video (black background, coloured limbs).")
+            if request.input_type == "auto":
+                warnings.append("input kind detection (pose stage) is not part of this build: the video is "
+                                "used as a skeleton video")
+            info = probe_video(request.video)
+            skeleton = read_frames(request.video, stride=request.stride, max_frames=frames,
+                                   size=(request.width, request.height), min_frames=need)
+            return skeleton, info.fps / request.stride, "skeleton", None
+
+        kind = pose_mod.detect_input_kind(request.video, request.input_type)
+        pose_device = "cuda" if self.device.type == "cuda" else "cpu"
+        pv = pose_mod.prepare_pose_video(request.video, width=request.width, height=request.height,
+                                         stride=request.stride, max_frames=frames, input_type=kind,
+                                         models_dir=self.models_dir, preset=self.pose_preset, device=pose_device,
+                                         progress=progress)
+        if len(pv.frames) < need:
+            raise InvalidInput(f"the video gives only {len(pv.frames)} frames with stride {request.stride}; "
+                               f"{frames} were asked for", field="frames", value=frames,
+                               hint="Ask for fewer frames, lower the stride, or use a longer video.")
+        if pv.report is not None:
+            save("keypoints.json", pv.save_keypoints)
+            if getattr(pv.report, "demo", False):
+                warnings.append("DEMO pose models (random): the skeleton does not follow the person.")
+        return pv.frames, pv.fps, pv.kind, pv.summary
 
     # -- the job ---------------------------------------------------------------------------------------------
     def generate(self, request: GenerationRequest, out_dir: str | Path, *,
@@ -351,9 +430,6 @@ class Engine:
 
             warnings.append(DEMO_WARNING)
             log.warning(DEMO_WARNING)
-
-        load_share = 0.0 if self._pipe is not None else _STAGE_SHARE["load"]
-        pose_share = _STAGE_SHARE["pose_skeleton"]  # updated once the input kind is known
         state = {"fraction": 0.0}
 
         def report(stage: JobStage, fraction: float, message: str, step: int = 0, total: int = 0,
@@ -368,7 +444,7 @@ class Engine:
                 raise Canceled("generation canceled by the user", hint="Start a new generation to try again.")
 
         def save(name: str, writer: Callable[[Path], Any]) -> Path:
-            """Write ``name`` in out_dir (text2video.video writes to a temporary name and renames when complete)."""
+            """Write ``name`` in out_dir (the writers write a temporary name and rename it when complete)."""
             final = out_dir / name
             writer(final)
             written.append(final)
@@ -376,70 +452,69 @@ class Engine:
             return final
 
         try:
-            # 1. Prompt stage: English prompt (translated from Vietnamese when needed).
+            # 1. Prompt stage: the English prompt (translated from Vietnamese when needed).
             t0 = time.monotonic()
             report(JobStage.TRANSLATING, 0.0, "preparing the prompt")
-            english, language, prompt_report = self._prompt(request.prompt, request.lang, "prompt")
-            negative = None
-            if request.negative_prompt and request.negative_prompt.strip():
-                negative, _, _ = self._prompt(request.negative_prompt, request.lang, "negative_prompt")
+            english, language, negative, prompt_report = self._prompts(request, warnings)
             info.update(english_prompt=english, language=language, negative_prompt=negative)
             if prompt_report:
                 info["prompt_report"] = prompt_report
             timings["prompt"] = time.monotonic() - t0
             check_cancel()
 
-            # 2. Pose stage: skeleton frames at the output size.
+            # 2. Pose stage: skeleton frames at the output size (estimated from a raw video, or read and
+            #    resized from a skeleton video).
             t0 = time.monotonic()
             frames, exact = self._frames_wanted(request)
-            kind = self._input_kind(request, warnings)
-            pose_summary = None
-            if kind == "video":
-                pose_share = _STAGE_SHARE["pose_video"]
-                skeleton, src_fps, pose_summary = self._extract_pose(request, frames, out_dir, save, report,
-                                                                     check_cancel, pose_share)
-            else:
-                report(JobStage.EXTRACTING_POSE, _STAGE_SHARE["translate"], "reading the skeleton video")
-                skeleton, src_fps = self._read_skeleton(request, frames)
-            if not exact:
-                frames = min(frames, len(skeleton))
-            skeleton = skeleton[:frames]
-            fps = float(src_fps) / request.stride
+            pose_from = _STAGE_SHARE["translate"]
+            pose_share = _STAGE_SHARE["pose_skeleton" if request.input_type == "skeleton" else "pose_video"]
+            report(JobStage.EXTRACTING_POSE, pose_from, "preparing the skeleton frames")
+
+            def pose_progress(done: int, total: int) -> None:
+                report(JobStage.EXTRACTING_POSE, pose_from + pose_share * min(1.0, (done + 1) / max(total, 1)),
+                       f"pose frame {done + 1}/{total}", done + 1, total)
+                check_cancel()
+
+            skeleton, fps, kind, pose_summary = self._pose(request, frames, exact, save, pose_progress, warnings)
+            frames = min(frames, len(skeleton))
+            skeleton = np.ascontiguousarray(skeleton[:frames])
+            fps = float(fps)
             save("skeleton.mp4", lambda p: video_io.write_mp4(skeleton, p, fps))
-            info["pose_summary"] = pose_summary
+            info.update(pose_summary=pose_summary, input_kind=kind)
             timings["pose"] = time.monotonic() - t0
-            gen_start_fraction = _STAGE_SHARE["translate"] + pose_share
-            report(JobStage.EXTRACTING_POSE, gen_start_fraction, f"{len(skeleton)} skeleton frames ready")
+            gen_from = pose_from + pose_share
+            report(JobStage.EXTRACTING_POSE, gen_from, f"{frames} skeleton frames ready")
             check_cancel()
 
-            # 3. Video diffusion.
+            # 3. Video diffusion (the model loads once per Engine, on first use).
             t0 = time.monotonic()
             if self._pipe is None:
-                report(JobStage.GENERATING, gen_start_fraction, "loading the video model")
+                report(JobStage.GENERATING, gen_from, "loading the video model")
+                gen_from += _STAGE_SHARE["load"]
             pipe = self.pipeline
-            gen_start_fraction += load_share
             timings["load"] = time.monotonic() - t0
             pipe.set_scheduler(request.scheduler)
+            decode_chunk = self._apply_memory_preset(pipe, frames, request.width, request.height, warnings)
             seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+            info["seed"] = seed
             # A CPU generator gives the same noise for the same seed on every device.
             generator = torch.Generator(device="cpu").manual_seed(seed)
-            gen_share = 1.0 - _STAGE_SHARE["encode"] - gen_start_fraction
-            report(JobStage.GENERATING, gen_start_fraction, "generating", 0, request.steps)
-            loop_start = time.monotonic()
+            gen_share = 1.0 - _STAGE_SHARE["encode"] - gen_from
+            check_cancel()
+            report(JobStage.GENERATING, gen_from, "generating", 0, request.steps)
+            t0 = time.monotonic()
 
             def on_step(step: int, total: int) -> bool:
-                elapsed = time.monotonic() - loop_start
-                eta = elapsed / step * (total - step) if step else None
-                report(JobStage.GENERATING, gen_start_fraction + gen_share * step / total,
-                       f"denoising step {step}/{total}", step, total, eta)
+                elapsed = time.monotonic() - t0
+                report(JobStage.GENERATING, gen_from + gen_share * step / total, f"denoising step {step}/{total}",
+                       step, total, elapsed / step * (total - step))
                 check_cancel()
                 return True
 
-            t0 = time.monotonic()
-            check_cancel()
             out = pipe(english, pose=skeleton, video_length=frames, height=request.height, width=request.width,
                        num_inference_steps=request.steps, guidance_scale=float(request.guidance_scale),
-                       negative_prompt=negative, generator=generator, output_type="np", callback=on_step)
+                       negative_prompt=negative, generator=generator, output_type="np", callback=on_step,
+                       decode_chunk_size=decode_chunk)
             result = (np.clip(out.frames[0], 0.0, 1.0) * 255.0).round().astype(np.uint8)
             timings["generate"] = time.monotonic() - t0
 
@@ -465,17 +540,6 @@ class Engine:
             pose_summary=pose_summary, device=str(self.device), dtype=dtype_name(self.dtype),
             memory_preset=self.memory_preset, demo=demo, warnings=warnings, negative_prompt=negative,
             steps=request.steps, scheduler=request.scheduler, timings=timings)
-
-    def _extract_pose(self, request: GenerationRequest, frames: int, out_dir: Path, save: Callable,
-                      report: Callable, check_cancel: Callable, share: float) -> tuple[Any, float, str | None]:
-        """Raw video -> skeleton frames through the pose stage (text2video.pose)."""
-        pose_mod = _optional("text2video.pose.extract")
-        if pose_mod is None or not hasattr(pose_mod, "extract_skeleton"):
-            raise InvalidInput("raw (non-skeleton) video input needs the pose stage (text2video.pose), which is "
-                               "not part of this build", field="video", value=str(request.video),
-                               hint="Pass a ready-made skeleton video (black background, coloured limbs) with "
-                               "--input-type skeleton.")
-        raise NotImplementedError  # wired when the pose stage lands
 
 
 __all__ = ["Engine", "GenerationRequest", "GenerationResult", "Progress", "ProgressCallback", "CancelCheck",

@@ -81,6 +81,21 @@ def missing_model_files(models_dir: Union[str, Path]) -> list[str]:
     return missing
 
 
+def check_models_dir(models_dir: Union[str, Path]) -> None:
+    """Raise ModelsMissing naming the folder, what is missing in it and the command that fetches it."""
+    root = Path(models_dir)
+    if not root.is_dir():
+        raise ModelsMissing(f"models folder {str(root)!r} does not exist", field="models_dir", value=str(root),
+                            hint="Run `python manage.py download` to fetch the weights, or use --models demo for "
+                            "tiny demo weights.")
+    missing = missing_model_files(root)
+    if missing:
+        shown = ", ".join(missing[:10]) + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
+        raise ModelsMissing(f"models folder {str(root)!r} is incomplete: missing {shown}", field="models_dir",
+                            value=str(root), hint="Run `python manage.py download` to fetch them (or use "
+                            "--models demo for tiny demo weights).")
+
+
 def check_device(device: Union[str, torch.device]) -> torch.device:
     """The torch device asked for, refusing CUDA where there is none (never a silent CPU fallback)."""
     try:
@@ -133,16 +148,7 @@ class FollowYourPosePipeline(DiffusionPipeline):
         from .unet3d import UNet3DConditionModel
 
         root = Path(models_dir)
-        if not root.is_dir():
-            raise ModelsMissing(f"models folder {str(root)!r} does not exist", field="models_dir", value=str(root),
-                                hint="Run `python manage.py download` to fetch the weights, or use --models demo "
-                                "for tiny demo weights.")
-        missing = missing_model_files(root)
-        if missing:
-            shown = ", ".join(missing[:10]) + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
-            raise ModelsMissing(f"models folder {str(root)!r} is incomplete: missing {shown}", field="models_dir",
-                                value=str(root), hint="Run `python manage.py download` to fetch them (or use "
-                                "--models demo for tiny demo weights).")
+        check_models_dir(root)
         dev = check_device(device)
         paths = ModelPaths(root)
         sd = paths.sd
@@ -401,5 +407,5 @@ class FollowYourPosePipeline(DiffusionPipeline):
         return FollowYourPosePipelineOutput(frames=frames)
 
 
-__all__ = ["FollowYourPosePipeline", "FollowYourPosePipelineOutput", "SCHEDULERS", "check_device",
+__all__ = ["FollowYourPosePipeline", "FollowYourPosePipelineOutput", "SCHEDULERS", "check_device", "check_models_dir",
            "missing_model_files"]
