@@ -57,7 +57,8 @@ def check_key(key: str | None) -> str | None:
             matched = candidate
     if matched is None:
         raise Unauthorized("the API key is not valid", field="Authorization",
-                           hint="Check the key (no spaces or quotes); ask the operator for a valid one.")
+                           hint="Send a valid key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>' (check for "
+                                "spaces or quotes; ask the operator for one).")
     return key_id(matched)
 
 

@@ -65,6 +65,8 @@ def _text2video_error(exc: Text2VideoError) -> Response:
     if exc.http_status >= 500:
         log.warning("%s %s -> %s: %s", request.method, request.path, exc.code, exc)
     headers = {}
+    if exc.http_status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="text2video"'
     if exc.http_status in (429, 503):
         headers["Retry-After"] = str(getattr(exc, "retry_after", None) or (30 if exc.http_status == 429 else 10))
     return from_error(exc, headers=headers)
