@@ -177,3 +177,10 @@ def test_skeleton_colours_survive_a_round_trip(tmp_path):
     back = read_frames(path)[1].astype(int)
     for k, colour in enumerate(colours):
         assert np.abs(back[32, k * 64 + 32] - np.array(colour)).max() <= 4, colour
+
+
+def test_gif_play_once_and_small_inputs(tmp_path):
+    path = write_gif([numbered_frame(i, 30, 20) for i in range(3)], tmp_path / "once.gif", fps=4, loop=-1)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 3 and gif.size == (30, 20)  # never enlarged
+        assert "loop" not in gif.info
