@@ -5,12 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pose_media import PERSON_1080
 from text2video.pose.skeleton import CENTER, LEFT, LIMBS, RIGHT, measure_style, render_skeleton, stroke_width
 
-# A standing person facing the camera, in a 1080 x 1080 frame (their left is on the image's right).
-PERSON_1080 = np.array([
-    [540, 300], [560, 280], [520, 280], [580, 290], [500, 290], [620, 400], [460, 400], [680, 520], [400, 520],
-    [720, 640], [360, 640], [600, 650], [480, 650], [620, 820], [460, 820], [630, 980], [450, 980]], float)
 REFERENCE = "skeleton_solo_1080p30.mov"  # MPEG-4 at high quality: the cleanest of the reference renders
 
 

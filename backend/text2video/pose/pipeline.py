@@ -70,7 +70,7 @@ class PoseModels:
         self.provider = det_provider if det_provider == pose_provider else f"{det_provider}+{pose_provider}"
         self.demo = paths.is_demo or (paths.root / "pose" / "DEMO").exists()
         if self.demo:
-            log.warning("pose models in %s are DEMO models (random): skeletons will be meaningless", models_dir)
+            log.warning("pose models in %s are DEMO models (fixed templates): skeletons will be meaningless", models_dir)
 
 
 @functools.lru_cache(maxsize=4)

@@ -103,7 +103,7 @@ class PoseReport:
         det, rep, mis = ((status == c).sum() / total * 100 for c in (DETECTED, REPAIRED, MISSING))
         lines = []
         if self.demo:
-            lines.append("DEMO pose models (random): these skeletons are meaningless.")
+            lines.append("DEMO pose models (fixed templates, not trained): these skeletons are meaningless.")
         seen = self.subject_seen if self.subject_seen is not None else np.ones(n, bool)
         lines.append(f"{n} frames at {self.fps:.3g} fps; subject detected in {int(seen.sum())} of {n}; "
                      f"{det:.0f} % of keypoints detected, {rep:.0f} % repaired, {mis:.0f} % missing (not drawn).")
