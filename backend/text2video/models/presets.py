@@ -184,7 +184,15 @@ def apply_preset(pipe: Any, preset: Preset) -> list[str]:
     elif unet is not None and hasattr(unet, "disable_forward_chunking"):
         unet.disable_forward_chunking()
     if preset.offload == "model":
-        gpu = preset.device if preset.device != "cuda" else None
-        kwargs = {"device": gpu} if gpu else {}
-        call(pipe, "enable_model_cpu_offload", label="enable_model_cpu_offload", **kwargs)
+        # Call on a pipeline still on the CPU (load with device="cpu"): accelerate then moves each model to the GPU
+        # only while it runs.
+        kwargs = {"device": preset.device} if preset.device != "cuda" else {}
+        try:
+            call(pipe, "enable_model_cpu_offload", label="enable_model_cpu_offload", **kwargs)
+        except RuntimeError as exc:  # no CUDA / no accelerate: say which preset needs what
+            from ..exceptions import DeviceError
+
+            raise DeviceError(f"memory preset {preset.name!r} needs model CPU offload, which failed: {exc}",
+                              field="memory", value=preset.name,
+                              hint="Use --memory medium, or run on a CUDA GPU with accelerate installed.") from exc
     return applied
