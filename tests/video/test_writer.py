@@ -184,3 +184,12 @@ def test_gif_play_once_and_small_inputs(tmp_path):
     with Image.open(path) as gif:
         assert gif.n_frames == 3 and gif.size == (30, 20)  # never enlarged
         assert "loop" not in gif.info
+
+
+def test_metadata_tags_are_written(tmp_path):
+    # The engine states the output rate in the file itself (issue 7: "stated in the job and in the file").
+    tags = {"comment": "12 fps = 60 fps source / stride 5", "title": "Text2Video"}
+    path = write_mp4([numbered_frame(i) for i in range(3)], tmp_path / "m.mp4", fps=12, metadata=tags)
+    with av.open(str(path)) as container:
+        assert container.metadata.get("comment") == tags["comment"]
+        assert container.metadata.get("title") == tags["title"]

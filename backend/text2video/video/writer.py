@@ -64,14 +64,16 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | os.PathLike, fps: float | Fraction, *, codec: str = "libx264", crf: int = 18,
-                 pix_fmt: str = "yuv420p", preset: str = "medium", options: dict[str, str] | None = None):
+                 pix_fmt: str = "yuv420p", preset: str = "medium", options: dict[str, str] | None = None,
+                 metadata: dict[str, str] | None = None):
         self.path = Path(path)
         self.rate = as_rate(fps)
         self.codec = codec
         self.crf = crf
         self.pix_fmt = pix_fmt
         self.preset = preset
-        self.extra_options = dict(options or {})
+        self.extra_options = dict(options or {})  # extra encoder options, e.g. {"tune": "animation"}
+        self.metadata = {str(k): str(v) for k, v in (metadata or {}).items()}  # container tags: title, comment
         suffix = self.path.suffix.lower()
         if suffix not in MUXERS:
             raise InvalidInput(f"Cannot write a video named {self.path.name!r}: unknown extension {suffix!r}.",
@@ -109,6 +111,7 @@ class VideoWriter:
         self._tmp = _temp_path(self.path)
         options = {"movflags": "+faststart"} if self.format in ("mp4", "mov") else {}
         self._container = av.open(str(self._tmp), mode="w", format=self.format, options=options)
+        self._container.metadata.update(self.metadata)
         codec_options = {}
         if self.codec in _CRF_CODECS and self.crf is not None:
             codec_options["crf"] = str(self.crf)
