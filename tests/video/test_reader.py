@@ -187,3 +187,19 @@ def test_containers_read_back(tmp_path, suffix, codec, fmt):
     numbers = [frame_number(f) for f in iter_frames(path)]
     assert numbers == list(range(9))
     assert [frame_number(f) for f in iter_frames(path, stride=4)] == [0, 4, 8]
+
+
+def test_cut_off_recording_gives_the_frames_before_the_cut(tmp_path):
+    # Index at the front (faststart), the last 40 % of the frame data missing: what decodes comes out, in order.
+    from text2video.video import write_mp4
+
+    rng = np.random.default_rng(0)  # noise so that frames have real size and the cut lands mid-video
+    frames = [np.clip(numbered_frame(i, 128, 96).astype(int) + rng.integers(-30, 30, (96, 128, 3)), 0, 255)
+              for i in range(60)]
+    full = write_mp4((f.astype(np.uint8) for f in frames), tmp_path / "full.mp4", fps=24)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: int(full.stat().st_size * 0.6)])
+    numbers = [frame_number(f) for f in iter_frames(cut)]
+    assert 10 < len(numbers) < 60 and numbers == list(range(len(numbers)))
+    with pytest.raises(InvalidInput, match="60 are needed"):
+        read_frames(cut, min_frames=60)
