@@ -1,0 +1,181 @@
+"""Benchmark: one denoising step of the full SD-1.4-size Follow-Your-Pose UNet3D (random weights).
+
+    python bench/unet_step.py                     # every config this machine can run
+    python bench/unet_step.py --configs cpu-bf16 --repeats 5
+    python bench/unet_step.py --json out.json
+
+Configs: ``cpu-fp32`` and ``cpu-bf16`` (4 frames, 256x256, guidance batch 2), ``cuda-fp16-8`` and ``cuda-fp16-24``
+(512x512, 8 / 24 frames, guidance batch 2; skipped without CUDA). Each config runs in a fresh subprocess so that its
+peak memory is its own: peak RSS (``ru_maxrss``) on CPU, ``torch.cuda.max_memory_allocated`` on CUDA. A step is one
+UNet evaluation of the guidance batch with the pose features precomputed once (as the pipeline does); the pose
+encoder's one-off cost is printed apart. Time: median of ``--repeats`` steps after one warm-up step.
+
+The model is built on the meta device, cast there to the target dtype and only then allocated and filled with
+seeded random values (scaled by fan-in so activations stay in range): no fp32 copy is ever made for a bf16/fp16 run.
+Not a test: timings on a shared machine are noisy; compare ratios taken in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
+
+SD14_UNET_CONFIG = {
+    "act_fn": "silu", "attention_head_dim": 8, "block_out_channels": [320, 640, 1280, 1280],
+    "center_input_sample": False, "cross_attention_dim": 768,
+    "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+    "downsample_padding": 1, "flip_sin_to_cos": True, "freq_shift": 0, "in_channels": 4, "layers_per_block": 2,
+    "mid_block_scale_factor": 1, "norm_eps": 1e-05, "norm_num_groups": 32, "out_channels": 4, "sample_size": 64,
+    "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+}
+
+CONFIGS = {
+    "cpu-fp32": dict(device="cpu", dtype="float32", frames=4, size=256),
+    "cpu-bf16": dict(device="cpu", dtype="bfloat16", frames=4, size=256),
+    "cuda-fp16-8": dict(device="cuda", dtype="float16", frames=8, size=512),
+    "cuda-fp16-24": dict(device="cuda", dtype="float16", frames=24, size=512),
+}
+REFERENCE = {"cpu-fp32": {"seconds": 16.6, "peak_gb": 5.6}}  # the reference implementation, measured by issue 2
+
+
+def build_model(device: str, dtype):
+    import torch
+
+    from text2video.diffusion.unet3d import UNet3DConditionModel
+
+    with torch.device("meta"):
+        model = UNet3DConditionModel.from_config(SD14_UNET_CONFIG)
+    model.to(dtype=dtype)  # still meta: free
+    model.to_empty(device=device)  # the only allocation, already in the target dtype
+    gen = torch.Generator(device=device).manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.ndim == 1:
+                # norm scales 1, every bias 0
+                p.fill_(1.0 if name.endswith(".weight") and "norm" in name.split(".")[-2] else 0.0)
+            else:
+                fan_in = p[0].numel()
+                p.normal_(0.0, fan_in**-0.5, generator=gen)
+    return model.eval()
+
+
+def run_one(name: str, repeats: int) -> dict:
+    import torch
+
+    cfg = CONFIGS[name]
+    device, dtype = cfg["device"], getattr(torch, cfg["dtype"])
+    if device == "cuda" and not torch.cuda.is_available():
+        return {"config": name, "skipped": "no CUDA device"}
+    if device == "cpu" and dtype == torch.bfloat16 and not _cpu_has_bf16():
+        note = "CPU lacks avx512_bf16/amx: bf16 is emulated and slow"
+    else:
+        note = ""
+    t0 = time.perf_counter()
+    model = build_model(device, dtype)
+    build_s = time.perf_counter() - t0
+    gen = torch.Generator(device=device).manual_seed(1)
+    h = cfg["size"] // 8
+    frames, batch = cfg["frames"], 2
+    latents = torch.randn(batch, 4, frames, h, h, generator=gen, device=device, dtype=dtype)
+    text = torch.randn(batch, 77, 768, generator=gen, device=device, dtype=dtype)
+    pose = torch.rand(1, frames, 3, cfg["size"], cfg["size"], generator=gen, device=device, dtype=dtype)
+
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    with torch.inference_mode():
+        sync()
+        t0 = time.perf_counter()
+        feats = model.encode_pose(pose)  # once per generation, for the B=1 video
+        sync()
+        pose_s = time.perf_counter() - t0
+        times = []
+        for i in range(repeats + 1):
+            sync()
+            t0 = time.perf_counter()
+            out = model(latents, torch.tensor(500, device=device), text, pose_features=feats).sample
+            sync()
+            if i:  # the first is the warm-up
+                times.append(time.perf_counter() - t0)
+        assert torch.isfinite(out).all(), "non-finite output"
+    result = {
+        "config": name, **cfg, "batch": batch, "threads": torch.get_num_threads(),
+        "seconds_per_step": statistics.median(times), "all_steps": times, "pose_encoder_once_s": pose_s,
+        "build_s": build_s, "params": sum(p.numel() for p in model.parameters()),
+    }
+    if device == "cuda":
+        result["peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
+        result["gpu"] = torch.cuda.get_device_name()
+    else:
+        result["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # KiB on Linux
+    if note:
+        result["note"] = note
+    return result
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated: " + ", ".join(CONFIGS))
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps after the warm-up (median reported)")
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:  # one config, in this fresh process
+        print(json.dumps(run_one(args.child, args.repeats)))
+        return 0
+    names = [n.strip() for n in args.configs.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
+    results = []
+    for name in names:
+        proc = subprocess.run([sys.executable, __file__, "--child", name, "--repeats", str(args.repeats)],
+                              capture_output=True, text=True, env=os.environ.copy())
+        if proc.returncode != 0:
+            results.append({"config": name, "error": proc.stderr.strip().splitlines()[-1:] or ["failed"]})
+        else:
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        _print(results[-1])
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def _print(r: dict) -> None:
+    name = r["config"]
+    if "skipped" in r or "error" in r:
+        print(f"{name:14s} {r.get('skipped') or r.get('error')}")
+        return
+    line = (f"{name:14s} {r['size']}x{r['size']} x{r['frames']} frames, batch {r['batch']}: "
+            f"{r['seconds_per_step']:.2f} s/step (steps {', '.join(f'{t:.2f}' for t in r['all_steps'])}), "
+            f"peak {r['peak_gb']:.2f} GB, pose encoder once {r['pose_encoder_once_s']:.2f} s, "
+            f"{r['threads']} threads")
+    ref = REFERENCE.get("cpu-fp32") if r["device"] == "cpu" else None
+    if ref:
+        line += (f" | vs reference fp32 16.6 s / 5.6 GB: time x{r['seconds_per_step'] / ref['seconds']:.2f}, "
+                 f"memory x{r['peak_gb'] / ref['peak_gb']:.2f}")
+    if r.get("note"):
+        line += f" ({r['note']})"
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
