@@ -47,3 +47,35 @@ def shared_videos(kind: str) -> list[Path]:
     """For parametrize: files of ../shared/data/<kind> (empty when absent; use with the shared_data fixture)."""
     folder = SHARED_DATA / kind
     return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def build_fixed_detector(path: Path, boxes, scores, input_size=(640, 640)) -> Path:
+    """A detector with the mmdeploy YOLOX signature that always reports the same boxes (in input pixels).
+
+    The input still flows into the graph (its shape is checked by ONNX Runtime), the boxes do not depend on it:
+    enough to put several people where a test's video draws them.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w, h = input_size
+    dets = np.concatenate([np.asarray(boxes, np.float32), np.asarray(scores, np.float32)[:, None]], 1)[None]
+    labels = np.zeros((1, len(boxes)), np.int64)
+    nodes = [
+        helper.make_node("ReduceMin", ["input"], ["zero_ish"], keepdims=0),  # ties the output to the input
+        helper.make_node("Constant", [], ["d"], value=numpy_helper.from_array(dets, "d")),
+        helper.make_node("Constant", [], ["zero"], value=numpy_helper.from_array(np.array(0, np.float32), "zero")),
+        helper.make_node("Mul", ["zero_ish", "zero"], ["nil"]),
+        helper.make_node("Add", ["d", "nil"], ["dets"]),
+        helper.make_node("Constant", [], ["labels"], value=numpy_helper.from_array(labels, "labels")),
+    ]
+    graph = helper.make_graph(
+        nodes, "fixed_yolox", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, h, w])],
+        [helper.make_tensor_value_info("dets", TensorProto.FLOAT, list(dets.shape)),
+         helper.make_tensor_value_info("labels", TensorProto.INT64, list(labels.shape))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path

@@ -166,3 +166,35 @@ def test_cli_pose_end_to_end(walker_video, pose_models, tmp_path):
     bad = subprocess.run([sys.executable, str(ROOT / "manage.py"), "pose", "--video", str(tmp_path / "nope.mp4"),
                           "--models", str(pose_models)], capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 2 and "nope.mp4" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_two_people_subject_versus_all(tmp_path):
+    """Two people (a fixed-box detector puts them where the video draws them): subject vs draw="all"."""
+    import shutil
+
+    from pose_media import build_fixed_detector
+    from text2video.pose.demo import build_pose_model
+
+    big, small = (250, 80, 390, 440), (520, 200, 600, 400)
+    models = tmp_path / "models"
+    build_fixed_detector(models / "pose" / "yolox_m.onnx", [small, big], [0.8, 0.95])
+    build_pose_model(models / "pose" / "rtmpose_m.onnx")
+    frames = []
+    for _ in range(12):
+        frame = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+        for x1, y1, x2, y2 in (big, small):
+            frame[y1:y2, x1:x2] = 220
+        frames.append(frame)
+    video = write_video(tmp_path / "two.mp4", frames)
+    one = prepare_pose_video(video, width=SIZE[0], height=SIZE[1], stride=1, models_dir=models, input_type="video")
+    both = prepare_pose_video(video, width=SIZE[0], height=SIZE[1], stride=1, models_dir=models, draw="all",
+                              input_type="video")
+    right_side = slice(small[0] - 20, small[2] + 20)
+    assert not one.frames[:, :, right_side].any()  # only the subject (big, central) is drawn
+    assert both.frames[:, :, right_side].any()
+    assert np.array_equal(one.frames[:, :, :small[0] - 40], both.frames[:, :, :small[0] - 40])
+    people = json.loads(one.report.save(tmp_path / "k.json").read_text())["frames"][3]["people"]
+    assert sorted(p["subject"] for p in people) == [False, True]
+    subject = next(p for p in people if p["subject"])
+    assert subject["box"] == pytest.approx(list(big), abs=1)
+    shutil.rmtree(models)

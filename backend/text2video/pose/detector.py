@@ -105,25 +105,28 @@ class PersonDetector:
         canvas, ratio = letterbox(bgr, self.input_size)
         return canvas.transpose(2, 0, 1)[None].astype(np.float32), ratio
 
-    def postprocess(self, outputs: list[np.ndarray], ratio: float, image_shape: tuple[int, int]) -> Detections:
+    def postprocess(self, outputs: list[np.ndarray], ratio: float, image_shape: tuple[int, int], *,
+                    score_threshold: float | None = None, nms_threshold: float | None = None) -> Detections:
+        score_threshold = self.score_threshold if score_threshold is None else score_threshold
+        nms_threshold = self.nms_threshold if nms_threshold is None else nms_threshold
         named = dict(zip(self.output_names, outputs))
         first = outputs[0]
         if "dets" in named or (first.ndim == 3 and first.shape[-1] == 5):
             dets = named.get("dets", first)[0]
             labels = named.get("labels")
             boxes, scores = dets[:, :4].astype(np.float64), dets[:, 4].astype(np.float64)
-            keep = scores >= self.score_threshold
+            keep = scores >= score_threshold
             if labels is not None:
                 keep &= labels[0].astype(np.int64) == 0
             boxes, scores = boxes[keep], scores[keep]
             if len(scores):  # exported NMS is class-wise already; this also removes exporter padding duplicates
-                idx = nms(boxes, scores, self.nms_threshold)
+                idx = nms(boxes, scores, nms_threshold)
                 boxes, scores = boxes[idx], scores[idx]
         else:
             boxes, scores = decode_raw(first[0].astype(np.float64), self.input_size)
-            keep = scores >= self.score_threshold
+            keep = scores >= score_threshold
             boxes, scores = boxes[keep], scores[keep]
-            idx = nms(boxes, scores, self.nms_threshold)
+            idx = nms(boxes, scores, nms_threshold)
             boxes, scores = boxes[idx], scores[idx]
         boxes = boxes / ratio
         h, w = image_shape
@@ -132,7 +135,9 @@ class PersonDetector:
         ok = ((boxes[:, 2] - boxes[:, 0]) > 1) & ((boxes[:, 3] - boxes[:, 1]) > 1)
         return Detections(boxes[ok].reshape(-1, 4), scores[ok])
 
-    def __call__(self, image_rgb: np.ndarray) -> Detections:
+    def __call__(self, image_rgb: np.ndarray, *, score_threshold: float | None = None,
+                 nms_threshold: float | None = None) -> Detections:
         tensor, ratio = self.preprocess(image_rgb)
         outputs = self.session.run(self.output_names, {self.input_name: tensor})
-        return self.postprocess(outputs, ratio, image_rgb.shape[:2])
+        return self.postprocess(outputs, ratio, image_rgb.shape[:2], score_threshold=score_threshold,
+                                nms_threshold=nms_threshold)

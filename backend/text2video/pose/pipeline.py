@@ -44,6 +44,7 @@ class PoseOptions:
     choose_frames: int = 5  # the subject is chosen over the first frames where anyone is seen
     max_lost: int = 8  # sampled frames a track survives without a detection (occlusions)
     relink_frames: int = 30  # a lost subject is picked up again by a new track starting this soon, nearby
+    min_track_frames: int = 3  # draw=all: people seen in fewer sampled frames are dropped (false detections)
     min_subject_fraction: float = 0.5  # subject seen in fewer sampled frames -> NoPersonFound
     work_short_side: int = 720  # people are detected on frames at least this big (never above the source)
     repair: RepairOptions = field(default_factory=RepairOptions)
@@ -53,19 +54,16 @@ class PoseOptions:
 class PoseModels:
     """The detector + estimator ONNX sessions of one preset; load once, reuse for every video."""
 
-    def __init__(self, models_dir: str | os.PathLike, preset: str = "balanced", device: str = "auto",
-                 options: PoseOptions | None = None) -> None:
+    def __init__(self, models_dir: str | os.PathLike, preset: str = "balanced", device: str = "auto") -> None:
         if preset not in POSE_PRESETS:
             raise InvalidInput(f"unknown pose preset {preset!r}", field="pose_preset", value=preset,
                                hint=f"Use one of: {', '.join(POSE_PRESETS)}.")
-        options = options or PoseOptions()
         paths = ModelPaths(Path(models_dir))
         det_path, pose_path = paths.pose_models(preset)
         det_session, det_provider = create_session(det_path, device)
         pose_session, pose_provider = create_session(pose_path, device)
         self.preset = preset
-        self.detector = PersonDetector(det_session, score_threshold=options.detection_threshold,
-                                       nms_threshold=options.nms_threshold)
+        self.detector = PersonDetector(det_session)  # thresholds come from PoseOptions at each call
         self.estimator = PoseEstimator(pose_session, input_size=POSE_PRESETS[preset]["input_size"])
         self.provider = det_provider if det_provider == pose_provider else f"{det_provider}+{pose_provider}"
         self.demo = paths.is_demo or (paths.root / "pose" / "DEMO").exists()
@@ -234,7 +232,8 @@ def estimate_poses(video_path, models: PoseModels, *, width: int, height: int, s
                                              max_frames=max_frames, size=size)):
         image = sampled.image
         s, offset = _to_output(image.shape[1], image.shape[0], width, height)
-        dets = models.detector(image)
+        dets = models.detector(image, score_threshold=options.detection_threshold,
+                               nms_threshold=options.nms_threshold)
         order = np.argsort(-(dets.boxes[:, 2] - dets.boxes[:, 0]) * (dets.boxes[:, 3] - dets.boxes[:, 1]))
         order = order[:options.max_people]
         boxes = dets.boxes[order]
@@ -275,28 +274,30 @@ def estimate_poses(video_path, models: PoseModels, *, width: int, height: int, s
             f"{_frame_ranges(~seen, times)}", field="video", value=os.fspath(video_path),
             hint="Trim the video to the part where the person is in view, or use a ready-made skeleton video.")
 
-    people_tracks = [("subject", chain)] + [(t.id, [t]) for t in tracker.tracks if t.id not in chain_ids]
     frames = [FramePose(index=i, source_index=int(meta[i][0]), time=float(meta[i][1])) for i in range(n)]
-    for key, tracks in people_tracks:
-        xy = np.full((n, 17, 2), np.nan)
-        sc = np.zeros((n, 17))
-        boxes = [None] * n
-        box_scores = np.zeros(n)
+    others = [[t] for t in tracker.tracks
+              if t.id not in chain_ids and len(t.boxes) >= options.min_track_frames]
+    for tracks in [chain] + others:
+        is_subject = tracks is chain
+        # The subject spans the whole video (gaps are repaired); anyone else only the span they were tracked,
+        # which also keeps the cost proportional to the number of detections, not people x frames.
+        start, stop = (0, n) if is_subject else (tracks[0].first, tracks[-1].last + 1)
+        span = stop - start
+        xy = np.full((span, 17, 2), np.nan)
+        sc = np.zeros((span, 17))
+        boxes: list = [None] * span
+        box_scores = np.zeros(span)
         for t in tracks:
             for f, d in t.detections.items():
-                xy[f], sc[f] = kps_per_frame[f][d], kscores_per_frame[f][d]
-                boxes[f], box_scores[f] = boxes_per_frame[f][d], det_scores[f][d]
+                xy[f - start], sc[f - start] = kps_per_frame[f][d], kscores_per_frame[f][d]
+                boxes[f - start], box_scores[f - start] = boxes_per_frame[f][d], det_scores[f][d]
         fixed, status = repair_track(xy, sc, fps=fps, scale=float(height), options=options.repair)
-        life = (min(tracks[0].boxes), max(tracks[-1].boxes))
-        is_subject = key == "subject"
-        for f in range(n):
-            if not is_subject and not (life[0] <= f <= life[1]):
-                continue  # other people exist only while they are tracked
-            if not is_subject and (status[f] == MISSING).all():
+        for k in range(span):
+            if not is_subject and (status[k] == MISSING).all():
                 continue
-            frames[f].people.append(PersonPose(track_id=tracks[0].id if not is_subject else chain[0].id,
-                                               subject=is_subject, box=boxes[f], score=float(box_scores[f]),
-                                               xy=fixed[f], scores=sc[f], status=status[f]))
+            frames[start + k].people.append(PersonPose(track_id=tracks[0].id, subject=is_subject, box=boxes[k],
+                                                       score=float(box_scores[k]), xy=fixed[k], scores=sc[k],
+                                                       status=status[k]))
     return PoseReport(frames=frames, fps=fps, width=width, height=height, stride=stride, provider=models.provider,
                       preset=models.preset, demo=models.demo, subject_seen=seen)
 
