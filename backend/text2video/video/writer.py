@@ -219,10 +219,11 @@ def write_mp4(frames: Iterable[Any], path: str | os.PathLike, fps: float | Fract
 
 
 def _palettised(image: np.ndarray) -> "av.VideoFrame":
-    """An RGB frame as a pal8 frame with its own adaptive 256-colour palette (Pillow median cut + dithering)."""
+    """An RGB frame as a pal8 frame with its own adaptive 256-colour palette (Pillow fast octree + dithering:
+    ~100x faster than median cut for a barely larger error)."""
     from PIL import Image
 
-    quantised = Image.fromarray(image).quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+    quantised = Image.fromarray(image).quantize(colors=256, method=Image.Quantize.FASTOCTREE,
                                                 dither=Image.Dither.FLOYDSTEINBERG)
     palette = np.zeros((256, 4), dtype=np.uint8)
     palette[:, 0] = 255  # ARGB: opaque
@@ -292,8 +293,10 @@ def write_side_by_side(left_frames: Iterable[Any], right_frames: Iterable[Any], 
                        fps: float | Fraction, **kwargs: Any) -> Path:
     """One MP4 with ``left`` (the skeleton) and ``right`` (the generated video) next to each other.
 
-    The left panel is scaled to the right panel's height; both sequences must have the same length.
+    The left panel is scaled to the right panel's height; both sequences must have the same length. A comparison
+    view, twice as wide as the result: encoded with x264's "veryfast" preset unless ``preset`` is given.
     """
+    kwargs.setdefault("preset", "veryfast")
     def pairs() -> Iterator[np.ndarray]:
         left_iter, right_iter = iter(left_frames), iter(right_frames)
         n = 0
