@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from text2video.doctor import FAIL, OK, WARN, cpu_bf16, run_checks
 from text2video.settings import Settings

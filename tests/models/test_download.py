@@ -58,13 +58,18 @@ def test_fp16_variant_and_only(tmp_path, fake):
     root = tmp_path / "m"
     run_download(root, fake, parts=("diffusion",), fp16=True)
     m = manifest.load(root)
-    assert f"stable-diffusion-v1-4/unet/diffusion_pytorch_model.fp16.safetensors" in m.files
+    assert "stable-diffusion-v1-4/unet/diffusion_pytorch_model.fp16.safetensors" in m.files
     assert f"stable-diffusion-v1-4/{UNET}" not in m.files
     assert "stable-diffusion-v1-4/text_encoder/model.safetensors" in m.files  # always fp32 (cast at load)
     assert manifest.sd_variant(root) == "fp16" and m.parts["diffusion"]["variant"] == "fp16"
     assert manifest.missing(root, ["diffusion"]) == []
     assert manifest.missing(root, ["prompt"]) != []  # --only diffusion fetched nothing else
     assert not (root / "pose").exists()
+    # Back to fp32: the fp16 files are replaced, not left beside the new ones for a loader to trip over.
+    _, lines = run_download(root, fake, parts=("diffusion",))
+    assert not (root / "stable-diffusion-v1-4/unet/diffusion_pytorch_model.fp16.safetensors").exists()
+    assert (root / "stable-diffusion-v1-4" / UNET).exists() and manifest.sd_variant(root) is None
+    assert any("removed the superseded" in line for line in lines)
 
 
 def test_dry_run_prints_files_and_sizes_and_fetches_nothing(tmp_path, fake):

@@ -476,6 +476,10 @@ def download(root: str | Path, parts: Iterable[str] = sources.PARTS, *, fp16: bo
         else:
             rec = _fetch_zoo(root, item, manifest.files.get(item.dest), retries=retries, backoff_s=backoff_s,
                              progress=progress)
+        # The other variant of the same file (fp32 <-> fp16) is superseded: loaders must not find two.
+        for old in [r for r in manifest.files.values() if r.slot == rec.slot and r.path != rec.path]:
+            (root / old.path).unlink(missing_ok=True)
+            out(f"    removed the superseded {old.path}")
         manifest = manifest_mod.record(root, rec)
         out(f"    ok: {rec.verified} sha256={rec.sha256[:16]}...")
     # Per-part facts loaders need: the commit each repo resolved to, and the SD weights variant.
