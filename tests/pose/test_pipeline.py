@@ -198,3 +198,30 @@ def test_two_people_subject_versus_all(tmp_path):
     subject = next(p for p in people if p["subject"])
     assert subject["box"] == pytest.approx(list(big), abs=1)
     shutil.rmtree(models)
+
+
+def test_provider_choice_is_reported(walker_video, pose_models):
+    import onnxruntime as ort
+
+    from text2video.exceptions import DeviceError
+    from text2video.pose.session import requested_providers
+
+    assert requested_providers("cpu") == (["CPUExecutionProvider"], None)
+    with pytest.raises(DeviceError) as err:
+        requested_providers("tpu")
+    assert err.value.field == "device" and "tpu" in str(err.value)
+    with pytest.raises(DeviceError):
+        requested_providers("cuda:x")
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA: the fallback warning cannot be shown here")
+    # Asked for CUDA on a build without it: runs on the CPU and says so, in the report and its summary.
+    pv = prepare_pose_video(walker_video, width=64, height=64, stride=10, models_dir=pose_models, device="cuda")
+    assert pv.provider == "CPUExecutionProvider"
+    assert pv.warnings and "onnxruntime-gpu" in pv.warnings[0]
+    assert "onnxruntime-gpu" in pv.summary
+
+
+@pytest.mark.gpu
+def test_cuda_provider_is_used_on_a_gpu_box(walker_video, pose_models):
+    pv = prepare_pose_video(walker_video, width=64, height=64, stride=10, models_dir=pose_models, device="cuda")
+    assert pv.provider == "CUDAExecutionProvider" and not pv.warnings

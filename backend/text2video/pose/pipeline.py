@@ -60,8 +60,9 @@ class PoseModels:
                                hint=f"Use one of: {', '.join(POSE_PRESETS)}.")
         paths = ModelPaths(Path(models_dir))
         det_path, pose_path = paths.pose_models(preset)
-        det_session, det_provider = create_session(det_path, device)
-        pose_session, pose_provider = create_session(pose_path, device)
+        det_session, det_provider, det_warning = create_session(det_path, device)
+        pose_session, pose_provider, pose_warning = create_session(pose_path, device)
+        self.warnings = list(dict.fromkeys(w for w in (det_warning, pose_warning) if w))
         self.preset = preset
         self.detector = PersonDetector(det_session)  # thresholds come from PoseOptions at each call
         self.estimator = PoseEstimator(pose_session, input_size=POSE_PRESETS[preset]["input_size"])
@@ -129,6 +130,11 @@ class PoseVideo:
     @property
     def summary(self) -> str | None:
         return self.report.summary() if self.report is not None else None
+
+    @property
+    def warnings(self) -> list[str]:
+        """Things the user should know (pose ran on the CPU although CUDA was asked for, demo models...)."""
+        return list(self.report.warnings) if self.report is not None else []
 
 
 # --- the stage -----------------------------------------------------------------------------------------------------
@@ -299,7 +305,7 @@ def estimate_poses(video_path, models: PoseModels, *, width: int, height: int, s
                                                        score=float(box_scores[k]), xy=fixed[k], scores=sc[k],
                                                        status=status[k]))
     return PoseReport(frames=frames, fps=fps, width=width, height=height, stride=stride, provider=models.provider,
-                      preset=models.preset, demo=models.demo, subject_seen=seen)
+                      preset=models.preset, demo=models.demo, subject_seen=seen, warnings=list(models.warnings))
 
 
 def _clip_tracks(tracks, width: int, height: int):

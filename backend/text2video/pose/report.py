@@ -73,6 +73,7 @@ class PoseReport:
     preset: str
     demo: bool = False
     subject_seen: np.ndarray | None = None  # (F,) the subject was detected in this frame (not filled)
+    warnings: list[str] = field(default_factory=list)
 
     # --- per-frame figures ---------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
@@ -119,6 +120,7 @@ class PoseReport:
             if len(missing):
                 lines.append(f"{part} missing in frames {_ranges(missing)}.")
         lines.append(f"Pose estimated with ONNX Runtime on {self.provider} ({self.preset} preset).")
+        lines.extend(w.rstrip(".") + "." for w in self.warnings)
         return " ".join(lines)
 
     # --- keypoints.json ------------------------------------------------------------------------------------
@@ -129,7 +131,7 @@ class PoseReport:
             "keypoint_names": list(KEYPOINT_NAMES),
             "width": self.width, "height": self.height, "fps": self.fps, "stride": self.stride,
             "provider": self.provider, "preset": self.preset, "demo": self.demo,
-            "summary": self.summary(), "counts": self.counts(),
+            "summary": self.summary(), "counts": self.counts(), "warnings": list(self.warnings),
             "frames": [{"index": f.index, "source_index": f.source_index, "time": round(f.time, 4),
                         "people": [p.to_dict() for p in f.people]} for f in self.frames],
         }
