@@ -9,10 +9,9 @@ import av
 import numpy as np
 import pytest
 
-from conftest import shared_videos
 from text2video.exceptions import InvalidInput, UnsupportedMedia
 from text2video.video import count_packets, probe_video
-from video_media import gop_video, make_video  # noqa: F401 (gop_video is a fixture)
+from video_media import gop_video, make_video, shared_videos  # noqa: F401 (gop_video is a fixture)
 
 # What the files in ../shared/data are (measured independently of our code: see shared/reference/README.md).
 EXPECTED = {

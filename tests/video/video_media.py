@@ -10,6 +10,17 @@ import av
 import numpy as np
 import pytest
 
+# The same list as tests/conftest.py's shared_videos(): importing it with "from conftest import ..." is not
+# reliable, because pytest replaces sys.modules["conftest"] with every other folder's conftest.py it loads.
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def shared_videos(kind: str) -> list[Path]:
+    """For parametrize: files of ../shared/data/<kind> (empty when absent; use with the shared_data fixture)."""
+    folder = SHARED_DATA / kind
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
 STEP = 16  # levels per digit: base-16 digits in red (low) and green (high) survive lossy coding (errors < 8)
 
 
