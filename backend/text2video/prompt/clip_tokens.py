@@ -41,7 +41,7 @@ def load_clip_tokenizer(models_dir: str | Path):
     if not (path / "vocab.json").is_file():
         raise ModelsMissing(f"the CLIP tokenizer is missing: {path}/vocab.json not found", field="models_dir",
                             value=str(models_dir), hint="Run `python manage.py download --only diffusion`.")
-    return CLIPTokenizer.from_pretrained(path)
+    return CLIPTokenizer.from_pretrained(path, local_files_only=True)
 
 
 def _special_count(tokenizer) -> int:

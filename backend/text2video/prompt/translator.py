@@ -23,6 +23,7 @@ _OUTPUT_PREFIX = re.compile(r"^\s*(?:en|vi)\s*:\s*", re.IGNORECASE)
 DEFAULT_NUM_BEAMS = 4
 DEFAULT_BATCH_SIZE = 8
 DEFAULT_CACHE_SIZE = 256
+DEMO_MAX_NEW_TOKENS = 16  # demo weights never stop on their own; their text is nonsense anyway, keep it short
 MAX_INPUT_TOKENS = 512  # T5 relative attention has no hard limit; envit5 was trained on inputs up to 512 tokens
 
 
@@ -77,11 +78,12 @@ class Translator:
 
     def __init__(self, path: str | Path, device: str = "auto", dtype: str = "auto", *,
                  num_beams: int = DEFAULT_NUM_BEAMS, batch_size: int = DEFAULT_BATCH_SIZE,
-                 cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+                 cache_size: int = DEFAULT_CACHE_SIZE, max_new_tokens: int | None = None) -> None:
         self.path = Path(path)
         self.requested_device = device
         self.requested_dtype = dtype
         self.num_beams = num_beams
+        self.max_new_tokens = max_new_tokens  # None: from the longest input of each batch
         self.batch_size = max(1, batch_size)
         self.cache_size = cache_size
         self.tokenizer = None
@@ -115,8 +117,8 @@ class Translator:
             device = resolve_device(self.requested_device)
             dtype = resolve_dtype(self.requested_dtype, device)
             log.info("loading the translation model from %s (%s, %s)", self.path, device, dtype)
-            tokenizer = AutoTokenizer.from_pretrained(self.path)
-            model = AutoModelForSeq2SeqLM.from_pretrained(self.path, dtype=dtype)
+            tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+            model = AutoModelForSeq2SeqLM.from_pretrained(self.path, dtype=dtype, local_files_only=True)
             model.to(device).eval()
             self.tokenizer, self.device, self.dtype = tokenizer, device, dtype
             self.load_count += 1
@@ -144,6 +146,8 @@ class Translator:
 
     # 3. translation -------------------------------------------------------------------------------------------
     def _max_new_tokens(self, input_lengths: Sequence[int]) -> int:
+        if self.max_new_tokens:
+            return self.max_new_tokens
         # English needs about as many tokens as the Vietnamese input; leave room, but stop runaway repetition.
         return max(32, min(MAX_INPUT_TOKENS, int(max(input_lengths) * 1.5) + 16))
 
@@ -191,8 +195,11 @@ _REGISTRY_LOCK = threading.Lock()
 
 def get_translator(path: str | Path, device: str = "auto", dtype: str = "auto") -> Translator:
     """The process-wide translator for this folder/device/dtype (created on first call, loaded on first use)."""
+    from ..models.layout import DEMO_MARKER
+
     key = (str(Path(path).resolve()), device or "auto", dtype or "auto")
     with _REGISTRY_LOCK:
         if key not in _REGISTRY:
-            _REGISTRY[key] = Translator(path, device, dtype)
+            demo = (Path(path).parent / DEMO_MARKER).exists()
+            _REGISTRY[key] = Translator(path, device, dtype, max_new_tokens=DEMO_MAX_NEW_TOKENS if demo else None)
         return _REGISTRY[key]

@@ -1,0 +1,55 @@
+"""Fixtures of the prompt-stage tests: the demo envit5 folder (built once) and small real-format CLIP tokenizers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from prompt_helpers import write_clip_tokenizer  # noqa: E402
+
+# Words that are one CLIP token each in the test tokenizer (any other text falls back to one token per letter).
+CLIP_WORDS = ["a", "girl", "dancing", "on", "the", "mountain", "panda", "water", "in", "red", "dress", "sunny",
+              "day", "with", "long", "hair", "highly", "detailed", "cinematic", "lighting", "and", "beach"]
+
+
+@pytest.fixture(scope="session")
+def prompt_models(tmp_path_factory) -> Path:
+    """A models folder holding only the demo translator and a CLIP tokenizer (faster than the whole demo set)."""
+    from text2video.models.layout import DEMO_MARKER, SD_DIR
+    from text2video.prompt.demo import build_demo
+
+    root = tmp_path_factory.mktemp("prompt-models")
+    build_demo(root)
+    write_clip_tokenizer(root / SD_DIR / "tokenizer", CLIP_WORDS)
+    (root / DEMO_MARKER).write_text("prompt-tests\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def clip_tokenizer(prompt_models):
+    from text2video.prompt import load_clip_tokenizer
+
+    return load_clip_tokenizer(prompt_models)
+
+
+@pytest.fixture()
+def fresh_translator(prompt_models):
+    """A translator of its own (not the process-wide one), so load and generate counts start at zero."""
+    from text2video.prompt import Translator
+
+    return Translator(prompt_models / "envit5-translation", device="cpu", dtype="fp32")
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """The demo T5 is tiny: several intra-op threads only add overhead (10x slower on a busy 2-core box)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

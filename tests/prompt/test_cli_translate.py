@@ -1,0 +1,67 @@
+"""`python manage.py translate` end to end in a subprocess, with the demo models (`--models demo`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str, demo_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TEXT2VIDEO_DEMO_MODELS_DIR": str(demo_dir), "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(ROOT / "backend")}
+    return subprocess.run([sys.executable, str(ROOT / "manage.py"), "translate", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(demo_models) -> Path:
+    return demo_models
+
+
+def test_vietnamese_prompt(demo_dir):
+    proc = _run("Cô gái nhảy trên núi", "--models", "demo", demo_dir=demo_dir)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "language:  vi (detected)" in out
+    english = next(line for line in out.splitlines() if line.startswith("english:"))
+    assert "Cô gái" not in english and len(english) > len("english:   ")
+    assert "DEMO translation model" in out  # nonsense output says so
+    assert "tokens:" in out
+
+
+def _main_json(capsys, *args: str) -> dict:
+    # In-process (the subprocess test above covers start-up): same parser, same run(), no second import of torch.
+    from text2video.cli import main
+
+    assert main(["translate", *args, "--json", "--models", "demo"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_and_forced_language(demo_dir, capsys):
+    data = _main_json(capsys, "co", "gai", "nhay", "--lang", "en")
+    assert data["original"] == "co gai nhay" and data["english"] == "co gai nhay"
+    assert data["language"] == "en" and data["detected"] is False and data["translated"] is False
+
+
+def test_unaccented_vietnamese_is_detected(demo_dir, capsys):
+    data = _main_json(capsys, "co gai nhay tren nui")
+    assert data["language"] == "vi" and data["detected"] and data["translated"] is True and data["demo"] is True
+    assert data["token_count"] and data["token_count"] <= 77
+
+
+@pytest.mark.parametrize("args, message", [
+    (("   ",), "error: prompt is empty"),
+    (("--negative", "mờ\x01"), "error: negative_prompt contains a control character U+0001"),
+    (("Cô gái", "--lang", "fr"), "error: lang must be one of auto, vi, en"),
+])
+def test_bad_input_exits_2_with_one_line(demo_dir, args, message):
+    proc = _run(*args, "--models", "demo", demo_dir=demo_dir)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
