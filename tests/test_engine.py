@@ -1,0 +1,225 @@
+"""Engine end to end on the tiny demo models: prompt -> pose -> diffusion -> files, progress, cancel, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from text2video.engine import (Engine, GenerationRequest, cpu_supports_bf16, resolve_device, resolve_dtype)
+from text2video.exceptions import Canceled, DeviceError, InvalidInput, ModelsMissing
+from text2video.jobs.status import JobStage
+from text2video.video import probe_video, read_frames, write_mp4
+
+OUTPUTS = {"skeleton.mp4", "result.mp4", "result.gif", "side_by_side.mp4"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models on a shared, busy CI box: one intra-op thread is several times faster than two fighting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def skeleton_frames(n: int, width: int = 80, height: int = 96) -> list[np.ndarray]:
+    """A stick figure in the training colours (left green, right blue, torso orange) on black, arms moving."""
+    frames = []
+    for i in range(n):
+        img = np.zeros((height, width, 3), np.uint8)
+        x = width // 2 + int(8 * np.sin(i / 3))
+        cv2.line(img, (x, 20), (x, 60), (255, 153, 51), 3)
+        cv2.line(img, (x, 30), (x - 15, 45 + i % 7), (0, 255, 0), 3)
+        cv2.line(img, (x, 30), (x + 15, 45 - i % 7), (0, 128, 255), 3)
+        cv2.line(img, (x, 60), (x - 10, 90), (0, 255, 0), 3)
+        cv2.line(img, (x, 60), (x + 10, 90), (0, 128, 255), 3)
+        frames.append(img)
+    return frames
+
+
+def raw_frames(n: int, width: int = 96, height: int = 96) -> list[np.ndarray]:
+    """A bright 'person' moving in a dim room (not skeleton colours: detected as a raw video)."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for i in range(n):
+        img = np.full((height, width, 3), 60, np.uint8) + rng.integers(0, 20, (height, width, 3), dtype=np.uint8)
+        x = 30 + i
+        cv2.circle(img, (x + 8, 18), 6, (235, 225, 215), -1)
+        cv2.rectangle(img, (x, 26), (x + 16, 60), (230, 230, 230), -1)
+        cv2.rectangle(img, (x + 1, 60), (x + 6, 88), (220, 220, 220), -1)
+        cv2.rectangle(img, (x + 10, 60), (x + 15, 88), (220, 220, 220), -1)
+        frames.append(img)
+    return frames
+
+
+@pytest.fixture(scope="session")
+def skeleton_video(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("engine-input") / "skeleton.mp4"
+    write_mp4(skeleton_frames(12), path, 24)
+    return path
+
+
+@pytest.fixture(scope="session")
+def raw_video(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("engine-input") / "raw.mp4"
+    write_mp4(raw_frames(8), path, 24)
+    return path
+
+
+@pytest.fixture(scope="module")
+def engine(demo_models) -> Engine:
+    return Engine(demo_models, device="cpu", dtype="fp32")
+
+
+def request(video: Path, **kw) -> GenerationRequest:
+    args = dict(video=video, prompt="a man dancing on the beach", steps=2, frames=3, stride=2, width=64, height=64,
+                seed=7, guidance_scale=7.5)
+    args.update(kw)
+    return GenerationRequest(**args)
+
+
+def files_in(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()} if folder.exists() else set()
+
+
+def test_generate_writes_every_file_and_they_decode(engine, skeleton_video, tmp_path):
+    events = []
+    result = engine.generate(request(skeleton_video, input_type="auto"), tmp_path, on_progress=events.append)
+    assert files_in(tmp_path) == OUTPUTS  # and nothing else (no temporary files)
+    assert set(result.files) == OUTPUTS
+    assert result.frames == 3 and result.fps == pytest.approx(12.0)  # 24 fps source / stride 2
+    assert (result.width, result.height, result.input_kind, result.seed) == (64, 64, "skeleton", 7)
+    assert result.english_prompt == "a man dancing on the beach" and result.language == "en"
+    assert result.demo and any("noise" in w for w in result.warnings)
+    assert result.device == "cpu" and result.dtype == "fp32"
+    for name in ("result.mp4", "skeleton.mp4"):
+        info = probe_video(tmp_path / name)
+        assert (info.width, info.height, info.codec) == (64, 64, "h264")
+        assert info.fps == pytest.approx(12.0)
+        assert len(read_frames(tmp_path / name)) == 3
+    side = read_frames(tmp_path / "side_by_side.mp4")
+    assert side.shape == (3, 64, 128, 3)
+    from PIL import Image
+
+    with Image.open(tmp_path / "result.gif") as gif:
+        assert gif.n_frames == 3 and gif.size == (64, 64)
+    # The skeleton written is the input resized/cropped to the output size, every 2nd frame.
+    expected = read_frames(skeleton_video, stride=2, max_frames=3, size=(64, 64))
+    written = read_frames(tmp_path / "skeleton.mp4")
+    assert np.abs(written.astype(int) - expected.astype(int)).mean() < 6  # H.264 round trip
+
+    # Progress: stages in order, fraction never goes back and ends at 1, one event per denoising step.
+    stages = [e.stage for e in events]
+    order = [JobStage.TRANSLATING, JobStage.EXTRACTING_POSE, JobStage.GENERATING, JobStage.ENCODING]
+    assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == order
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    steps = [(e.step, e.total) for e in events if e.stage == JobStage.GENERATING and e.step]
+    assert steps == [(1, 2), (2, 2)]
+    first_gen = next(e for e in events if e.stage == JobStage.GENERATING)
+    assert first_gen.info["english_prompt"] == "a man dancing on the beach"
+    assert "skeleton.mp4" in first_gen.info["files"]  # the preview exists before the video is generated
+
+
+def test_same_seed_same_video_and_random_seed_reported(engine, skeleton_video, tmp_path):
+    a = engine.generate(request(skeleton_video, input_type="skeleton", steps=1), tmp_path / "a")
+    b = engine.generate(request(skeleton_video, input_type="skeleton", steps=1), tmp_path / "b")
+    np.testing.assert_array_equal(read_frames(a.files["result.mp4"]), read_frames(b.files["result.mp4"]))
+    c = engine.generate(request(skeleton_video, input_type="skeleton", seed=None, steps=1), tmp_path / "c")
+    assert isinstance(c.seed, int) and 0 <= c.seed < 2**31
+    assert engine._pipe is not None  # loaded once, reused by every call
+
+
+def test_cancel_leaves_no_files(engine, skeleton_video, tmp_path):
+    seen = []
+
+    def should_cancel() -> bool:
+        # The user presses cancel once the second denoising step has been reported.
+        return any(e.stage == JobStage.GENERATING and e.step >= 2 for e in seen)
+
+    with pytest.raises(Canceled):
+        engine.generate(request(skeleton_video, steps=6), tmp_path, on_progress=seen.append,
+                        should_cancel=should_cancel)
+    assert files_in(tmp_path) == set()
+    denoised = [e.step for e in seen if e.stage == JobStage.GENERATING and e.step]
+    assert denoised == [1, 2]  # stopped right there, 4 steps early
+
+
+def test_too_few_frames_fails_before_any_work(engine, skeleton_video, tmp_path):
+    with pytest.raises(InvalidInput) as info:
+        engine.generate(request(skeleton_video, frames=50), tmp_path)
+    assert info.value.field == "frames" and "50" in str(info.value) and "6 frames" in str(info.value)
+    assert files_in(tmp_path) == set()
+
+
+def test_frames_default_is_what_the_video_gives(engine, skeleton_video, tmp_path):
+    result = engine.generate(request(skeleton_video, frames=None, stride=4, steps=1), tmp_path)
+    assert result.frames == 3  # 12 frames / stride 4 (fewer than settings.frames)
+
+
+def test_vietnamese_prompt_goes_through_the_prompt_stage(engine, skeleton_video, tmp_path):
+    result = engine.generate(request(skeleton_video, prompt="Cô gái nhảy trên núi", steps=1, frames=2,
+                                     negative_prompt="mờ"), tmp_path)
+    assert result.language == "vi"
+    assert result.english_prompt and result.english_prompt != "Cô gái nhảy trên núi"
+    assert result.negative_prompt is not None
+
+
+def test_raw_video_goes_through_the_pose_stage(engine, raw_video, tmp_path):
+    result = engine.generate(request(raw_video, steps=1, frames=2, stride=3), tmp_path)
+    assert result.input_kind == "video"
+    assert files_in(tmp_path) == OUTPUTS | {"keypoints.json"}
+    assert result.pose_summary
+    assert len(read_frames(tmp_path / "skeleton.mp4")) == 2
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"width": 100}, "width"),
+    ({"height": 0}, "height"),
+    ({"steps": 0}, "steps"),
+    ({"stride": 0}, "stride"),
+    ({"frames": 0}, "frames"),
+    ({"frames": 100000}, "frames"),
+    ({"guidance_scale": -2.0}, "guidance_scale"),
+    ({"scheduler": "euler"}, "scheduler"),
+    ({"lang": "fr"}, "lang"),
+    ({"input_type": "image"}, "input_type"),
+    ({"prompt": "   "}, "prompt"),
+    ({"video": Path("/nonexistent/video.mp4")}, "video"),
+])
+def test_request_validation(skeleton_video, changes, field):
+    req = request(changes.pop("video", skeleton_video), **changes)
+    with pytest.raises(InvalidInput) as info:
+        req.validate(max_frames=1024)
+    assert info.value.field == field and info.value.hint
+
+
+def test_unreadable_video(engine, tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video")
+    out = tmp_path / "out"
+    with pytest.raises(InvalidInput) as info:
+        engine.generate(request(bad), out)
+    assert info.value.field == "video"
+    assert files_in(out) == set()
+
+
+def test_models_missing_and_devices(tmp_path):
+    with pytest.raises(ModelsMissing, match="manage.py download"):
+        Engine(tmp_path, device="cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_dtype("auto", torch.device("cuda")) == torch.float16
+    expected = torch.bfloat16 if cpu_supports_bf16() else torch.float32
+    assert resolve_dtype("auto", torch.device("cpu")) == expected
+    assert resolve_dtype("bf16", torch.device("cpu")) == torch.bfloat16
+    with pytest.raises(DeviceError, match="fp16"):
+        resolve_dtype("fp16", torch.device("cpu"))
+    with pytest.raises(DeviceError):
+        resolve_dtype("int8", torch.device("cpu"))
+    if not torch.cuda.is_available():
+        with pytest.raises(DeviceError, match="CUDA is not available"):
+            Engine("demo", device="cuda")
