@@ -9,11 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from prompt_helpers import write_clip_tokenizer  # noqa: E402
-
-# Words that are one CLIP token each in the test tokenizer (any other text falls back to one token per letter).
-CLIP_WORDS = ["a", "girl", "dancing", "on", "the", "mountain", "panda", "water", "in", "red", "dress", "sunny",
-              "day", "with", "long", "hair", "highly", "detailed", "cinematic", "lighting", "and", "beach"]
+from prompt_helpers import CLIP_WORDS, write_clip_tokenizer  # noqa: E402
 
 
 @pytest.fixture(scope="session")

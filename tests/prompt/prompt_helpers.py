@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+# Words that are one CLIP token each in the test tokenizer (any other text falls back to one token per letter).
+CLIP_WORDS = ["a", "girl", "dancing", "on", "the", "mountain", "panda", "water", "in", "red", "dress", "sunny",
+              "day", "with", "long", "hair", "highly", "detailed", "cinematic", "lighting", "and", "beach"]
+
 
 def _bytes_to_unicode() -> dict[int, str]:
     # CLIP's byte-level alphabet: printable bytes map to themselves, the rest to code points from 256 up.
