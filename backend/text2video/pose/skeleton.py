@@ -70,24 +70,42 @@ def render_skeleton(people: Iterable[np.ndarray], width: int, height: int, *,
     t = stroke_width(width, height) if thickness is None else float(thickness)
     longest = max(width, height)
     ss = 4 if longest <= 640 else 2 if longest <= 1440 else 1
-    canvas = np.zeros((height * ss, width * ss, 3), np.uint8)
+    frame = np.zeros((height, width, 3), np.uint8)
+    segments = []  # (a_xy, b_xy, colour) in output pixels
+    for kps in people:
+        xy = kps[:, :2]
+        known = np.isfinite(xy).all(axis=1)
+        segments += [(xy[a], xy[b], COLORS[side]) for a, b, side in LIMBS if known[a] and known[b]]
+    if not segments:
+        return frame
+    # Draw only the region the strokes can touch (a skeleton covers a small part of the frame): the supersampled
+    # canvas is then small, and block-averaging it gives exactly the pixels a full-frame canvas would.
+    ends = np.array([p for a, b, _ in segments for p in (a, b)])
+    margin = t / 2 + 2
+    x0, y0 = (max(0, int(np.floor(v))) for v in ends.min(axis=0) - margin)
+    x1 = min(width, int(np.ceil(ends[:, 0].max() + margin)))
+    y1 = min(height, int(np.ceil(ends[:, 1].max() + margin)))
+    if x1 <= x0 or y1 <= y0:
+        return frame  # entirely outside the frame
+    canvas = np.zeros(((y1 - y0) * ss, (x1 - x0) * ss, 3), np.uint8)
     line_t = max(1, int(round(t * ss)))
     shift = 4  # sub-pixel endpoints: cv2 takes fixed-point coordinates with `shift` fractional bits
     scale = ss * (1 << shift)
     limit = 1 << 20  # keep far-off points inside cv2's coordinate range (cv2 clips the line itself)
-    for kps in people:
-        xy = kps[:, :2]
-        known = np.isfinite(xy).all(axis=1)
-        pts = np.clip(np.nan_to_num((xy + 0.5) * scale - (1 << shift) / 2), -limit, limit).round().astype(np.int64)
-        for a, b, side in LIMBS:
-            if not (known[a] and known[b]):
-                continue
-            # Thick cv2 lines have round caps, like the training renders; LINE_AA gives their soft edges.
-            cv2.line(canvas, (int(pts[a, 0]), int(pts[a, 1])), (int(pts[b, 0]), int(pts[b, 1])), COLORS[side],
-                     line_t, lineType=cv2.LINE_AA, shift=shift)
-    if ss == 1:
-        return canvas
-    return cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA)
+    origin = np.array([x0, y0], np.float64)
+
+    def fixed(p: np.ndarray) -> tuple[int, int]:
+        # pixel centres: output pixel x covers canvas pixels [x*ss, (x+1)*ss), centre (x + 0.5) * ss - 0.5
+        q = np.clip((p - origin + 0.5) * scale - (1 << shift) / 2, -limit, limit).round()
+        return int(q[0]), int(q[1])
+
+    for a, b, colour in segments:
+        # Thick cv2 lines have round caps, like the training renders; LINE_AA gives their soft edges.
+        cv2.line(canvas, fixed(a), fixed(b), colour, line_t, lineType=cv2.LINE_AA, shift=shift)
+    if ss > 1:
+        canvas = cv2.resize(canvas, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    frame[y0:y1, x0:x1] = canvas
+    return frame
 
 
 def measure_style(frame: np.ndarray) -> dict:
