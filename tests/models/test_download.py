@@ -223,3 +223,20 @@ def test_manifest_file_is_json_with_the_documented_fields(downloaded):
     rec = data["files"]["pose/rtmpose_m.onnx"]
     assert set(rec) == {"size", "sha256", "source", "part", "slot", "verified", "time"}
     assert rec["source"].endswith("/zoo/rtmpose-m_simcc-body7_pt-body7_420e-256x192-e48f03d0_20230504.zip")
+
+
+def test_unreachable_servers_give_estimates_in_dry_run_and_a_clear_error(tmp_path):
+    from text2video.models.download import download
+
+    lines: list[str] = []
+    dead = "http://127.0.0.1:1"  # nothing listens on port 1
+    plan = download(tmp_path / "m", ("prompt", "pose"), pose_presets=("balanced",), endpoint=dead,
+                    zoo_url=dead + "/zoo/", dry_run=True, progress=False, out=lines.append)
+    assert plan.sizes_estimated and "~" in "\n".join(lines) and len(plan.notes) == 2
+    with pytest.raises(DownloadError) as err:
+        download(tmp_path / "m", ("prompt",), endpoint=dead, progress=False, out=lines.append)
+    assert err.value.field == "HF_ENDPOINT" and "run the command again" in str(err.value)
+    with pytest.raises(DownloadError) as err:
+        download(tmp_path / "m", ("pose",), pose_presets=("balanced",), zoo_url=dead + "/zoo/", retries=0,
+                 backoff_s=0, progress=False, out=lines.append)
+    assert "transfer failed" in str(err.value) and "resumes" in str(err.value)

@@ -285,7 +285,13 @@ def _fetch_hub(root: Path, item: PlannedFile, endpoint: str | None, token: str |
     spec = item.spec
     assert isinstance(spec, HubFile)
     if item.etag is None:  # planned offline: ask now
-        candidate, meta = _hub_metadata(spec, endpoint, token)
+        try:
+            candidate, meta = _hub_metadata(spec, endpoint, token)
+        except Exception as exc:  # unreachable Hub: one line with the fix, not a traceback
+            raise DownloadError(f"cannot reach the Hub for {spec.repo_id} ({type(exc).__name__}: {exc})",
+                                field="HF_ENDPOINT", value=os.environ.get("HF_ENDPOINT", "https://huggingface.co"),
+                                hint="Check the network (or set HF_ENDPOINT to a reachable mirror), then run the "
+                                     "command again: finished files are kept.") from exc
         if candidate is None:
             raise DownloadError(f"none of {', '.join(spec.candidates)} exists in {spec.repo_id}",
                                 field="repo_id", value=spec.repo_id)
@@ -369,7 +375,7 @@ def _http_download(url: str, part_path: Path, expected_size: int | None, *, retr
             got = part_path.stat().st_size if part_path.exists() else 0
             if failures > retries:
                 raise DownloadError(
-                    f"{url}: transfer interrupted {failures} times ({exc})", field="url", value=url,
+                    f"{url}: transfer failed {failures} time(s) ({type(exc).__name__}: {exc})", field="url", value=url,
                     hint=f"Run the same command again: it resumes from the {human(got)} already in {part_path}.",
                 ) from exc
             log.warning("%s: transfer interrupted at %d bytes (%s); resuming", label or url, got, exc)
