@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request, send_file, url_for
 
 from .. import storage
-from ..exceptions import InvalidInput, NotFound
+from ..exceptions import Conflict, InvalidInput, NotFound
 from ..jobs.status import JobStatus
 from .auth import auth_enabled, authenticate, check_file_access, require_key
 from .common import get_job_or_404, job_json, job_location, prefer_wait, wait_until_finished
@@ -92,7 +92,10 @@ def show(job_id: str):
 @require_key
 def cancel(job_id: str):
     """Queued -> canceled at once; running -> stops at its next step (202). 409 when it has already finished."""
-    get_job_or_404(job_id)
+    job = get_job_or_404(job_id)
+    if job.finished:  # canceling twice is a conflict too: the client's idea of the job is out of date
+        raise Conflict(f"job {job_id} has already {job.status.value}; it cannot be canceled", field="id",
+                       value=job_id, hint="Only queued or running jobs can be canceled.")
     job = get_store().request_cancel(job_id)
     return _job_response(job, 202)
 
