@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         preset=settings.pose_preset, device=settings.device, draw=args.draw, progress=progress, options=options)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_mp4(stream, args.out, stream.fps)
-    print(f"input: {stream.kind} video; {len(stream)} frames at {stream.fps:.3g} fps, "
+    kind = "raw video (poses estimated)" if stream.kind == "video" else "skeleton video (resized, not estimated)"
+    print(f"input: {kind}; {len(stream)} frames at {stream.fps:.3g} fps, "
           f"{settings.width}x{settings.height} -> {args.out}")
     if stream.report is not None:
         if args.json:

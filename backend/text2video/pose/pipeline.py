@@ -179,7 +179,7 @@ def iter_pose_frames(video_path: str | os.PathLike, *, width: int, height: int, 
     report = estimate_poses(video_path, models, width=width, height=height, stride=stride, max_frames=max_frames,
                             target_fps=target_fps, fps=fps, expected=expected, progress=progress,
                             options=options or PoseOptions())
-    log.info("pose: %s", report.summary())
+    log.debug("pose: %s", report.summary())
 
     def rendered() -> Iterator[np.ndarray]:
         for frame in report.frames:
