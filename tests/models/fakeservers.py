@@ -8,7 +8,8 @@ Hub (what ``huggingface_hub.hf_hub_download`` asks of ``HF_ENDPOINT``):
   - absent file: 404 with ``X-Error-Code: EntryNotFound``; unknown repo: 404 ``X-Error-Code: RepoNotFound``.
 CDN: ``GET /lfs/{sha256}`` and the zoo ``HEAD|GET /zoo/{archive}`` with ``Range`` support (206 + Content-Range).
 
-Faults, to test recovery: ``drop_once`` (first GET of a path sends half the body, or ``drop_after[path]`` bytes, then closes the connection),
+Faults, to test recovery: ``drop_once`` (first GET of a path sends half the body, or ``drop_after[path]`` bytes,
+then closes the connection),
 ``corrupt_once`` (first GET sends the same length with one byte flipped), ``corrupt_always``.
 Every request is logged in ``requests`` as (server, method, path, Range header).
 """

@@ -463,7 +463,8 @@ def download(root: str | Path, parts: Iterable[str] = sources.PARTS, *, fp16: bo
     parts = tuple(parts)
     p = plan(root, parts, fp16=fp16, pose_presets=pose_presets, endpoint=endpoint, zoo_url=zoo_url, token=token,
              catalog=catalog)
-    out(f"models folder: {root.resolve()}  (free: {human(free_disk_bytes(root) if free_bytes is None else free_bytes)})")
+    free = free_disk_bytes(root) if free_bytes is None else free_bytes
+    out(f"models folder: {root.resolve()}  (free: {human(free)})")
     out(p.format())
     if dry_run:
         out("dry run: nothing was fetched")

@@ -5,7 +5,8 @@ Three parts (``--only``):
 - ``diffusion``: Stable Diffusion v1-4 in diffusers format from ``CompVis/stable-diffusion-v1-4`` (only the files the
   pipeline loads: no safety checker, no feature extractor, no EMA/ckpt files), and the Follow-Your-Pose weights from
   ``YueMafighting/FollowYourPose_v1`` (the repository the authors' README and Colab notebook point to): the
-  ``followyourpose_checkpoint-1000`` model weights (not ``optimizer.bin``: training state only) and ``pose_encoder.pth``.
+  ``followyourpose_checkpoint-1000`` model weights (not ``optimizer.bin``: training state only) and
+  ``pose_encoder.pth``.
 - ``prompt``: ``VietAI/envit5-translation`` (transformers T5 folder).
 - ``pose``: YOLOX + RTMPose ONNX exports from the OpenMMLab model zoo (``onnx_sdk`` zips, the same ones rtmlib uses);
   the single ``.onnx`` inside each zip is unpacked to the name ``layout.py`` gives it.
