@@ -56,6 +56,25 @@ TABLE = [
     ("🐼🐼🐼", "en"),
     ("12345", "en"),
     ("!!! ???", "en"),
+    # typical English diffusion prompts (short English words that are also Vietnamese syllables must not tip them)
+    ("masterpiece, best quality, 1girl, solo, long hair, dancing", "en"),
+    ("a girl singing a song", "en"),
+    ("a girl with long hair dancing in the rain", "en"),
+    ("a boy playing ping pong", "en"),
+    ("a man doing hip hop", "en"),
+    ("a man in a red shirt, dancing, full body, studio lighting", "en"),
+    ("an old man walking his dog in the park at sunset", "en"),
+    ("a man with a hat and a cane", "en"),
+    ("Ha Long Bay at sunset", "en"),
+    ("Tom and Jerry dancing", "en"),
+    # longer unaccented Vietnamese, and mixed slang (translated: Vietnamese words left as they are would be lost)
+    ("nguoi phu nu mac ao dai do mua quat", "vi"),
+    ("chang trai deo kinh nhay break dance", "vi"),
+    ("cau be da bong tren san", "vi"),
+    ("Son Tung nhay tren san khau", "vi"),
+    ("hot girl nhay tiktok", "vi"),
+    ("cô gái, masterpiece, best quality", "vi"),
+    ("Một cô gái đang múa ballet trên sân khấu, ánh sáng lung linh", "vi"),
 ]
 
 

@@ -9,7 +9,8 @@ Each word votes:
 - Words valid in both ("a", "man", "to", "day") are neutral.
 Capitalised words inside a sentence are names ("Iron Man", "Hà Nội"): they carry little weight, so an English
 prompt that mentions a Vietnamese place stays English and a Vietnamese prompt about "Iron man" is translated.
-Numbers and emoji carry no vote. The text is Vietnamese when its Vietnamese score beats its English score.
+Numbers and emoji carry no vote. The text is Vietnamese when its non-name words give at least 1 point of Vietnamese
+and its Vietnamese score is at least half its English score (mixed text leans to translation: see below).
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ a an am at be by can cat con cut day den do go ha hat he hen hi him hit ho hot h
 may me men met mom mop my nap net no not nut on pan pen pet pin pit pot ran rat run sat set sit so son sun tan
 tap ten than that the them then thin tin tip to top up van vet bay say pay ray hay lay way toy boy guy cute
 ban bat bun but cap chat chin chip chop cot cup gun hen hop hug kit lap let lit mad mud nun pat pit tat tot
-ton tan tom thick
+ton tan tom thick song sung lung rung doc leo len sing king ring thing long bang hang gang hip tech gym
+ping pong tong bum chap
 """.split())
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -129,7 +131,7 @@ def guess_language(text: str) -> LanguageGuess:
     # Capitals mark names only when the text also has lower-case words (not a Title Case or ALL CAPS prompt).
     lower_words = sum(1 for m in matches if m.group()[0].islower())
     votes: list[tuple[str, str, float]] = []
-    vi_score = en_score = 0.0
+    vi_score = en_score = vi_content = 0.0
     for i, m in enumerate(matches):
         word = m.group()
         kind, weight = _word_vote(word)
@@ -142,10 +144,13 @@ def guess_language(text: str) -> LanguageGuess:
             vi_score += weight
         elif kind == "vi":
             vi_score += weight
+            vi_content += weight
         elif kind == "en":
             en_score += weight
         votes.append((word, kind, weight))
-    language = "vi" if vi_score > en_score and vi_score >= 1.0 else "en"
+    # Leaving Vietnamese words untranslated loses them (CLIP does not read Vietnamese), while translating an English
+    # prompt mostly gives it back reworded: so mixed text leans to translation. Names alone never make it Vietnamese.
+    language = "vi" if vi_content >= 1.0 and 2 * vi_score >= en_score else "en"
     return LanguageGuess(language, vi_score, en_score, votes)
 
 
