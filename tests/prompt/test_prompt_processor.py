@@ -91,3 +91,15 @@ def test_without_clip_tokenizer_the_translation_still_works(tmp_path, prompt_mod
 def test_explicit_tokenizer_is_used(prompt_models, clip_tokenizer, fresh_translator, tmp_path):
     proc = PromptProcessor(tmp_path, clip_tokenizer=clip_tokenizer, translator=fresh_translator)
     assert proc.process("a girl dancing").token_count == 5
+
+
+def test_empty_translation_falls_back_to_the_original(proc, fresh_translator):
+    tr = fresh_translator.load()
+    real = tr.model.generate
+    tr.model.generate = lambda *args, **kwargs: real(*args, **kwargs)[:, :1]  # only the start token: ""
+    res = proc.process("Cô gái nhảy trên núi")
+    assert res.english == "Cô gái nhảy trên núi" and res.translated
+    assert any("came back empty" in w for w in res.warnings)
+    tr.model.generate = real
+    again = proc.process("Cô gái nhảy trên núi")  # the failure was not cached
+    assert again.english != "Cô gái nhảy trên núi" and fresh_translator.generate_calls == 2

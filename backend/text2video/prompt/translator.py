@@ -182,7 +182,8 @@ class Translator:
                 batch = todo[start:start + self.batch_size]
                 for source, english in zip(batch, self._generate(batch)):
                     results[source] = english
-                    self._remember(source, english)
+                    if english:  # an empty answer is a failure: try the model again next time
+                        self._remember(source, english)
         return [results[t] for t in texts]
 
     def translate_one(self, text: str) -> str:
