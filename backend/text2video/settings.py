@@ -60,6 +60,7 @@ class Settings:
     heartbeat_interval_s: float = 5.0  # a running job (and each worker) refreshes its heartbeat this often
     heartbeat_timeout_s: float = 60.0  # a running job with an older heartbeat is presumed dead and recovered
     reaper_interval_s: float = 15.0  # how often workers and `serve` look for dead jobs and expired ones
+    worker_stop_grace_s: float = 10.0  # on stop, a running job gets this long to finish, then goes back to the queue
     engine_factory: str = ""  # "module:callable(settings)" building the worker's engine; empty = text2video.engine.Engine
     sync_wait_s: float = 900.0  # POST /generate waits this long for the video before answering 202
     webhook_secret: str = ""  # Standard Webhooks secret ("whsec_..." base64); empty = generated and stored

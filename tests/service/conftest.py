@@ -31,6 +31,7 @@ SERVICE_TESTS = Path(__file__).resolve().parent
 TINY_ENGINE = "tiny_engine:create_engine"
 
 FAST = {"heartbeat_interval_s": 0.5, "heartbeat_timeout_s": 4.0, "reaper_interval_s": 1.0, "min_free_disk_mb": 1,
+        "worker_stop_grace_s": 2.0,
         "retention_days": 7.0}
 
 

@@ -395,11 +395,17 @@ class JobStore:
             values["total_steps"] = int(total_steps)
         values.update(_info_values(info))
         with self.session() as s:
-            if "files" in values:  # merge: files appear one by one
-                current = s.scalar(select(Job.files).where(Job.id == job_id)) or []
-                values["files"] = _merge_names(current, values["files"])
+            self._merge_lists(s, job_id, values)
             return bool(s.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING,
                                                     Job.worker == worker).values(**values)).rowcount)
+
+    @staticmethod
+    def _merge_lists(s: Session, job_id: str, values: dict) -> None:
+        # files appear one by one, and warnings of earlier attempts stay: both lists are merged, not replaced
+        for name, column in (("files", Job.files), ("warnings", Job.warnings)):
+            if name in values:
+                current = s.scalar(select(column).where(Job.id == job_id)) or []
+                values[name] = _merge_names(current, values[name])
 
     def is_cancel_requested(self, job_id: str) -> bool:
         """True when the user canceled, or the job was deleted/reaped from under the worker (stop working)."""
@@ -430,10 +436,8 @@ class JobStore:
 
     def _finish(self, job_id: str, worker: str | None, values: dict, from_status=(JobStatus.RUNNING,)) -> bool:
         values = dict(values, webhook_status=_webhook_pending_expr(), webhook_next_at=values["finished_at"])
-        if "files" in values:
-            with self.session() as s:
-                current = s.scalar(select(Job.files).where(Job.id == job_id)) or []
-            values["files"] = _merge_names(current, values["files"])
+        with self.session() as s:
+            self._merge_lists(s, job_id, values)
         cond = [Job.id == job_id, Job.status.in_(from_status)]
         if worker is not None:
             cond.append(Job.worker == worker)

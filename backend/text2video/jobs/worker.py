@@ -104,11 +104,11 @@ class Supervisor:
     """Runs and restarts one worker child; recovers its job when it dies. ``run()`` blocks until stopped."""
 
     def __init__(self, settings: Settings, name: str | None = None, *, loglevel: str = "INFO",
-                 stop_grace_s: float = 5.0, restart_backoff_s: float = 1.0):
+                 stop_grace_s: float | None = None, restart_backoff_s: float = 1.0):
         self.settings = settings
         self.name = name or default_worker_name()
         self.loglevel = loglevel
-        self.stop_grace_s = stop_grace_s
+        self.stop_grace_s = settings.worker_stop_grace_s if stop_grace_s is None else stop_grace_s
         self.restart_backoff_s = restart_backoff_s
         self.store = JobStore(settings.database_url)
         self.celery_app = make_celery(settings)
@@ -173,6 +173,10 @@ class Supervisor:
     def run(self) -> int:
         self.store.create_tables()
         self.recover_previous()
+        try:
+            requeue_queued(self.celery_app, self.store)  # messages lost with a crashed node; duplicates are skipped
+        except Exception as exc:  # noqa: BLE001 - broker not up yet: the jobs stay queued, serve re-sends them
+            log.warning("could not re-send queued jobs: %s", exc)
         self.reaper.start()
         backoff = self.restart_backoff_s
         last_beat = 0.0
@@ -212,12 +216,19 @@ class Supervisor:
             if child is not None and child.returncode is not None:
                 self._child_exited(child.returncode, planned=True)
             return
-        # SIGTERM = Celery warm shutdown (finishes the current job); a job still running after the grace period
-        # is interrupted and goes back to the queue without counting as an attempt.
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=self.stop_grace_s)
-        except subprocess.TimeoutExpired:
+        busy = bool(self.store.running_jobs(worker=self.name, worker_pid=child.pid))
+        if busy:
+            # SIGTERM = Celery warm shutdown (finishes the current job); a job still running after the grace
+            # period is interrupted and goes back to the queue without counting as an attempt.
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=self.stop_grace_s)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        else:
+            # Idle: nothing to finish, and Celery's own shutdown of an idle SQLite-broker consumer takes ~6 s.
+            # A message it might have been taking at this instant is re-sent by requeue_queued at the next start.
             child.kill()
             child.wait()
         self._child_exited(child.returncode, planned=True)
