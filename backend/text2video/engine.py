@@ -278,6 +278,10 @@ class Engine:
                 pipe.set_progress_bar_config(disable=True)  # progress goes through on_progress
                 log.info("video pipeline loaded from %s (%s) in %.1f s", self.models_dir, dtype_name(self.dtype),
                          time.monotonic() - started)
+                if self.demo:
+                    from .models.demo import DEMO_WARNING
+
+                    log.warning(DEMO_WARNING)
                 self._pipe = pipe
                 self._offloaded = False
             return self._pipe
@@ -314,7 +318,7 @@ class Engine:
         applied = presets.apply_preset(pipe, preset)
         self._offloaded = offload
         self.memory_preset = preset.name
-        log.info("memory preset %s (%s): %s", preset.name, preset.reason, ", ".join(applied) or "nothing to switch")
+        log.info("memory preset %s: %s", preset.name, ", ".join(applied) or "nothing to switch")
         if preset.warning and not self.demo:  # (the CPU-speed warning is about the real model)
             warnings.append(preset.warning)
         return int(preset.decode_chunk_size or 8)
@@ -429,7 +433,6 @@ class Engine:
             from .models.demo import DEMO_WARNING
 
             warnings.append(DEMO_WARNING)
-            log.warning(DEMO_WARNING)
         state = {"fraction": 0.0}
 
         def report(stage: JobStage, fraction: float, message: str, step: int = 0, total: int = 0,

@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ..exceptions import InvalidInput
 
@@ -67,6 +68,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+_BAR_LABELS = {"extracting_pose": "pose", "generating": "denoising"}
+
+
+def _quiet_libraries() -> None:
+    """Keep the terminal to our progress bar: no per-file weight-loading bars or config chatter."""
+    try:
+        import diffusers
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        diffusers.utils.logging.set_verbosity_error()
+        diffusers.utils.logging.disable_progress_bar()
+    except (ImportError, AttributeError):
+        pass
+
+
 def output_paths(out: Path) -> dict[str, Path]:
     """Engine file name -> final path next to ``out``."""
     stem = out.with_suffix("")
@@ -91,43 +109,44 @@ def run(args: argparse.Namespace) -> int:
     from ..settings import Settings
 
     request.validate(max_frames=Settings.load().max_output_frames)
+    if not getattr(args, "verbose", False):
+        _quiet_libraries()
     engine = Engine(args.models, device=args.device, dtype=args.dtype, memory=args.memory)
-    if engine.demo:
-        print("note: DEMO models (tiny random weights): the generated video is noise, not a real video.",
-              file=sys.stderr)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".tmp", dir=out.parent))
-    bar = None
+    bars: dict[str, Any] = {}
+    said: list[str] = []
     try:
         from tqdm.auto import tqdm
 
-        stage_seen: set[str] = set()
-
         def on_progress(progress) -> None:
-            nonlocal bar
             stage = progress.stage.value
-            if stage not in stage_seen:
-                stage_seen.add(stage)
-                if stage == "generating" and "english_prompt" in progress.info:
-                    print(f"prompt (English): {progress.info['english_prompt']}", file=sys.stderr)
+            for name in [n for n in bars if n != stage]:
+                bars.pop(name).close()  # a finished stage's bar
+            if stage == "generating" and "english_prompt" in progress.info and not said:
+                said.append(progress.info["english_prompt"])
+                tqdm.write(f"prompt (English): {progress.info['english_prompt']}", file=sys.stderr)
             if args.no_progress or progress.total == 0:
                 return
+            bar = bars.get(stage)
             if bar is None:
-                bar = tqdm(total=progress.total, desc="denoising", unit="step", file=sys.stderr)
+                bar = bars[stage] = tqdm(total=progress.total, desc=_BAR_LABELS.get(stage, stage),
+                                         unit="step" if stage == "generating" else "frame", file=sys.stderr)
+            bar.total = progress.total
             bar.n = progress.step
             bar.refresh()
 
         result = engine.generate(request, work, on_progress=on_progress)
-        if bar is not None:
+        for bar in bars.values():
             bar.close()
-            bar = None
+        bars.clear()
         targets = output_paths(out)
         for name, path in result.files.items():
             os.replace(path, targets[name])
             result.files[name] = targets[name]
     finally:
-        if bar is not None:
+        for bar in bars.values():
             bar.close()
         shutil.rmtree(work, ignore_errors=True)
 
