@@ -13,6 +13,7 @@ import pytest
 from text2video.models import sources
 
 from fakeservers import FakeServers, make_zip
+from models_helpers import run_download
 
 
 def _content() -> tuple[dict[str, dict[str, bytes]], dict[str, bytes], dict[str, str]]:
@@ -67,25 +68,6 @@ def fake(servers):
     servers.corrupt_always.clear()
     servers.reset_log()
     return servers
-
-
-def make_catalog(fake, parts=sources.PARTS, fp16=False, presets=tuple(sources.ZOO_FILES)) -> sources.Catalog:
-    """The real catalog, with the balanced pose models pinned to the fake files' hashes (accurate stays unpinned)."""
-    pins = {d: h for d, h in fake.onnx_sha.items() if d in {z.dest for z in sources.ZOO_FILES["balanced"]}}
-    return sources.catalog(parts, fp16, presets).with_zoo_hashes(pins)
-
-
-def run_download(root: Path, fake, parts=sources.PARTS, **kwargs):
-    """download() against the fake servers; returns (plan, printed lines)."""
-    from text2video.models.download import download
-
-    lines: list[str] = []
-    fp16 = kwargs.pop("fp16", False)
-    presets = kwargs.pop("pose_presets", tuple(sources.ZOO_FILES))
-    kwargs.setdefault("catalog", make_catalog(fake, tuple(parts), fp16, presets))
-    plan = download(root, parts, fp16=fp16, pose_presets=presets, endpoint=fake.hub_url,
-                    zoo_url=fake.cdn_url + "/zoo/", progress=False, backoff_s=0.0, out=lines.append, **kwargs)
-    return plan, lines
 
 
 @pytest.fixture(scope="session")
