@@ -70,7 +70,7 @@ def test_hidden_arm_and_empty_frames_are_repaired_and_reported(walker_pose):
     summary = report.summary()
     assert "DEMO" in summary
     assert "right arm repaired in frames 10\u201312" in summary
-    assert "no person in frames 20\u201321" in summary
+    assert "person not detected in frames 20\u201321" in summary
     assert "keypoints detected" in summary and "CPUExecutionProvider" in summary
     counts = report.counts()
     assert sum(counts.values()) == 30 * 17 and counts["detected"] > 0.85 * 30 * 17

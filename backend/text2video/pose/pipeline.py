@@ -178,7 +178,7 @@ def iter_pose_frames(video_path: str | os.PathLike, *, width: int, height: int, 
         models = load_pose_models(models_dir, preset, device)
     report = estimate_poses(video_path, models, width=width, height=height, stride=stride, max_frames=max_frames,
                             target_fps=target_fps, fps=fps, expected=expected, progress=progress,
-                            options=options or PoseOptions())
+                            options=options or PoseOptions(), info=info)
     log.debug("pose: %s", report.summary())
 
     def rendered() -> Iterator[np.ndarray]:
@@ -227,11 +227,11 @@ def _frame_ranges(frames: np.ndarray, times: list[float], limit: int = 5) -> str
 
 def estimate_poses(video_path, models: PoseModels, *, width: int, height: int, stride: int,
                    max_frames: int | None, target_fps: float | None, fps: float, expected: int,
-                   progress: ProgressFn | None, options: PoseOptions) -> PoseReport:
+                   progress: ProgressFn | None, options: PoseOptions, info=None) -> PoseReport:
     """Pass 1 (streaming detection + estimation) and pass 2 (tracking, subject, repair) -> PoseReport."""
     from ..video import iter_sampled, probe_video
 
-    info = probe_video(video_path)
+    info = info or probe_video(video_path)
     size = _work_size(info.display_width, info.display_height, width, height, options.work_short_side)
     boxes_per_frame, det_scores, kps_per_frame, kscores_per_frame, meta = [], [], [], [], []
     for i, sampled in enumerate(iter_sampled(video_path, stride=stride, target_fps=target_fps,
@@ -276,7 +276,7 @@ def estimate_poses(video_path, models: PoseModels, *, width: int, height: int, s
         seen[list(t.boxes)] = True
     if seen.mean() < options.min_subject_fraction:
         raise NoPersonFound(
-            f"the person was found in only {int(seen.sum())} of {n} sampled frames; missing in frames "
+            f"the person was found in only {int(seen.sum())} of {n} sampled frames; missing in sampled frames "
             f"{_frame_ranges(~seen, times)}", field="video", value=os.fspath(video_path),
             hint="Trim the video to the part where the person is in view, or use a ready-made skeleton video.")
 

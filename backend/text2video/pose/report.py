@@ -110,7 +110,8 @@ class PoseReport:
                      f"{det:.0f} % of keypoints detected, {rep:.0f} % repaired, {mis:.0f} % missing (not drawn).")
         absent = np.flatnonzero(~seen)
         if len(absent):
-            lines.append(f"no person in frames {_ranges(absent)} (short runs filled from neighbours).")
+            lines.append(f"person not detected in frames {_ranges(absent)} (short gaps filled from the "
+                         "neighbouring frames, longer ones left empty).")
         for part, joints in PARTS.items():
             sub = status[:, list(joints)]
             repaired = np.flatnonzero((sub == REPAIRED).any(axis=1) & seen)
