@@ -65,3 +65,14 @@ def test_bad_input_exits_2_with_one_line(demo_dir, args, message):
     proc = _run(*args, "--models", "demo", demo_dir=demo_dir)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_translator_is_a_one_line_error(tmp_path, capsys):
+    from text2video.cli import main
+
+    assert main(["translate", "Cô gái nhảy trên núi", "--models", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the translation model is missing") and "download --only prompt" in err
+    # English needs no translator: it works with the same empty folder.
+    assert main(["translate", "a girl dancing", "--models", str(tmp_path)]) == 0
+    assert "english:   a girl dancing" in capsys.readouterr().out
