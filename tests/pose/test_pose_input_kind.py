@@ -43,3 +43,15 @@ def test_rendered_skeleton_frame_votes_skeleton():
     assert frame_looks_like_skeleton(np.zeros((64, 64, 3), np.uint8)) is None  # black: no opinion
     rng = np.random.default_rng(0)
     assert frame_looks_like_skeleton(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)) is False
+
+
+def test_reference_skeleton_video_used_as_is(shared_data, tmp_path):
+    """A ready-made skeleton video goes through resized and cropped, keeping its style; no models needed."""
+    from text2video.pose import prepare_pose_video
+    from text2video.pose.skeleton import measure_style
+
+    video = shared_data / "skeleton" / "skeleton_group_1080x1084p24.mp4"
+    pv = prepare_pose_video(video, width=512, height=384, stride=5, max_frames=3, models_dir=tmp_path)
+    assert pv.kind == "skeleton" and pv.frames.shape == (3, 384, 512, 3) and pv.fps == pytest.approx(24 / 5)
+    style = measure_style(pv.frames[0])
+    assert style["black_fraction"] > 0.8 and style["center"] is not None and style["right"] is not None

@@ -162,6 +162,9 @@ def test_cli_pose_end_to_end(walker_video, pose_models, tmp_path):
     assert (info.width, info.height) == (128, 96) and info.frame_count == 15
     assert info.fps == pytest.approx(FPS / 2)
     assert len(json.loads(js.read_text())["frames"]) == 15
+    from text2video.pose import detect_input_kind
+
+    assert detect_input_kind(out) == "skeleton"  # what we write reads back as a skeleton video
 
     bad = subprocess.run([sys.executable, str(ROOT / "manage.py"), "pose", "--video", str(tmp_path / "nope.mp4"),
                           "--models", str(pose_models)], capture_output=True, text=True, env=env, timeout=120)
