@@ -74,8 +74,10 @@ class _ProgressWriter:
             return
         self._stage, self._last = p.stage, now
         try:
-            self.store.update_progress(self.job_id, self.worker, stage=p.stage, progress=p.fraction, step=p.step,
-                                       total_steps=p.total, eta_seconds=p.eta_s, **info)
+            # step/total only while a stage counts steps: the final "encoding" update keeps "50 of 50" visible
+            counted = {"step": p.step, "total_steps": p.total} if p.total else {}
+            self.store.update_progress(self.job_id, self.worker, stage=p.stage, progress=p.fraction,
+                                       eta_seconds=p.eta_s, **counted, **info)
         except Exception as exc:  # noqa: BLE001 - progress is best effort; the outcome write is not
             log.warning("progress update for job %s failed: %s", self.job_id, exc)
 

@@ -277,7 +277,7 @@ def build_engine(settings: Settings) -> Any:
     from ..engine import Engine
     from ..models.demo import resolve_models_dir
     return Engine(resolve_models_dir(settings.models_dir), device=settings.device, dtype=settings.dtype,
-                  memory=settings.memory, pose_preset=settings.pose_preset)
+                  memory=settings.memory, pose_preset=settings.pose_preset, settings=settings)
 
 
 def get_engine(settings: Settings) -> Any:
