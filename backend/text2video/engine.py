@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .exceptions import Canceled, DeviceError, InvalidInput, Text2VideoError
+from .exceptions import Canceled, DeviceError, InvalidInput, OutOfMemory, Text2VideoError
 from .jobs.status import JobStage
 
 log = logging.getLogger(__name__)
@@ -531,10 +531,16 @@ class Engine:
             timings["encode"] = time.monotonic() - t0
             timings["total"] = time.monotonic() - started
             report(JobStage.ENCODING, 1.0, "done")
-        except BaseException:
+        except BaseException as exc:
             # Nothing half-done is left behind: a failed or canceled job has no output files.
             for path in written:
                 path.unlink(missing_ok=True)
+            if isinstance(exc, torch.OutOfMemoryError):
+                torch.cuda.empty_cache()
+                raise OutOfMemory(f"out of GPU memory generating {request.frames or 'the'} frames at "
+                                  f"{request.width}x{request.height} on {self.device} (memory preset "
+                                  f"{self.memory_preset or 'none'})", field="frames", value=request.frames,
+                                  hint="Use --memory low, fewer --frames, or a smaller --width/--height.") from exc
             raise
 
         return GenerationResult(

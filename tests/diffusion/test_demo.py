@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from text2video.diffusion.demo import DEMO_UNET_CONFIG, SD14_SCHEDULER_CONFIG, build_demo, build_tokenizer_files
+from text2video.diffusion.demo import DEMO_UNET_CONFIG, SD14_SCHEDULER_CONFIG, build_tokenizer_files
 from text2video.diffusion.pipeline import FollowYourPosePipeline, missing_model_files
 from text2video.models.layout import ModelPaths
 
@@ -112,12 +112,18 @@ def test_tokenizer_files_work_with_clip_tokenizer(tmp_path):
     assert tok.decode(tok("cô gái 🙂").input_ids, skip_special_tokens=True).strip() == "cô gái 🙂"
 
 
-def test_build_is_seeded_and_fast(demo_models, tmp_path):
+def test_init_demo_models_command_builds_seeded_folder_fast(demo_models, tmp_path, capsys):
+    from text2video.cli import main
+
     started = time.monotonic()
-    build_demo(tmp_path)
+    assert main(["init-demo-models", str(tmp_path)]) == 0
     elapsed = time.monotonic() - started
-    assert elapsed < 60, f"demo build took {elapsed:.1f} s"
+    out = capsys.readouterr().out
+    assert "noise" in out and str(tmp_path.resolve()) in out
+    assert elapsed < 90, f"demo build took {elapsed:.1f} s"
     paths, fresh = ModelPaths(demo_models), ModelPaths(tmp_path)
+    assert fresh.is_demo and missing_model_files(tmp_path) == []
+    # Same seeds -> the same weights as the session's demo folder, bit for bit.
     a = _load_state(paths.fyp_checkpoint / "pytorch_model.bin")
     b = _load_state(fresh.fyp_checkpoint / "pytorch_model.bin")
     assert a.keys() == b.keys()
