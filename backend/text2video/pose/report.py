@@ -53,13 +53,14 @@ class FramePose:
 
 
 def _ranges(frames: list[int] | np.ndarray, limit: int = 3) -> str:
+    """"frame 3" / "frames 3\u20135, 9 and 2 more"."""
     mask = np.zeros(max(frames) + 1 if len(frames) else 0, bool)
     mask[list(frames)] = True
     parts = [f"{s}" if s == e else f"{s}\u2013{e}" for s, e in runs(mask)]
     text = ", ".join(parts[:limit])
     if len(parts) > limit:
         text += f" and {len(parts) - limit} more"
-    return text
+    return ("frame " if len(frames) == 1 else "frames ") + text
 
 
 @dataclass
@@ -110,16 +111,16 @@ class PoseReport:
                      f"{det:.0f} % of keypoints detected, {rep:.0f} % repaired, {mis:.0f} % missing (not drawn).")
         absent = np.flatnonzero(~seen)
         if len(absent):
-            lines.append(f"person not detected in frames {_ranges(absent)} (short gaps filled from the "
+            lines.append(f"person not detected in {_ranges(absent)} (short gaps filled from the "
                          "neighbouring frames, longer ones left empty).")
         for part, joints in PARTS.items():
             sub = status[:, list(joints)]
             repaired = np.flatnonzero((sub == REPAIRED).any(axis=1) & seen)
             missing = np.flatnonzero((sub == MISSING).any(axis=1))
             if len(repaired):
-                lines.append(f"{part} repaired in frames {_ranges(repaired)}.")
+                lines.append(f"{part} repaired in {_ranges(repaired)}.")
             if len(missing):
-                lines.append(f"{part} missing in frames {_ranges(missing)}.")
+                lines.append(f"{part} missing in {_ranges(missing)}.")
         lines.append(f"Pose estimated with ONNX Runtime on {self.provider} ({self.preset} preset).")
         lines.extend(w.rstrip(".") + "." for w in self.warnings)
         return " ".join(lines)
