@@ -70,7 +70,8 @@ class _ProgressWriter:
     def __call__(self, p: Progress) -> None:
         now = time.monotonic()
         info = _progress_info(p.info or {})
-        if p.stage == self._stage and not info and now - self._last < self.interval and p.step < p.total:
+        last_step = bool(p.total) and p.step >= p.total
+        if p.stage == self._stage and not info and not last_step and now - self._last < self.interval:
             return
         self._stage, self._last = p.stage, now
         try:
