@@ -10,7 +10,7 @@ from flask import g, request
 from ..exceptions import NotFound
 from ..jobs.store import Job
 from .auth import auth_enabled, authenticate, sign_file_url
-from .services import get_store
+from .services import services
 
 API_PREFIX = "/api/v1"
 MAX_PREFER_WAIT_S = 60
@@ -32,7 +32,7 @@ def job_location(job_id: str) -> str:
 
 def get_job_or_404(job_id: str) -> Job:
     """The job, if it exists and this caller may see it (with keys on: the key that created it)."""
-    job = get_store().get(job_id)
+    job = services().read_job(job_id)
     if job is None or (auth_enabled() and not g.get("signed_file") and job.api_key_id != authenticate()):
         raise NotFound(f"job {job_id!r} does not exist", field="id", value=job_id,
                        hint="List your jobs with GET /api/v1/jobs.")
@@ -59,10 +59,10 @@ def client_gone() -> bool:
 def wait_until_finished(job: Job, seconds: float) -> Job:
     """Poll the store until the job has finished or ``seconds`` passed (or the client left); the job as it is."""
     deadline = time.monotonic() + seconds
-    store = get_store()
+    svc = services()
     while not job.finished and time.monotonic() < deadline and not client_gone():
         time.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
-        fresh = store.get(job.id)
+        fresh = svc.read_job(job.id)
         if fresh is None:  # deleted meanwhile
             break
         job = fresh
