@@ -156,9 +156,12 @@ def test_too_few_frames_fails_before_any_work(engine, skeleton_video, tmp_path):
     assert files_in(tmp_path) == set()
 
 
-def test_frames_default_is_what_the_video_gives(engine, skeleton_video, tmp_path):
-    result = engine.generate(request(skeleton_video, frames=None, stride=4, steps=1), tmp_path)
+def test_frames_default_is_what_the_video_gives_and_windows(engine, skeleton_video, tmp_path):
+    result = engine.generate(request(skeleton_video, frames=None, stride=4, steps=1, window=2, window_overlap=1),
+                             tmp_path)
     assert result.frames == 3  # 12 frames / stride 4 (fewer than settings.frames)
+    assert engine.pipeline.last_call_stats["unet"] == 2  # windows 0-1 and 1-2, one step
+    assert len(read_frames(tmp_path / "result.mp4")) == 3
 
 
 def test_vietnamese_prompt_goes_through_the_prompt_stage(engine, skeleton_video, tmp_path):
@@ -190,6 +193,8 @@ def test_raw_video_goes_through_the_pose_stage(engine, raw_video, tmp_path):
     ({"input_type": "image"}, "input_type"),
     ({"prompt": "   "}, "prompt"),
     ({"video": Path("/nonexistent/video.mp4")}, "video"),
+    ({"window": 1}, "window"),
+    ({"window": 4, "window_overlap": 4}, "window_overlap"),
 ])
 def test_request_validation(skeleton_video, changes, field):
     req = request(changes.pop("video", skeleton_video), **changes)

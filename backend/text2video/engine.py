@@ -104,6 +104,14 @@ class GenerationRequest:
             if not _is_int(value) or value <= 0 or value % 64:
                 near = max(64, int(round(value / 64)) * 64) if _is_int(value) and value > 0 else 512
                 raise bad(name, f"{name} must be a positive multiple of 64, got {value!r}", f"Use e.g. {near}.")
+        if self.window is not None and (not _is_int(self.window) or self.window < 2):
+            raise bad("window", f"window must be an integer >= 2, got {self.window!r}",
+                      "Use e.g. 24 frames per window, or leave it out.")
+        if self.window_overlap is not None:
+            limit = self.window if self.window is not None else 24
+            if not _is_int(self.window_overlap) or not 0 <= self.window_overlap < limit:
+                raise bad("window_overlap", f"window_overlap must be >= 0 and below the window ({limit}), got "
+                          f"{self.window_overlap!r}", f"Use e.g. {limit // 3}.")
         video = Path(self.video)
         if not video.exists():
             raise bad("video", f"video file not found: {str(video)!r}", "Check the path.")
@@ -514,10 +522,15 @@ class Engine:
                 check_cancel()
                 return True
 
+            from .diffusion.pipeline import DEFAULT_OVERLAP, DEFAULT_WINDOW
+
+            window = request.window or DEFAULT_WINDOW
+            overlap = request.window_overlap if request.window_overlap is not None else min(DEFAULT_OVERLAP,
+                                                                                             window // 3)
             out = pipe(english, pose=skeleton, video_length=frames, height=request.height, width=request.width,
                        num_inference_steps=request.steps, guidance_scale=float(request.guidance_scale),
                        negative_prompt=negative, generator=generator, output_type="np", callback=on_step,
-                       decode_chunk_size=decode_chunk)
+                       decode_chunk_size=decode_chunk, window_size=window, window_overlap=overlap)
             result = (np.clip(out.frames[0], 0.0, 1.0) * 255.0).round().astype(np.uint8)
             timings["generate"] = time.monotonic() - t0
 

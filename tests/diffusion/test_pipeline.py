@@ -273,3 +273,31 @@ def test_cuda_fp16_and_model_cpu_offload(demo_models, pose):
     offloaded = run(p, pose, seed=11).frames
     assert p.unet.device.type == "cpu"  # offloaded again after the call
     np.testing.assert_allclose(offloaded, on_gpu, atol=2e-2)
+
+
+def test_long_video_in_overlapping_windows_sharing_frame_zero(pipe):
+    from text2video.diffusion.attention import SparseCausalAttnProcessor
+
+    g = torch.Generator().manual_seed(1)
+    long_pose = (torch.rand(5, 3, SIZE, SIZE, generator=g) > 0.9).float()
+    processors = [m.processor for m in pipe.unet.modules()
+                  if isinstance(getattr(m, "processor", None), SparseCausalAttnProcessor)]
+    seen = []
+    handle = pipe.unet.register_forward_pre_hook(
+        lambda module, args: seen.append((args[0].shape[2], processors[0].anchor.mode if processors[0].anchor
+                                          else None)))
+    try:
+        windowed = run(pipe, long_pose, video_length=5, window_size=3, window_overlap=1).frames
+    finally:
+        handle.remove()
+    # 2 windows (frames 0-2 and 2-4) per step, 2 steps: the first records frame 0's keys/values, the next uses them.
+    assert seen == [(3, "record"), (3, "use"), (3, "record"), (3, "use")]
+    assert all(p.anchor is None for p in processors)  # the anchor is unplugged after the call
+    assert windowed.shape == (1, 5, SIZE, SIZE, 3) and np.isfinite(windowed).all()
+    one_pass = run(pipe, long_pose, video_length=5, window_size=None).frames
+    covering = run(pipe, long_pose, video_length=5, window_size=8).frames  # a window longer than the video
+    np.testing.assert_array_equal(one_pass, covering)
+    assert np.abs(windowed - one_pass).max() > 1e-4
+    with pytest.raises(InvalidInput) as info:
+        run(pipe, long_pose, video_length=5, window_size=3, window_overlap=3)
+    assert info.value.field == "window_overlap"

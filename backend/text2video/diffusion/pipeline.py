@@ -25,11 +25,16 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 from ..exceptions import Canceled, DeviceError, InvalidInput, ModelsMissing
 from ..models.layout import ModelPaths
+from .attention import FrameAnchor
 
 log = logging.getLogger(__name__)
 
 SCHEDULERS = ("ddim", "dpm++")
 OUTPUT_TYPES = ("np", "pt", "latent")
+# Longer videos are denoised in overlapping windows of this many frames (memory of one window; the reference
+# samples up to 24-32 frames in one pass).
+DEFAULT_WINDOW = 24
+DEFAULT_OVERLAP = 8
 # SD-1.x VAE latent scale; used when a VAE config does not carry ``scaling_factor``.
 DEFAULT_LATENT_SCALE = 0.18215
 
@@ -42,6 +47,47 @@ class FollowYourPosePipelineOutput(BaseOutput):
     "pt" -> tensor (batch, frames, 3, height, width) in [0, 1]; "latent" -> latents (batch, 4, frames, h, w)."""
 
     frames: Union[np.ndarray, torch.Tensor]
+
+
+def frame_windows(video_length: int, window_size: Optional[int], overlap: int) -> list[tuple[int, int]]:
+    """[(start, end)] windows covering ``video_length`` frames, consecutive ones sharing ``overlap`` frames; the
+    last one is aligned to the end. One window when ``window_size`` is None or covers the video."""
+    if window_size is None or window_size >= video_length:
+        return [(0, video_length)]
+    if not isinstance(window_size, int) or window_size < 2:
+        raise InvalidInput(f"window_size must be an integer >= 2, got {window_size!r}", field="window",
+                           value=window_size, hint=f"Use e.g. {DEFAULT_WINDOW}, or None for one pass.")
+    if not isinstance(overlap, int) or not 0 <= overlap < window_size:
+        raise InvalidInput(f"window_overlap must be >= 0 and smaller than the window ({window_size}), got "
+                           f"{overlap!r}", field="window_overlap", value=overlap,
+                           hint=f"Use e.g. {window_size // 3}.")
+    stride = window_size - overlap
+    starts = list(range(0, video_length - window_size + 1, stride))
+    if starts[-1] + window_size < video_length:
+        starts.append(video_length - window_size)
+    return [(s, s + window_size) for s in starts]
+
+
+def _blend_weights(windows: list[tuple[int, int]], video_length: int, device: torch.device,
+                   dtype: torch.dtype) -> list[torch.Tensor]:
+    """Per-window frame weights (1, 1, frames, 1, 1) that sum to 1 on every frame: linear cross-fades over the
+    frames two windows share, 1 elsewhere, so no seam shows between windows."""
+    raw = []
+    for k, (start, end) in enumerate(windows):
+        idx = torch.arange(start, end, dtype=torch.float32)
+        weight = torch.ones(end - start)
+        if k > 0:  # fade in over the overlap with the previous window
+            o = windows[k - 1][1] - start
+            weight = torch.minimum(weight, (idx - start + 1) / (o + 1))
+        if k < len(windows) - 1:  # fade out over the overlap with the next window
+            o = end - windows[k + 1][0]
+            weight = torch.minimum(weight, (end - idx) / (o + 1))
+        raw.append(weight)
+    total = torch.zeros(video_length)
+    for (start, end), weight in zip(windows, raw):
+        total[start:end] += weight
+    return [(weight / total[start:end]).to(device=device, dtype=dtype).view(1, 1, -1, 1, 1)
+            for (start, end), weight in zip(windows, raw)]
 
 
 def _weights_present(folder: Path, stem: str) -> bool:
@@ -320,6 +366,19 @@ class FollowYourPosePipeline(DiffusionPipeline):
             kwargs["generator"] = generator
         return kwargs
 
+    def _predict_noise(self, latents: torch.Tensor, t: torch.Tensor, text_embeddings: torch.Tensor,
+                       pose_features: Any, do_cfg: bool, guidance_scale: float) -> torch.Tensor:
+        """One UNet evaluation (both guidance branches in one batch) -> the guided noise prediction."""
+        model_input = torch.cat([latents] * 2) if do_cfg else latents
+        model_input = self.scheduler.scale_model_input(model_input, t)
+        out = self.unet(model_input, t, encoder_hidden_states=text_embeddings, pose_features=pose_features)
+        self.last_call_stats["unet"] += 1
+        noise_pred = (out.sample if hasattr(out, "sample") else out[0]).to(latents.dtype)
+        if do_cfg:
+            noise_uncond, noise_text = noise_pred.chunk(2)
+            noise_pred = noise_uncond + guidance_scale * (noise_text - noise_uncond)
+        return noise_pred
+
     def decode_latents(self, latents: torch.Tensor, decode_chunk_size: int = 8) -> torch.Tensor:
         """Latents (B, 4, F, h, w) -> video (B, F, 3, H, W) float32 in [0, 1], decoding ``decode_chunk_size``
         frames at a time so VAE memory does not grow with the video length."""
@@ -341,6 +400,7 @@ class FollowYourPosePipeline(DiffusionPipeline):
                  negative_prompt: Optional[str] = None, eta: float = 0.0,
                  generator: Optional[torch.Generator] = None, latents: Optional[torch.Tensor] = None,
                  output_type: str = "np", callback: Optional[StepCallback] = None, decode_chunk_size: int = 8,
+                 window_size: Optional[int] = DEFAULT_WINDOW, window_overlap: int = DEFAULT_OVERLAP,
                  return_dict: bool = True) -> Union[FollowYourPosePipelineOutput, tuple]:
         r"""Generate ``video_length`` frames of ``prompt`` following ``pose``.
 
@@ -353,11 +413,16 @@ class FollowYourPosePipeline(DiffusionPipeline):
                 ``False`` or raising :class:`~text2video.exceptions.Canceled` stops the generation before the
                 next UNet call (``Canceled`` is raised).
             decode_chunk_size: frames the VAE decodes at once.
+            window_size, window_overlap: videos longer than ``window_size`` frames are denoised in overlapping
+                windows (memory stays that of one window). Every window attends to the keys/values of the
+                video's global first frame (recorded once per step) so they share one appearance; overlapping
+                frames blend the windows' predictions. ``None`` = the whole video in one pass.
         """
         self.last_call_stats = {"unet": 0, "encode_pose": 0, "encode_prompt": 0}
         # 0. Check inputs: every error names the argument, its value and the fix.
         self.check_inputs(prompt, pose, video_length, height, width, num_inference_steps, guidance_scale,
                           negative_prompt, output_type, decode_chunk_size, latents)
+        windows = frame_windows(video_length, window_size, window_overlap)
         device = self._execution_device
         do_cfg = guidance_scale > 1.0
         unet_dtype = self.unet.dtype
@@ -378,22 +443,35 @@ class FollowYourPosePipeline(DiffusionPipeline):
                                        device, generator, latents)
         extra_step_kwargs = self.prepare_extra_step_kwargs(generator, eta)
 
-        # 5. Denoising loop.
+        # 5. Denoising loop (one UNet pass per window and step; one window unless the video is long).
         total = len(timesteps)
-        with self.progress_bar(total=total) as progress_bar:
-            for i, t in enumerate(timesteps):
-                model_input = torch.cat([latents] * 2) if do_cfg else latents
-                model_input = self.scheduler.scale_model_input(model_input, t)
-                out = self.unet(model_input, t, encoder_hidden_states=text_embeddings, pose_features=pose_features)
-                self.last_call_stats["unet"] += 1
-                noise_pred = (out.sample if hasattr(out, "sample") else out[0]).to(latents.dtype)
-                if do_cfg:
-                    noise_uncond, noise_text = noise_pred.chunk(2)
-                    noise_pred = noise_uncond + guidance_scale * (noise_text - noise_uncond)
-                latents = self.scheduler.step(noise_pred, t, latents, **extra_step_kwargs).prev_sample
-                progress_bar.update()
-                if callback is not None and callback(i + 1, total) is False:
-                    raise Canceled("generation canceled", hint="Start a new generation to try again.")
+        blend = _blend_weights(windows, video_length, device, latents.dtype) if len(windows) > 1 else None
+        anchor = FrameAnchor() if len(windows) > 1 else None
+        self.unet.set_frame_anchor(anchor)
+        try:
+            with self.progress_bar(total=total) as progress_bar:
+                for i, t in enumerate(timesteps):
+                    if blend is None:
+                        noise_pred = self._predict_noise(latents, t, text_embeddings, pose_features, do_cfg,
+                                                         guidance_scale)
+                    else:
+                        noise_pred = torch.zeros_like(latents)
+                        anchor.clear()
+                        for w, (start, end) in enumerate(windows):
+                            # The first window holds the global frame 0: record its keys/values, reuse them after.
+                            anchor.mode = "record" if w == 0 else "use"
+                            part = self._predict_noise(latents[:, :, start:end], t, text_embeddings,
+                                                       [f[:, start:end] for f in pose_features], do_cfg,
+                                                       guidance_scale)
+                            noise_pred[:, :, start:end] += part * blend[w]
+                    latents = self.scheduler.step(noise_pred, t, latents, **extra_step_kwargs).prev_sample
+                    progress_bar.update()
+                    if callback is not None and callback(i + 1, total) is False:
+                        raise Canceled("generation canceled", hint="Start a new generation to try again.")
+        finally:
+            if anchor is not None:
+                anchor.clear()
+                self.unet.set_frame_anchor(None)
 
         # 6. Decode in frame chunks.
         if output_type == "latent":
@@ -408,4 +486,4 @@ class FollowYourPosePipeline(DiffusionPipeline):
 
 
 __all__ = ["FollowYourPosePipeline", "FollowYourPosePipelineOutput", "SCHEDULERS", "check_device", "check_models_dir",
-           "missing_model_files"]
+           "missing_model_files", "frame_windows", "DEFAULT_WINDOW", "DEFAULT_OVERLAP"]
