@@ -130,5 +130,9 @@ def file(job_id: str, name: str):
                        hint=f"It has: {', '.join(job.files or []) or 'no files yet'}; they appear as stages finish.")
     suffix = path.suffix.lower()
     download = request.args.get("download") in ("1", "true", "yes")
-    return send_file(path, mimetype=CONTENT_TYPES.get(suffix, "application/octet-stream"), conditional=True,
-                     as_attachment=download, download_name=f"{job.id[:8]}-{name}", max_age=3600, etag=True)
+    resp = send_file(path, mimetype=CONTENT_TYPES.get(suffix, "application/octet-stream"), conditional=True,
+                     as_attachment=download, download_name=f"{job.id[:8]}-{name}", etag=True)
+    # revalidate every time (a retried job rewrites its files; the ETag makes that a cheap 304); keyed files are
+    # nobody else's business: no shared caches
+    resp.headers["Cache-Control"] = ("private, " if auth_enabled() else "") + "no-cache"
+    return resp
