@@ -529,9 +529,17 @@ class Engine:
                                                                                              window // 3)
             out = pipe(english, pose=skeleton, video_length=frames, height=request.height, width=request.width,
                        num_inference_steps=request.steps, guidance_scale=float(request.guidance_scale),
-                       negative_prompt=negative, generator=generator, output_type="np", callback=on_step,
+                       negative_prompt=negative, generator=generator, output_type="latent", callback=on_step,
                        decode_chunk_size=decode_chunk, window_size=window, window_overlap=overlap)
-            result = (np.clip(out.frames[0], 0.0, 1.0) * 255.0).round().astype(np.uint8)
+            # Decode a chunk of frames at a time straight into uint8 (a quarter of the memory of float frames).
+            latents = out.frames
+            result = np.empty((frames, request.height, request.width, 3), np.uint8)
+            with torch.no_grad():
+                for start in range(0, frames, decode_chunk):
+                    check_cancel()
+                    video = pipe.decode_latents(latents[:, :, start:start + decode_chunk], decode_chunk)[0]
+                    result[start:start + video.shape[0]] = (video.permute(0, 2, 3, 1).numpy() * 255.0).round()
+            del latents, out
             timings["generate"] = time.monotonic() - t0
 
             # 4. Output files.

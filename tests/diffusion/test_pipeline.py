@@ -301,3 +301,15 @@ def test_long_video_in_overlapping_windows_sharing_frame_zero(pipe):
     with pytest.raises(InvalidInput) as info:
         run(pipe, long_pose, video_length=5, window_size=3, window_overlap=3)
     assert info.value.field == "window_overlap"
+
+
+def test_pose_features_in_chunks_equal_one_pass(pipe):
+    g = torch.Generator().manual_seed(2)
+    frames = (torch.rand(5, 3, SIZE, SIZE, generator=g) * 255).to(torch.uint8)  # uint8 stays uint8 until encoded
+    whole = pipe.prepare_pose(frames, 5, torch.device("cpu"), torch.float32)
+    chunked = pipe.prepare_pose(frames, 5, torch.device("cpu"), torch.float32, chunk_frames=2,
+                                storage_device=torch.device("cpu"))
+    assert len(whole) == len(chunked) == len(pipe.unet.down_blocks)
+    for a, b in zip(whole, chunked):
+        assert a.shape[:2] == (1, 5)
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)

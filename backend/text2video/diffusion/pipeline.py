@@ -323,26 +323,36 @@ class FollowYourPosePipeline(DiffusionPipeline):
         uncond = embed(negative_prompt or "")
         return torch.cat([uncond, cond])
 
-    def prepare_pose(self, pose: Any, video_length: int, device: torch.device, dtype: torch.dtype) -> Any:
-        """Skeleton frames -> pose-adapter features, computed ONCE and reused at every step for both guidance
-        branches (they depend on neither). Returns whatever ``unet.encode_pose`` returns."""
+    def prepare_pose(self, pose: Any, video_length: int, device: torch.device, dtype: torch.dtype,
+                     chunk_frames: Optional[int] = None, storage_device: Optional[torch.device] = None) -> Any:
+        """Skeleton frames -> pose-adapter features, computed ONCE per generation and reused at every step for
+        both guidance branches (they depend on neither): a list of (1, F, C_i, h_i, w_i) tensors.
+
+        Long videos: frames are converted and encoded ``chunk_frames`` at a time (the adapter works frame by
+        frame, so the result is the same), and the features can be kept on ``storage_device`` (the CPU) until
+        a window needs them."""
         if isinstance(pose, np.ndarray):
-            if pose.ndim == 5:
-                pose = pose[0]
-            tensor = torch.from_numpy(np.ascontiguousarray(pose[:video_length])).permute(0, 3, 1, 2)
-            tensor = tensor.float() / 255.0 if pose.dtype == np.uint8 else tensor.float()
+            source = torch.from_numpy(np.ascontiguousarray(pose[0] if pose.ndim == 5 else pose)).permute(0, 3, 1, 2)
         else:
-            tensor = pose[0] if pose.ndim == 5 else pose
-            tensor = tensor[:video_length]
-            if tensor.dtype == torch.uint8:
-                tensor = tensor.float() / 255.0
-        tensor = tensor.unsqueeze(0).to(device=device, dtype=dtype)  # (1, F, 3, H, W) in [0, 1]
+            source = pose[0] if pose.ndim == 5 else pose
+        source = source[:video_length]  # uint8 stays uint8 until its chunk is converted
         # With model CPU offload the accelerate hook only fires on forward(); bring the UNet in for encode_pose.
         hook = getattr(self.unet, "_hf_hook", None)
         if hook is not None and hasattr(hook, "pre_forward"):
             hook.pre_forward(self.unet)
-        self.last_call_stats["encode_pose"] = self.last_call_stats.get("encode_pose", 0) + 1
-        return self.unet.encode_pose(tensor)
+        chunk = chunk_frames or video_length
+        parts: list[list[torch.Tensor]] = []
+        for start in range(0, video_length, chunk):
+            frames = source[start:start + chunk].to(device)
+            frames = frames.float() / 255.0 if frames.dtype == torch.uint8 else frames.float()
+            self.last_call_stats["encode_pose"] = self.last_call_stats.get("encode_pose", 0) + 1
+            features = self.unet.encode_pose(frames.unsqueeze(0).to(dtype))  # (1, f, 3, H, W) in [0, 1]
+            if storage_device is not None:
+                features = [f.to(storage_device) for f in features]
+            parts.append(features)
+        if len(parts) == 1:
+            return parts[0]
+        return [torch.cat(level, dim=1) for level in zip(*parts)]
 
     def prepare_latents(self, batch_size: int, num_channels: int, video_length: int, height: int, width: int,
                         dtype: torch.dtype, device: torch.device, generator: Optional[torch.Generator],
@@ -431,8 +441,14 @@ class FollowYourPosePipeline(DiffusionPipeline):
         self.last_call_stats["encode_prompt"] += 1
         text_embeddings = self.encode_prompt(prompt, device, do_cfg, negative_prompt).to(unet_dtype)
 
-        # 2. Pose-adapter features, once; the UNet broadcasts them over the guidance batch.
-        pose_features = self.prepare_pose(pose, video_length, device, unet_dtype)
+        # 2. Pose-adapter features, once; the UNet broadcasts them over the guidance batch. Long videos on a GPU
+        #    keep them in (pinned) CPU memory and bring each window's slice in when it runs.
+        offload_features = len(windows) > 1 and device.type == "cuda"
+        pose_features = self.prepare_pose(pose, video_length, device, unet_dtype,
+                                          chunk_frames=windows[0][1] if len(windows) > 1 else None,
+                                          storage_device=torch.device("cpu") if offload_features else None)
+        if offload_features:
+            pose_features = [f.pin_memory() for f in pose_features]
 
         # 3. Timesteps.
         self.scheduler.set_timesteps(num_inference_steps, device=device)
@@ -461,8 +477,8 @@ class FollowYourPosePipeline(DiffusionPipeline):
                             # The first window holds the global frame 0: record its keys/values, reuse them after.
                             anchor.mode = "record" if w == 0 else "use"
                             part = self._predict_noise(latents[:, :, start:end], t, text_embeddings,
-                                                       [f[:, start:end] for f in pose_features], do_cfg,
-                                                       guidance_scale)
+                                                       [f[:, start:end].to(device, non_blocking=True)
+                                                        for f in pose_features], do_cfg, guidance_scale)
                             noise_pred[:, :, start:end] += part * blend[w]
                     latents = self.scheduler.step(noise_pred, t, latents, **extra_step_kwargs).prev_sample
                     progress_bar.update()
