@@ -266,7 +266,11 @@ def request_schema(settings: Settings, *, multipart: bool, legacy: bool = False)
         props["video"] = {"type": "string", "format": "binary", "contentMediaType": "video/*",
                           "description": f"The reference video ({', '.join(VIDEO_EXTENSIONS)}; at most "
                                          f"{settings.max_upload_mb} MB, {settings.max_video_seconds:g} s, "
-                                         f"{settings.max_video_fps:g} fps). Give `video` or `video_url`."}
+                                         f"{settings.max_video_fps:g} fps). Give `video` or `video_url`.",
+                          # the same limits, machine-readable (the web UI checks a file before uploading it)
+                          "x-extensions": list(VIDEO_EXTENSIONS), "x-max-upload-mb": settings.max_upload_mb,
+                          "x-max-seconds": settings.max_video_seconds, "x-max-fps": settings.max_video_fps,
+                          "x-max-pixels": settings.max_video_pixels}
     if legacy:
         props["video"] = {"description": "The reference video: a file, or its URL as text.",
                           "oneOf": [{"type": "string", "format": "binary"}, {"type": "string", "format": "uri"}]}

@@ -70,6 +70,8 @@ def test_openapi_request_schema_is_the_validation_schema(make_app):
     assert props["width"]["multipleOf"] == 64 and props["width"]["maximum"] == 1024
     assert props["scheduler"]["enum"] == ["ddim", "dpm++"] and props["prompt"]["maxLength"] == 300
     assert props["frames"]["maximum"] == 200
+    assert props["video"]["x-extensions"] == ["mp4", "mov", "avi", "mkv", "webm", "wmv", "m4v"]
+    assert props["video"]["x-max-upload-mb"] == 500 and props["video"]["x-max-seconds"] == 600
     legacy = doc["paths"]["/generate"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert {"step", "id", "video"} <= set(legacy["properties"]) and "1" in legacy["properties"]["lang"]["enum"]
     # a value the document allows is accepted, one just outside is refused, by the same numbers
