@@ -1,0 +1,338 @@
+// The Create screen: video (file, drag-and-drop or URL) + prompt + options -> POST /api/v1/jobs.
+// Defaults and limits come from the server's OpenAPI document (loadOptions), never from constants here.
+import { ApiError, loadOptions, submitJob } from "./api.js";
+import { t } from "./i18n.js";
+import { formatBytes, formatDuration } from "./util.js";
+
+const NUMBER_FIELDS = ["steps", "guidance_scale", "seed", "frames", "stride", "width", "height"];
+const LABEL_KEYS = {
+  steps: "create.steps", guidance_scale: "create.guidance", seed: "create.seed", frames: "create.frames",
+  stride: "create.stride", width: "create.width", height: "create.height",
+};
+// What the backend accepts when its document cannot be read (it still checks everything itself).
+const FALLBACK_EXTENSIONS = ["mp4", "mov", "avi", "mkv", "webm", "wmv", "m4v"];
+
+const $ = (id) => document.getElementById(id);
+
+let options = null;       // from loadOptions(): {fields, extensions, maxMb, maxSeconds}
+let optionsError = null;
+let chosenFile = null;
+let previewUrl = null;
+let previewDuration = null;
+let onCreated = () => {};
+
+function extensions() {
+  return options?.extensions || FALLBACK_EXTENSIONS;
+}
+
+// --- errors next to fields ------------------------------------------------------------------------------------
+
+function errorSlot(field) {
+  return $(`${field}-error`);
+}
+
+export function clearErrors() {
+  for (const node of document.querySelectorAll("#create-form .error")) node.textContent = "";
+  for (const node of document.querySelectorAll("#create-form [aria-invalid]")) node.removeAttribute("aria-invalid");
+  $("dropzone").classList.remove("invalid");
+}
+
+function showFieldError(field, message) {
+  const slot = errorSlot(field);
+  if (!slot || slot.id === "form-error") {
+    $("form-error").textContent = message;
+    return false;
+  }
+  slot.textContent = message;
+  const input = $(field);
+  if (input) input.setAttribute("aria-invalid", "true");
+  if (field === "video") $("dropzone").classList.add("invalid");
+  if (input && input.closest("details") && !input.closest("details").open) input.closest("details").open = true;
+  return true;
+}
+
+function focusFirstError() {
+  const first = document.querySelector("#create-form [aria-invalid='true']");
+  if (first) first.focus();
+}
+
+/** Show an ApiError: each field it names next to that field, the rest above the button. */
+function showApiError(err) {
+  const entries = Object.entries(err.errors || {});
+  if (err.network) {
+    $("form-error").textContent = t("err.network", { reason: err.detail });
+  } else if (entries.length) {
+    for (const [field, message] of entries) showFieldError(field, message);
+    if (!entries.every(([field]) => errorSlot(field) && field !== "form")) {
+      if (!$("form-error").textContent) $("form-error").textContent = err.detail;
+    }
+  } else {
+    $("form-error").textContent = t("err.server", { status: err.status, detail: err.detail || err.title });
+  }
+  focusFirstError();
+}
+
+// --- the options from the server ------------------------------------------------------------------------------
+
+function fillSelect(select, values, labelFor, selected) {
+  const keep = select.value;
+  select.replaceChildren(...values.map((v) => {
+    const opt = document.createElement("option");
+    opt.value = v;
+    opt.textContent = labelFor(v);
+    return opt;
+  }));
+  select.value = keep && values.includes(keep) ? keep : (selected ?? values[0]);
+}
+
+function label(key, fallback) {
+  const text = t(key);
+  return text === key ? fallback : text;
+}
+
+/** (Re)write the option lists and help texts in the current language. */
+export function renderOptions() {
+  const fields = options?.fields || {};
+  fillSelect($("lang"), fields.lang?.enum || ["auto", "vi", "en"], (v) => label(`create.lang.${v}`, v),
+    fields.lang?.default);
+  fillSelect($("scheduler"), fields.scheduler?.enum || ["ddim", "dpm++"],
+    (v) => ({ ddim: "DDIM", "dpm++": "DPM-Solver++" }[v] || v), fields.scheduler?.default);
+  fillSelect($("input_type"), fields.input_type?.enum || ["auto", "video", "skeleton"],
+    (v) => label(`create.input_type.${v}`, v), fields.input_type?.default);
+  for (const name of NUMBER_FIELDS) {
+    const schema = fields[name];
+    const help = $(`${name}-help`);
+    if (!schema) { help.textContent = ""; continue; }
+    const range = { min: schema.minimum ?? "", max: schema.maximum ?? "", def: schema.default ?? "" };
+    help.textContent = schema.default !== undefined ? t("create.range", range) : `${range.min}–${range.max}`;
+  }
+  const maxMb = options?.maxMb;
+  $("video-accepts").textContent = t("create.accepts", {
+    exts: extensions().map((e) => "." + e).join(", "), mb: maxMb ?? "?",
+  });
+  if (optionsError) $("form-error").textContent = t("create.options_unavailable");
+  if (chosenFile) showFileInfo();
+}
+
+function applyLimits() {
+  const fields = options.fields;
+  for (const name of NUMBER_FIELDS) {
+    const input = $(name);
+    const schema = fields[name];
+    if (!schema) continue;
+    if (schema.minimum !== undefined) input.min = schema.minimum;
+    if (schema.maximum !== undefined) input.max = schema.maximum;
+    if (schema.multipleOf) input.step = schema.multipleOf;
+    else if (schema.type === "integer") input.step = 1;
+    if (schema.default !== undefined && input.value === "") input.value = schema.default;
+  }
+  const promptMax = fields.prompt?.maxLength;
+  if (promptMax) $("prompt").maxLength = promptMax;
+  if (fields.negative_prompt?.maxLength) $("negative_prompt").maxLength = fields.negative_prompt.maxLength;
+  $("video").accept = ["video/*", ...extensions().map((e) => "." + e)].join(",");
+}
+
+export async function reloadOptions() {
+  try {
+    options = await loadOptions();
+    optionsError = null;
+    applyLimits();
+  } catch (err) {
+    optionsError = err;
+    console.warn("could not load the API options", err);
+  }
+  renderOptions();
+}
+
+// --- the video ------------------------------------------------------------------------------------------------
+
+/** The client-side checks the backend would also make (same wording): extension allow-list, size limit. */
+function checkFile(file) {
+  const name = file.name || "";
+  const dot = name.lastIndexOf(".");
+  const ext = dot >= 0 ? name.slice(dot + 1).toLowerCase() : "";
+  if (!extensions().includes(ext)) {
+    return t("err.extension", { name, ext: ext || "?", exts: extensions().map((e) => "." + e).join(", ") });
+  }
+  const maxMb = options?.maxMb;
+  if (maxMb && file.size > maxMb * 1024 * 1024) {
+    return t("err.too_large", { size: formatBytes(file.size), mb: maxMb });
+  }
+  return null;
+}
+
+function showFileInfo() {
+  const video = $("preview-video");
+  const info = $("preview-info");
+  if (video.videoWidth) {
+    info.textContent = t("create.file_info", {
+      name: chosenFile.name, size: formatBytes(chosenFile.size), duration: formatDuration(previewDuration),
+      w: video.videoWidth, h: video.videoHeight,
+    });
+  } else {
+    info.textContent = t("create.file_info_nodim", { name: chosenFile.name, size: formatBytes(chosenFile.size) });
+  }
+}
+
+function clearVideo() {
+  chosenFile = null;
+  previewDuration = null;
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = null;
+  const video = $("preview-video");
+  video.removeAttribute("src");
+  video.load();
+  $("preview").hidden = true;
+  $("video").value = "";
+  $("drop-text").textContent = t("create.drop");
+}
+
+function chooseFile(file) {
+  clearErrors();
+  clearVideo();
+  const problem = checkFile(file);
+  if (problem) {
+    showFieldError("video", problem);
+    return;
+  }
+  chosenFile = file;
+  previewUrl = URL.createObjectURL(file);
+  const video = $("preview-video");
+  $("preview").hidden = false;
+  $("preview-info").textContent = t("create.file_info_nodim", { name: file.name, size: formatBytes(file.size) });
+  video.onloadedmetadata = () => {
+    previewDuration = video.duration;
+    showFileInfo();
+    const max = options?.maxSeconds;
+    if (max && Number.isFinite(video.duration) && video.duration > max) {
+      showFieldError("video", t("err.too_long", { duration: formatDuration(video.duration), max: formatDuration(max) }));
+    }
+  };
+  video.onerror = () => {
+    $("preview-info").textContent = `${t("create.file_info_nodim", { name: file.name, size: formatBytes(file.size) })}. ${t("create.no_preview")}`;
+  };
+  video.src = previewUrl;
+}
+
+function setupDropzone() {
+  const zone = $("dropzone");
+  const input = $("video");
+  input.addEventListener("change", () => { if (input.files && input.files[0]) chooseFile(input.files[0]); });
+  for (const type of ["dragenter", "dragover"]) {
+    zone.addEventListener(type, (ev) => {
+      ev.preventDefault();
+      zone.classList.add("dragging");
+      $("drop-text").textContent = t("create.drop_active");
+    });
+  }
+  for (const type of ["dragleave", "dragend"]) {
+    zone.addEventListener(type, () => {
+      zone.classList.remove("dragging");
+      $("drop-text").textContent = t("create.drop");
+    });
+  }
+  zone.addEventListener("drop", (ev) => {
+    ev.preventDefault();
+    zone.classList.remove("dragging");
+    $("drop-text").textContent = t("create.drop");
+    const file = ev.dataTransfer?.files?.[0];
+    if (file) chooseFile(file);
+  });
+  $("clear-video").addEventListener("click", () => { clearErrors(); clearVideo(); $("video").focus(); });
+}
+
+// --- submit ---------------------------------------------------------------------------------------------------
+
+function checkForm() {
+  let ok = true;
+  const fail = (field, message) => { showFieldError(field, message); ok = false; };
+  const prompt = $("prompt").value.trim();
+  if (!prompt) fail("prompt", t("err.prompt_required"));
+  const url = $("video_url").value.trim();
+  if (!chosenFile && !url) fail("video", t("err.video_required"));
+  if (chosenFile && url) fail("video_url", t("err.both_video"));
+  if (url && !/^https?:\/\/\S+$/i.test(url)) fail("video_url", t("err.url"));
+  if (chosenFile) {
+    const problem = checkFile(chosenFile);
+    if (problem) fail("video", problem);
+  }
+  const fields = options?.fields || {};
+  for (const name of NUMBER_FIELDS) {
+    const raw = $(name).value.trim();
+    const schema = fields[name];
+    if (!raw || !schema) continue;
+    const value = Number(raw);
+    const lo = schema.minimum ?? -Infinity;
+    const hi = schema.maximum ?? Infinity;
+    const label = t(LABEL_KEYS[name]);
+    if (!Number.isFinite(value) || value < lo || value > hi || (schema.type === "integer" && !Number.isInteger(value))) {
+      fail(name, t("err.number", { field: label, min: schema.minimum, max: schema.maximum, value: raw }));
+    } else if (schema.multipleOf && value % schema.multipleOf) {
+      fail(name, t("err.multiple", { field: label, m: schema.multipleOf, value: raw }));
+    }
+  }
+  return ok;
+}
+
+function buildForm() {
+  const data = new FormData();
+  data.set("prompt", $("prompt").value.trim());
+  for (const name of ["lang", "scheduler", "input_type"]) data.set(name, $(name).value);
+  for (const name of [...NUMBER_FIELDS, "negative_prompt"]) {
+    const value = $(name).value.trim();
+    if (value) data.set(name, value); // empty = the server's default (seed: random)
+  }
+  if (chosenFile) data.set("video", chosenFile, chosenFile.name);
+  else data.set("video_url", $("video_url").value.trim());
+  return data;
+}
+
+async function onSubmit(ev) {
+  ev.preventDefault();
+  clearErrors();
+  if (!checkForm()) {
+    if (!$("form-error").textContent) $("form-error").textContent = t("create.fix_errors");
+    focusFirstError();
+    return;
+  }
+  const button = $("submit");
+  const bar = $("upload-progress");
+  const labelNode = $("upload-label");
+  button.disabled = true;
+  button.textContent = t("create.submitting");
+  bar.hidden = !chosenFile;
+  bar.value = 0;
+  try {
+    const job = await submitJob(buildForm(), (fraction) => {
+      bar.value = fraction;
+      labelNode.textContent = t("create.uploading", { pct: Math.round(fraction * 100) });
+    });
+    onCreated(job);
+  } catch (err) {
+    if (err instanceof ApiError) showApiError(err);
+    else $("form-error").textContent = String(err);
+  } finally {
+    button.disabled = false;
+    button.textContent = t("create.submit");
+    bar.hidden = true;
+    labelNode.textContent = "";
+  }
+}
+
+/** Wire the form once; created(job) is called after a successful submit. */
+export function initCreate(created) {
+  onCreated = created;
+  setupDropzone();
+  $("create-form").addEventListener("submit", onSubmit);
+  $("video_url").addEventListener("input", () => { errorSlot("video_url").textContent = ""; });
+  renderOptions();
+  return reloadOptions();
+}
+
+/** After a job was created: keep the settings (seed etc.) but start a fresh video + prompt. */
+export function resetCreate() {
+  clearErrors();
+  clearVideo();
+  $("video_url").value = "";
+  $("prompt").value = "";
+}

@@ -1,0 +1,376 @@
+// Every string the interface shows, in Vietnamese and English (the one place to translate).
+// Keys are used by t() in the modules and by data-i18n* attributes in index.html.
+
+const STRINGS = {
+  vi: {
+    "app.title": "Text2Video",
+    "app.tagline": "Video tham chiếu + câu mô tả → nhân vật mới làm cùng động tác",
+    "nav.create": "Tạo video",
+    "nav.history": "Lịch sử",
+    "nav.settings": "Cài đặt",
+    "nav.language": "Ngôn ngữ giao diện",
+    "skip": "Bỏ qua, tới nội dung chính",
+
+    "settings.title": "Kết nối máy chủ",
+    "settings.backend": "Địa chỉ máy chủ (backend)",
+    "settings.backend_help": "Để trống nếu giao diện do chính máy chủ phục vụ. Ví dụ: https://abcd.ngrok-free.app",
+    "settings.key": "Khóa API",
+    "settings.key_help": "Chỉ cần khi máy chủ yêu cầu (được in ra khi chạy manage.py serve --tunnel).",
+    "settings.save": "Lưu",
+    "settings.saved": "Đã lưu. Đang kết nối lại…",
+    "settings.bad_url": "Địa chỉ phải bắt đầu bằng http:// hoặc https://, không phải {value}.",
+
+    "health.checking": "Đang kiểm tra máy chủ…",
+    "health.ok": "Máy chủ sẵn sàng",
+    "health.workers": "{n} worker đang chạy",
+    "health.no_worker": "Chưa có worker nào chạy: công việc sẽ chờ trong hàng đợi.",
+    "health.demo": "Chế độ demo (trọng số ngẫu nhiên): kết quả chỉ là nhiễu.",
+    "health.down": "Không kết nối được máy chủ {url}: {reason}. Kiểm tra địa chỉ trong Cài đặt.",
+    "health.need_key": "Máy chủ yêu cầu khóa API. Nhập khóa trong Cài đặt.",
+    "health.bad_key": "Khóa API không hợp lệ. Kiểm tra lại trong Cài đặt.",
+
+    "create.title": "Tạo video mới",
+    "create.video": "Video tham chiếu",
+    "create.drop": "Kéo và thả video vào đây, hoặc bấm để chọn tệp",
+    "create.drop_active": "Thả tệp để chọn",
+    "create.accepts": "Nhận: {exts}; tối đa {mb} MB",
+    "create.or_url": "hoặc dán địa chỉ video (URL)",
+    "create.video_url": "Địa chỉ video",
+    "create.clear": "Bỏ chọn video",
+    "create.file_info": "{name} · {size} · {duration} · {w}×{h}",
+    "create.file_info_nodim": "{name} · {size}",
+    "create.no_preview": "Trình duyệt không xem trước được tệp này; máy chủ sẽ tự kiểm tra.",
+    "create.lang": "Ngôn ngữ câu mô tả",
+    "create.lang.auto": "Tự nhận diện",
+    "create.lang.vi": "Tiếng Việt",
+    "create.lang.en": "English",
+    "create.prompt": "Câu mô tả",
+    "create.prompt_placeholder": "Cô gái nhảy trên núi",
+    "create.prompt_help": "Mô tả nhân vật và khung cảnh, bằng tiếng Việt hoặc tiếng Anh.",
+    "create.advanced": "Tùy chọn nâng cao",
+    "create.steps": "Số bước khử nhiễu",
+    "create.guidance": "Mức bám câu mô tả (guidance)",
+    "create.seed": "Seed (để trống = ngẫu nhiên)",
+    "create.frames": "Số khung hình (để trống = mặc định)",
+    "create.stride": "Lấy mỗi k khung hình của video",
+    "create.width": "Chiều rộng (px)",
+    "create.height": "Chiều cao (px)",
+    "create.negative": "Câu mô tả loại trừ",
+    "create.negative_placeholder": "mờ, chất lượng thấp",
+    "create.scheduler": "Bộ lấy mẫu",
+    "create.input_type": "Loại video tham chiếu",
+    "create.input_type.auto": "Tự nhận diện",
+    "create.input_type.video": "Người thật (trích xuất dáng)",
+    "create.input_type.skeleton": "Video khung xương có sẵn",
+    "create.range": "{min}–{max}, mặc định {def}",
+    "create.submit": "Tạo video",
+    "create.submitting": "Đang gửi…",
+    "create.uploading": "Đang tải lên {pct}%",
+    "create.fix_errors": "Hãy sửa các ô được đánh dấu rồi thử lại.",
+    "create.options_unavailable": "Không đọc được giới hạn từ máy chủ; dùng giá trị mặc định của trình duyệt.",
+
+    "err.prompt_required": "Hãy nhập câu mô tả: mô tả nhân vật và khung cảnh, ví dụ \"Cô gái nhảy trên núi\".",
+    "err.video_required": "Chưa có video tham chiếu: hãy chọn một tệp hoặc dán địa chỉ video.",
+    "err.both_video": "Đã chọn cả tệp video và địa chỉ video. Hãy chỉ dùng một.",
+    "err.extension": "'{name}' không phải loại tệp video được chấp nhận (.{ext}). Hãy tải lên một trong: {exts}.",
+    "err.too_large": "Tệp ({size}) lớn hơn giới hạn {mb} MB. Hãy dùng video ngắn hơn hoặc nhỏ hơn.",
+    "err.too_long": "Video dài {duration}, vượt giới hạn {max}. Hãy cắt ngắn video.",
+    "err.number": "{field} phải là số từ {min} đến {max}, không phải {value}.",
+    "err.multiple": "{field} phải là bội số của {m}, không phải {value}.",
+    "err.url": "Địa chỉ video phải bắt đầu bằng http:// hoặc https://.",
+    "err.network": "Không kết nối được máy chủ: {reason}. Kiểm tra địa chỉ trong Cài đặt và mạng.",
+    "err.server": "Máy chủ báo lỗi {status}: {detail}",
+
+    "job.title": "Công việc",
+    "job.status.queued": "Đang chờ",
+    "job.status.running": "Đang chạy",
+    "job.status.succeeded": "Hoàn tất",
+    "job.status.failed": "Thất bại",
+    "job.status.canceled": "Đã hủy",
+    "job.stage.translating": "Đang dịch câu mô tả",
+    "job.stage.extracting_pose": "Đang trích xuất dáng người",
+    "job.stage.generating": "Đang tạo video",
+    "job.stage.encoding": "Đang mã hóa video",
+    "job.stages": "Các giai đoạn",
+    "job.waiting": "Đang chờ worker nhận việc…",
+    "job.step": "Bước {i}/{n}",
+    "job.eta": "còn khoảng {eta}",
+    "job.progress": "Tiến độ",
+    "job.prompt": "Câu mô tả",
+    "job.english_prompt": "Câu mô hình nhận (tiếng Anh)",
+    "job.language": "Ngôn ngữ phát hiện",
+    "job.pose": "Báo cáo dáng người",
+    "job.input_kind": "Video tham chiếu",
+    "job.input_kind.video": "video người thật",
+    "job.input_kind.skeleton": "video khung xương",
+    "job.skeleton": "Khung xương",
+    "job.result": "Kết quả",
+    "job.side_by_side": "So sánh song song",
+    "job.downloads": "Tải về",
+    "job.dl.result.mp4": "Video MP4",
+    "job.dl.result.gif": "Ảnh động GIF",
+    "job.dl.skeleton.mp4": "Khung xương (MP4)",
+    "job.dl.side_by_side.mp4": "Song song (MP4)",
+    "job.dl.keypoints.json": "Điểm khớp (JSON)",
+    "job.cancel": "Hủy công việc",
+    "job.cancel_requested": "Đã yêu cầu hủy; công việc dừng ở bước tiếp theo…",
+    "job.canceled": "Công việc đã bị hủy.",
+    "job.failed": "Không tạo được video.",
+    "job.what_to_do": "Cách khắc phục",
+    "job.details": "Chi tiết",
+    "job.params": "Thông số",
+    "job.created": "Tạo lúc",
+    "job.finished": "Xong lúc",
+    "job.demo": "Tạo bằng trọng số demo (ngẫu nhiên): hình chỉ là nhiễu.",
+    "job.warnings": "Lưu ý",
+    "job.not_found": "Không tìm thấy công việc {id}. Có thể nó đã bị xóa.",
+    "job.new": "Tạo video khác",
+    "job.delete": "Xóa",
+    "job.open": "Mở",
+    "job.download": "Tải về",
+    "job.seed": "seed",
+    "job.device": "thiết bị",
+
+    "fix.no_person": "Dùng video có một người nhìn rõ toàn thân, đủ sáng; hoặc chọn \"Video khung xương có sẵn\".",
+    "fix.invalid_input": "Sửa giá trị được nêu rồi tạo lại.",
+    "fix.unsupported_media": "Dùng tệp MP4 (H.264) hoặc MOV/WEBM hợp lệ.",
+    "fix.out_of_memory": "Giảm kích thước, số khung hình hoặc số bước, rồi thử lại.",
+    "fix.worker_lost": "Worker bị dừng giữa chừng (có thể thiếu bộ nhớ). Thử lại với thông số nhỏ hơn.",
+    "fix.models_missing": "Người vận hành cần tải mô hình: python manage.py download.",
+    "fix.device_error": "Người vận hành cần kiểm tra GPU/thiết bị của worker.",
+    "fix.unavailable": "Máy chủ đang bận hoặc hết dung lượng; thử lại sau ít phút.",
+    "fix.default": "Thử lại; nếu lỗi lặp lại, hãy báo cho người vận hành kèm mã lỗi.",
+
+    "history.title": "Lịch sử",
+    "history.empty": "Chưa có công việc nào.",
+    "history.filter": "Lọc theo trạng thái",
+    "history.all": "Tất cả",
+    "history.page": "Trang {page}/{pages} · {total} công việc",
+    "history.prev": "← Trang trước",
+    "history.next": "Trang sau →",
+    "history.refresh": "Làm mới",
+    "history.confirm_delete": "Xóa công việc \"{prompt}\" và mọi tệp của nó? Không thể hoàn tác.",
+    "history.deleted": "Đã xóa công việc.",
+    "history.no_thumb": "Chưa có ảnh",
+    "history.thumb_alt": "Ảnh xem trước: {prompt}",
+
+    "time.s": "{n} giây",
+    "time.m": "{m} phút {s} giây",
+    "time.h": "{h} giờ {m} phút",
+    "loading": "Đang tải…",
+    "close": "Đóng"
+  },
+  en: {
+    "app.title": "Text2Video",
+    "app.tagline": "Reference video + a prompt → a new character doing the same motion",
+    "nav.create": "Create",
+    "nav.history": "History",
+    "nav.settings": "Settings",
+    "nav.language": "Interface language",
+    "skip": "Skip to main content",
+
+    "settings.title": "Server connection",
+    "settings.backend": "Backend URL",
+    "settings.backend_help": "Leave empty when this page is served by the backend itself. E.g. https://abcd.ngrok-free.app",
+    "settings.key": "API key",
+    "settings.key_help": "Only when the server asks for one (printed by manage.py serve --tunnel).",
+    "settings.save": "Save",
+    "settings.saved": "Saved. Reconnecting…",
+    "settings.bad_url": "The URL must start with http:// or https://, not {value}.",
+
+    "health.checking": "Checking the server…",
+    "health.ok": "Server ready",
+    "health.workers": "{n} worker(s) running",
+    "health.no_worker": "No worker is running: jobs will wait in the queue.",
+    "health.demo": "Demo mode (random weights): results are noise.",
+    "health.down": "Cannot reach the server {url}: {reason}. Check the URL in Settings.",
+    "health.need_key": "This server needs an API key. Enter it in Settings.",
+    "health.bad_key": "The API key is not valid. Check it in Settings.",
+
+    "create.title": "New video",
+    "create.video": "Reference video",
+    "create.drop": "Drag and drop a video here, or click to choose a file",
+    "create.drop_active": "Drop the file to choose it",
+    "create.accepts": "Accepts: {exts}; at most {mb} MB",
+    "create.or_url": "or paste a video URL",
+    "create.video_url": "Video URL",
+    "create.clear": "Clear video",
+    "create.file_info": "{name} · {size} · {duration} · {w}×{h}",
+    "create.file_info_nodim": "{name} · {size}",
+    "create.no_preview": "This browser cannot preview this file; the server will check it.",
+    "create.lang": "Prompt language",
+    "create.lang.auto": "Detect automatically",
+    "create.lang.vi": "Tiếng Việt",
+    "create.lang.en": "English",
+    "create.prompt": "Prompt",
+    "create.prompt_placeholder": "Cô gái nhảy trên núi",
+    "create.prompt_help": "Describe the character and the scene, in Vietnamese or English.",
+    "create.advanced": "Advanced options",
+    "create.steps": "Denoising steps",
+    "create.guidance": "Guidance scale",
+    "create.seed": "Seed (empty = random)",
+    "create.frames": "Frames (empty = default)",
+    "create.stride": "Use every k-th frame of the video",
+    "create.width": "Width (px)",
+    "create.height": "Height (px)",
+    "create.negative": "Negative prompt",
+    "create.negative_placeholder": "blurry, low quality",
+    "create.scheduler": "Sampler",
+    "create.input_type": "Reference video kind",
+    "create.input_type.auto": "Detect automatically",
+    "create.input_type.video": "A person filmed (extract the pose)",
+    "create.input_type.skeleton": "A ready-made skeleton video",
+    "create.range": "{min}–{max}, default {def}",
+    "create.submit": "Generate",
+    "create.submitting": "Sending…",
+    "create.uploading": "Uploading {pct}%",
+    "create.fix_errors": "Fix the marked fields and try again.",
+    "create.options_unavailable": "Could not read the limits from the server; using the browser's defaults.",
+
+    "err.prompt_required": "prompt is required: describe the character and the scene, e.g. \"a girl dancing on a mountain\".",
+    "err.video_required": "No reference video: choose a file or paste a video URL.",
+    "err.both_video": "Both a video file and a video URL were given. Use one of them.",
+    "err.extension": "'{name}' is not an accepted video file type (.{ext}). Upload one of: {exts}.",
+    "err.too_large": "The file ({size}) is larger than the {mb} MB limit. Upload a shorter or smaller video.",
+    "err.too_long": "The video lasts {duration}, over the {max} limit. Trim it.",
+    "err.number": "{field} must be between {min} and {max}, not {value}.",
+    "err.multiple": "{field} must be a multiple of {m}, not {value}.",
+    "err.url": "The video URL must start with http:// or https://.",
+    "err.network": "Cannot reach the server: {reason}. Check the URL in Settings and your network.",
+    "err.server": "The server answered {status}: {detail}",
+
+    "job.title": "Job",
+    "job.status.queued": "Queued",
+    "job.status.running": "Running",
+    "job.status.succeeded": "Done",
+    "job.status.failed": "Failed",
+    "job.status.canceled": "Canceled",
+    "job.stage.translating": "Translating prompt",
+    "job.stage.extracting_pose": "Extracting the pose",
+    "job.stage.generating": "Generating the video",
+    "job.stage.encoding": "Encoding the video",
+    "job.stages": "Stages",
+    "job.waiting": "Waiting for a worker to pick it up…",
+    "job.step": "Step {i}/{n}",
+    "job.eta": "about {eta} left",
+    "job.progress": "Progress",
+    "job.prompt": "Prompt",
+    "job.english_prompt": "Prompt the model got (English)",
+    "job.language": "Detected language",
+    "job.pose": "Pose report",
+    "job.input_kind": "Reference video",
+    "job.input_kind.video": "a filmed person",
+    "job.input_kind.skeleton": "a skeleton video",
+    "job.skeleton": "Skeleton",
+    "job.result": "Result",
+    "job.side_by_side": "Side by side",
+    "job.downloads": "Downloads",
+    "job.dl.result.mp4": "MP4 video",
+    "job.dl.result.gif": "GIF animation",
+    "job.dl.skeleton.mp4": "Skeleton (MP4)",
+    "job.dl.side_by_side.mp4": "Side by side (MP4)",
+    "job.dl.keypoints.json": "Keypoints (JSON)",
+    "job.cancel": "Cancel job",
+    "job.cancel_requested": "Cancel requested; the job stops at its next step…",
+    "job.canceled": "This job was canceled.",
+    "job.failed": "The video could not be made.",
+    "job.what_to_do": "What to do",
+    "job.details": "Details",
+    "job.params": "Parameters",
+    "job.created": "Created",
+    "job.finished": "Finished",
+    "job.demo": "Made with demo (random) weights: the picture is noise.",
+    "job.warnings": "Notes",
+    "job.not_found": "Job {id} was not found. It may have been deleted.",
+    "job.new": "Make another video",
+    "job.delete": "Delete",
+    "job.open": "Open",
+    "job.download": "Download",
+    "job.seed": "seed",
+    "job.device": "device",
+
+    "fix.no_person": "Use a video with one clearly visible, well-lit person, or choose \"A ready-made skeleton video\".",
+    "fix.invalid_input": "Correct the value named above and submit again.",
+    "fix.unsupported_media": "Use a valid MP4 (H.264), MOV or WEBM file.",
+    "fix.out_of_memory": "Lower the size, frames or steps and try again.",
+    "fix.worker_lost": "The worker stopped mid-job (possibly out of memory). Try again with smaller settings.",
+    "fix.models_missing": "The operator needs to download the models: python manage.py download.",
+    "fix.device_error": "The operator needs to check the worker's GPU/device.",
+    "fix.unavailable": "The server is busy or out of disk space; try again in a few minutes.",
+    "fix.default": "Try again; if it repeats, tell the operator the error code.",
+
+    "history.title": "History",
+    "history.empty": "No jobs yet.",
+    "history.filter": "Filter by status",
+    "history.all": "All",
+    "history.page": "Page {page} of {pages} · {total} jobs",
+    "history.prev": "← Previous",
+    "history.next": "Next →",
+    "history.refresh": "Refresh",
+    "history.confirm_delete": "Delete the job \"{prompt}\" and all its files? This cannot be undone.",
+    "history.deleted": "Job deleted.",
+    "history.no_thumb": "No preview yet",
+    "history.thumb_alt": "Preview: {prompt}",
+
+    "time.s": "{n} s",
+    "time.m": "{m} min {s} s",
+    "time.h": "{h} h {m} min",
+    "loading": "Loading…",
+    "close": "Close"
+  }
+};
+
+export const LANGUAGES = { vi: "Tiếng Việt", en: "English" };
+const STORAGE_KEY = "t2v.lang";
+let current = null;
+
+/** The interface language: the stored choice, else the browser's (vi* -> vi), else English. */
+export function detectLanguage() {
+  try {
+    const saved = localStorage.getItem(STORAGE_KEY);
+    if (saved && STRINGS[saved]) return saved;
+  } catch (_) { /* storage blocked: fall through to the browser's language */ }
+  const wanted = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || "en"];
+  for (const tag of wanted) {
+    const base = String(tag).toLowerCase().split("-")[0];
+    if (STRINGS[base]) return base;
+  }
+  return "en";
+}
+
+export function getLanguage() {
+  if (!current) current = detectLanguage();
+  return current;
+}
+
+export function setLanguage(lang) {
+  if (!STRINGS[lang]) throw new Error(`unknown interface language ${lang}`);
+  current = lang;
+  try { localStorage.setItem(STORAGE_KEY, lang); } catch (_) { /* not persisted; still switched */ }
+  document.documentElement.lang = lang;
+}
+
+/** The string for key in the current language, with {name} placeholders filled from vars. */
+export function t(key, vars = {}) {
+  const table = STRINGS[getLanguage()];
+  let text = table[key] ?? STRINGS.en[key];
+  if (text === undefined) {
+    console.warn("missing string", key);
+    return key;
+  }
+  return text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
+}
+
+export function has(key) {
+  return key in STRINGS[getLanguage()] || key in STRINGS.en;
+}
+
+/** Fill every [data-i18n] (text), [data-i18n-placeholder], [data-i18n-aria-label], [data-i18n-title] under root. */
+export function translateDom(root = document) {
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
+  for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+}
+
+export const _strings = STRINGS; // for the tests: both languages must have the same keys

@@ -1,0 +1,272 @@
+// The job screen (#/jobs/<id>): stages, a real progress bar with step i/N and ETA, the English prompt, the pose
+// report and skeleton preview as soon as they exist, cancel; the result, side-by-side and downloads on success;
+// the error and what to do on failure. Polls with backoff while the job runs.
+import { ApiError, cancelJob, deleteJob, fileUrl, getJob } from "./api.js";
+import { has, t } from "./i18n.js";
+import { el, FINISHED, formatDate, formatDuration, STAGES } from "./util.js";
+
+const POLL_MIN_MS = 700;   // while something changes
+const POLL_MAX_MS = 5000;  // when nothing does (a long queue), and after network errors
+const DOWNLOADS = ["result.mp4", "result.gif", "side_by_side.mp4", "skeleton.mp4", "keypoints.json"];
+
+let view = null;      // {id, job, nodes, timer, delay, token}
+let onDeleted = () => {};
+
+export function initJob(deleted) {
+  onDeleted = deleted;
+  document.addEventListener("visibilitychange", () => {
+    // poll at once when the tab comes back instead of waiting out a long backoff
+    if (document.visibilityState === "visible" && view && view.job && !FINISHED.has(view.job.status)) schedule(0);
+  });
+}
+
+/** Show job `id` (from the URL); `job` is its JSON when the caller already has it. */
+export function showJob(id, job = null) {
+  stopJob();
+  const root = document.getElementById("view-job");
+  view = { id, job: null, nodes: null, timer: null, delay: POLL_MIN_MS, token: Symbol(id) };
+  root.replaceChildren(el("p", { class: "help" }, t("loading")));
+  if (job) update(job);
+  schedule(job ? POLL_MIN_MS : 0);
+}
+
+export function stopJob() {
+  if (view && view.timer) clearTimeout(view.timer);
+  view = null;
+}
+
+/** Re-render the current job in a new interface language. */
+export function relabelJob() {
+  if (view && view.job) {
+    const job = view.job;
+    view.nodes = null;
+    update(job);
+  }
+}
+
+function schedule(ms) {
+  if (!view) return;
+  clearTimeout(view.timer);
+  const token = view.token;
+  view.timer = setTimeout(() => poll(token), ms);
+}
+
+function fingerprint(job) {
+  return [job.status, job.stage, job.step, job.progress, Object.keys(job.files || {}).length, job.cancel_requested,
+    job.english_prompt, job.pose_summary].join("|");
+}
+
+async function poll(token) {
+  if (!view || view.token !== token) return;
+  try {
+    const job = await getJob(view.id);
+    if (!view || view.token !== token) return;
+    const changed = !view.job || fingerprint(view.job) !== fingerprint(job);
+    update(job);
+    if (FINISHED.has(job.status)) return;
+    view.delay = changed ? POLL_MIN_MS : Math.min(POLL_MAX_MS, view.delay * 1.5);
+    if (document.visibilityState === "hidden") view.delay = POLL_MAX_MS;
+  } catch (err) {
+    if (!view || view.token !== token) return;
+    if (err instanceof ApiError && err.status === 404) {
+      view.job = null;
+      document.getElementById("view-job").replaceChildren(
+        el("h1", {}, t("job.title")),
+        el("p", { class: "notice error-box", role: "alert" }, t("job.not_found", { id: view.id })),
+        el("p", {}, el("a", { href: "#/" }, t("job.new"))));
+      return;
+    }
+    showTransient(err);
+    view.delay = Math.min(POLL_MAX_MS, view.delay * 2);
+  }
+  schedule(view.delay);
+}
+
+function showTransient(err) {
+  const msg = err instanceof ApiError && err.network ? t("err.network", { reason: err.detail })
+    : (err instanceof ApiError ? t("err.server", { status: err.status, detail: err.detail }) : String(err));
+  if (view.nodes) view.nodes.notice.textContent = msg;
+  else document.getElementById("view-job").replaceChildren(el("p", { class: "notice error-box", role: "alert" }, msg));
+}
+
+// --- building and updating the screen -------------------------------------------------------------------------
+
+function build(job) {
+  const root = document.getElementById("view-job");
+  const n = {};
+  n.status = el("span", { class: "badge", id: "job-status" });
+  n.stages = el("ol", { class: "stages", "aria-label": t("job.stages") },
+    STAGES.map((stage) => el("li", { dataset: { stage } }, t(`job.stage.${stage}`))));
+  n.progress = el("progress", { id: "job-progress", max: "1", "aria-labelledby": "job-progress-label" });
+  n.progressText = el("span", { id: "job-progress-text", class: "progress-text", "aria-live": "polite" });
+  n.notice = el("p", { class: "notice", role: "status" });
+  n.cancel = el("button", { type: "button", id: "job-cancel", class: "danger", onclick: onCancel }, t("job.cancel"));
+  n.facts = el("dl", { class: "facts" });
+  n.error = el("div", { id: "job-error", class: "error-box", role: "alert", hidden: true });
+  n.media = el("div", { class: "media" });
+  n.downloads = el("ul", { class: "downloads", id: "job-downloads" });
+  n.downloadsBox = el("section", { class: "downloads-box", hidden: true, "aria-labelledby": "dl-title" },
+    el("h2", { id: "dl-title" }, t("job.downloads")), n.downloads);
+  n.params = el("dl", { class: "facts small" });
+  n.figures = {};
+  root.replaceChildren(
+    el("div", { class: "job-head" },
+      el("h1", {}, t("job.title"), " ", el("code", { class: "job-id" }, job.id.slice(0, 8))), n.status),
+    el("p", { class: "job-prompt" }, job.prompt),
+    n.stages,
+    el("div", { class: "progress-block" },
+      el("label", { id: "job-progress-label", for: "job-progress" }, t("job.progress")), n.progress, n.progressText),
+    n.notice,
+    el("div", { class: "actions" }, n.cancel),
+    n.error,
+    n.media,
+    n.downloadsBox,
+    n.facts,
+    el("details", { class: "params" }, el("summary", {}, t("job.params")), n.params),
+    el("div", { class: "actions" },
+      el("a", { href: "#/", class: "button" }, t("job.new")),
+      el("a", { href: "#/history", class: "button" }, t("nav.history")),
+      el("button", { type: "button", class: "danger", id: "job-delete", onclick: onDelete }, t("job.delete"))),
+  );
+  return n;
+}
+
+function figure(key, captionKey, url, { autoplay = false, poster = false } = {}) {
+  const video = el("video", {
+    src: fileUrl(url), controls: true, muted: true, playsinline: true, loop: true, preload: "auto",
+    autoplay, "aria-label": t(captionKey), dataset: { file: key },
+  });
+  video.muted = true; // the attribute alone does not mute in every browser; autoplay needs it
+  return el("figure", { class: `clip clip-${key.replace(/\W/g, "-")}` }, video, el("figcaption", {}, t(captionKey)));
+}
+
+function setFacts(dl, rows) {
+  dl.replaceChildren(...rows.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [
+    el("dt", {}, k), el("dd", {}, v)]));
+}
+
+function update(job) {
+  if (!view) return;
+  if (!view.nodes || view.nodes.jobId !== job.id) {
+    view.nodes = build(job);
+    view.nodes.jobId = job.id;
+  }
+  view.job = job;
+  const n = view.nodes;
+  const files = job.files || {};
+  const finished = FINISHED.has(job.status);
+
+  n.status.textContent = t(`job.status.${job.status}`);
+  n.status.className = `badge status-${job.status}`;
+  n.notice.textContent = "";
+
+  // stages: done / current / waiting (a finished job marks the ones it got through)
+  const current = STAGES.indexOf(job.stage);
+  for (const li of n.stages.children) {
+    const i = STAGES.indexOf(li.dataset.stage);
+    const done = job.status === "succeeded" || (current >= 0 && i < current);
+    li.className = done ? "done" : (i === current && job.status === "running" ? "current" : "");
+    if (i === current && job.status === "running") li.setAttribute("aria-current", "step");
+    else li.removeAttribute("aria-current");
+  }
+
+  // progress: indeterminate until a worker reports; step i/N and ETA while generating
+  if (job.status === "queued") {
+    n.progress.removeAttribute("value");
+    n.progressText.textContent = t("job.waiting");
+  } else {
+    n.progress.value = job.status === "succeeded" ? 1 : Math.max(0, Math.min(1, job.progress || 0));
+    const parts = [];
+    if (job.status === "running" && job.stage) parts.push(t(`job.stage.${job.stage}`));
+    if (job.total_steps) parts.push(t("job.step", { i: job.step || 0, n: job.total_steps }));
+    if (job.status === "running" && Number.isFinite(job.eta_seconds) && job.eta_seconds > 0) {
+      parts.push(t("job.eta", { eta: formatDuration(job.eta_seconds) }));
+    }
+    if (!job.total_steps && !parts.length) parts.push(`${Math.round((job.progress || 0) * 100)} %`);
+    n.progressText.textContent = parts.join(" · ") || t(`job.status.${job.status}`);
+  }
+  document.title = finished ? `${t(`job.status.${job.status}`)} · Text2Video`
+    : `${Math.round((job.progress || 0) * 100)} % · Text2Video`;
+
+  // cancel
+  n.cancel.hidden = finished;
+  n.cancel.disabled = Boolean(job.cancel_requested);
+  if (job.cancel_requested && !finished) n.notice.textContent = t("job.cancel_requested");
+  if (job.status === "canceled") n.notice.textContent = t("job.canceled");
+
+  // failure: the server's message (what went wrong, for this job) + what to do, in the interface language
+  if (job.status === "failed") {
+    const code = job.error?.code || "error";
+    n.error.hidden = false;
+    n.error.replaceChildren(
+      el("h2", {}, t("job.failed")),
+      el("p", { class: "error-message" }, job.error?.message || code),
+      el("p", {}, el("strong", {}, `${t("job.what_to_do")}: `), has(`fix.${code}`) ? t(`fix.${code}`) : t("fix.default")),
+      el("p", { class: "help" }, el("code", {}, code)));
+  } else {
+    n.error.hidden = true;
+  }
+
+  // media, in the order they appear: skeleton (after the pose stage), then the result and the side-by-side
+  const wanted = [];
+  if (files["result.mp4"]) wanted.push(["result.mp4", "job.result", { autoplay: true }]);
+  if (files["side_by_side.mp4"]) wanted.push(["side_by_side.mp4", "job.side_by_side", {}]);
+  if (files["skeleton.mp4"]) wanted.push(["skeleton.mp4", "job.skeleton", { autoplay: !files["result.mp4"] }]);
+  const keys = wanted.map(([key]) => key).join(",");
+  if (n.mediaKeys !== keys) {
+    n.mediaKeys = keys;
+    n.media.replaceChildren(...wanted.map(([key, caption, opts]) => n.figures[key] || (n.figures[key] = figure(key, caption, files[key], opts))));
+    // the first figure is the big one
+    n.media.classList.toggle("has-result", Boolean(files["result.mp4"]));
+  }
+
+  // downloads
+  const available = DOWNLOADS.filter((name) => files[name]);
+  n.downloadsBox.hidden = !available.length || (job.status !== "succeeded" && !files["skeleton.mp4"]);
+  n.downloads.replaceChildren(...available.map((name) => el("li", {},
+    el("a", { href: fileUrl(files[name], true), download: name, class: "button", dataset: { file: name } },
+      t(`job.dl.${name}`)))));
+
+  // facts
+  setFacts(n.facts, [
+    [t("job.prompt"), job.prompt],
+    [t("job.english_prompt"), job.english_prompt],
+    [t("job.language"), job.language ? (has(`create.lang.${job.language}`) ? t(`create.lang.${job.language}`) : job.language) : null],
+    [t("job.input_kind"), job.input_kind ? (has(`job.input_kind.${job.input_kind}`) ? t(`job.input_kind.${job.input_kind}`) : job.input_kind) : null],
+    [t("job.pose"), job.pose_summary],
+    [t("job.warnings"), (job.warnings || []).join(" · ")],
+    [t("job.created"), formatDate(job.created_at)],
+    [t("job.finished"), formatDate(job.finished_at)],
+  ]);
+  const params = job.params || {};
+  setFacts(n.params, [
+    ...Object.entries(params).map(([k, v]) => [k, String(v)]),
+    [t("job.device"), [job.device, job.memory_preset].filter(Boolean).join(" / ")],
+    ["demo", job.demo ? t("job.demo") : null],
+  ]);
+}
+
+async function onCancel() {
+  if (!view) return;
+  const button = view.nodes.cancel;
+  button.disabled = true;
+  try {
+    update(await cancelJob(view.id));
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 409)) showTransient(err);
+  }
+  view.delay = POLL_MIN_MS;
+  schedule(POLL_MIN_MS);
+}
+
+async function onDelete() {
+  if (!view || !view.job) return;
+  if (!window.confirm(t("history.confirm_delete", { prompt: view.job.prompt }))) return;
+  try {
+    await deleteJob(view.id);
+    stopJob();
+    onDeleted();
+  } catch (err) {
+    showTransient(err);
+  }
+}

@@ -1,0 +1,148 @@
+"""Browser fixtures: ``python manage.py serve`` (API + web UI under waitress + one real worker running the real
+Engine on the tiny demo weights) in a temporary data folder, and headless Debian Chromium driven by Playwright.
+
+- ``live_ui`` (session): the running service; ``live_ui.url``, ``live_ui.api(...)`` for direct API calls.
+- ``browser`` (session): Chromium at /usr/bin/chromium (skipped with a reason when absent; never downloaded).
+- ``page`` (function): a fresh context (desktop viewport, English unless the test says otherwise).
+The processes are stopped by pid at the end (never by name).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic", "--autoplay-policy=no-user-gesture-required"]
+MAX_UPLOAD_MB = 2  # small, so the client-side size check can be shown with a 2+ MB file
+
+
+@dataclass
+class LiveUI:
+    url: str
+    proc: subprocess.Popen
+    log: Path
+    data_dir: Path
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, self.url + path, timeout=30, **kwargs)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)  # serve stops its worker in order
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def live_ui(tmp_path_factory, demo_models) -> LiveUI:
+    """The whole service as a user starts it, on demo weights; waits until its worker is alive."""
+    from text2video.jobs.worker import settings_env
+    from text2video.settings import Settings
+
+    root = tmp_path_factory.mktemp("frontend-live")
+    settings = Settings.load({
+        "data_dir": root / "data", "models_dir": "demo", "device": "cpu", "host": "127.0.0.1", "port": 0,
+        "min_free_disk_mb": 1, "max_upload_mb": MAX_UPLOAD_MB, "heartbeat_interval_s": 0.5,
+        "reaper_interval_s": 1.0, "threads": 8,
+    }, environ={})
+    env = settings_env(settings)  # carries TEXT2VIDEO_DEMO_MODELS_DIR, set by the demo_models fixture
+    env["PYTHONUNBUFFERED"] = "1"
+    env["OMP_NUM_THREADS"] = "1"  # a 2-core box shared with the browser: keep the worker from starving it
+    log = root / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "serve", "--port", "0"], env=env,
+                                cwd=str(ROOT), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    live = LiveUI("", proc, log, root / "data")
+    try:
+        deadline = time.monotonic() + 90
+        while not live.url:
+            match = re.search(r"Text2Video API: (http://\S+)", live.output())
+            if match:
+                live.url = match.group(1)
+            elif proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"manage.py serve did not start:\n{live.output()[-3000:]}")
+            else:
+                time.sleep(0.2)
+        while True:  # the worker (a Celery process importing torch) takes a while on a busy box
+            health = live.api("GET", "/api/v1/health").json()
+            if health.get("workers", {}).get("alive"):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"no worker came up: {health}\n{live.output()[-3000:]}")
+            time.sleep(0.3)
+        yield live
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium package to run the browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture
+def new_page(browser, live_ui):
+    """Factory: new_page(locale="en-US", phone=False) -> a page on a fresh context at the UI's URL."""
+    contexts = []
+
+    def make(locale: str = "en-US", phone: bool = False, path: str = "/"):
+        opts = dict(PHONE) if phone else {"viewport": DESKTOP}
+        context = browser.new_context(locale=locale, **opts)
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("console", lambda msg: msg.type == "error" and print("browser console:", msg.text))
+        page.goto(live_ui.url + path)
+        page.wait_for_selector("body[data-ready='true']")
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+@pytest.fixture(scope="session")
+def skeleton_video() -> Path:
+    """A skeleton video from ../shared/data (the small solo one) or, in a plain clone without it, the repo's
+    assets/sample_skeleton.mp4 (so the end-to-end test still runs)."""
+    shared = ROOT.parent / "shared" / "data" / "skeleton" / "skeleton_solo_1080x1084p24.mp4"
+    if shared.is_file():
+        return shared
+    sample = ROOT / "assets" / "sample_skeleton.mp4"
+    if not sample.is_file():
+        pytest.skip(f"neither {shared} nor {sample} exists")
+    return sample

@@ -1,0 +1,122 @@
+"""The web UI end to end in headless Chromium against ``manage.py serve`` with demo weights: submit a skeleton
+video -> progress advances -> the result video plays -> the job is in the history -> delete it; cancel; reload."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+TINY = {"steps": "2", "width": "64", "height": "64", "frames": "4", "seed": "1"}
+
+
+def fill_job(page, video, prompt: str, **advanced: str) -> None:
+    page.set_input_files("#video", str(video))
+    page.fill("#prompt", prompt)
+    page.click("#advanced > summary")
+    for name, value in {**TINY, **advanced}.items():
+        page.fill(f"#{name}", value)
+    page.select_option("#input_type", "skeleton")
+
+
+def record_progress(page) -> None:
+    """Collect every value the job's <progress> shows, as the page renders it (not by sampling)."""
+    page.evaluate("""() => {
+        window.__progress = [];
+        new MutationObserver(() => {
+            const bar = document.getElementById('job-progress');
+            const text = document.getElementById('job-progress-text');
+            if (bar && bar.hasAttribute('value')) window.__progress.push([bar.value, text.textContent]);
+        }).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+    }""")
+
+
+def wait_playable(page, selector: str) -> dict:
+    page.wait_for_function("""sel => { const v = document.querySelector(sel);
+        return v && v.readyState >= 2 && v.duration > 0; }""", arg=selector, timeout=30_000)
+    return page.eval_on_selector(selector, """v => ({readyState: v.readyState, duration: v.duration,
+        width: v.videoWidth, height: v.videoHeight, error: v.error && v.error.code})""")
+
+
+def test_create_follow_play_history_delete(new_page, live_ui, skeleton_video, artifacts_dir):
+    page = new_page()
+    fill_job(page, skeleton_video, "Cô gái nhảy trên núi")
+    # the preview reads the file in the browser: duration and size shown before anything is sent
+    page.wait_for_function("document.getElementById('preview-info').textContent.includes('×')")
+    info = page.text_content("#preview-info")
+    assert skeleton_video.name in info and re.search(r"\d+(\.\d)? s", info), info
+    page.screenshot(path=str(artifacts_dir / "ui-create-desktop.png"), full_page=True)
+
+    record_progress(page)
+    page.click("#submit")
+    page.wait_for_url(re.compile(r".*#/jobs/[0-9a-f]{32}$"))
+    job_id = page.url.rsplit("/", 1)[1]
+    page.wait_for_selector("#job-status.status-succeeded", timeout=90_000)
+    page.screenshot(path=str(artifacts_dir / "ui-job-succeeded-desktop.png"), full_page=True)
+
+    seen = page.evaluate("window.__progress")
+    values = [v for v, _ in seen]
+    assert values and values[-1] == 1, seen
+    assert any(0 < v < 1 for v in values), f"no intermediate progress was shown: {seen}"
+    assert values == sorted(values), f"progress went backwards: {seen}"
+    assert any(re.search(r"Step \d+/2", text) for _, text in seen), seen
+
+    result = wait_playable(page, "video[data-file='result.mp4']")
+    assert result["width"] == 64 and result["height"] == 64 and result["error"] is None, result
+    wait_playable(page, "video[data-file='side_by_side.mp4']")
+    wait_playable(page, "video[data-file='skeleton.mp4']")
+    job = live_ui.api("GET", f"/api/v1/jobs/{job_id}").json()
+    assert job["status"] == "succeeded"
+    facts = page.text_content(".facts")
+    assert job["english_prompt"] and job["english_prompt"] in facts
+    assert job["input_kind"] == "skeleton" and "a skeleton video" in facts, facts
+    if job["pose_summary"]:  # a filmed person gets a pose report; a skeleton video is used as it is
+        assert job["pose_summary"] in facts
+    hrefs = page.eval_on_selector_all("#job-downloads a", "links => links.map(a => a.dataset.file + ' ' + a.href)")
+    names = {h.split()[0] for h in hrefs}
+    assert {"result.mp4", "result.gif", "skeleton.mp4"} <= names, hrefs
+    gif_href = next(h.split()[1] for h in hrefs if h.startswith("result.gif"))
+    download = page.request.get(gif_href)
+    assert download.ok and download.body()[:4] == b"GIF8"
+    assert "attachment" in download.headers.get("content-disposition", "")
+
+    # the job id lives in the URL: a reload shows the same finished job
+    page.reload()
+    page.wait_for_selector("#job-status.status-succeeded")
+    assert page.text_content(".job-prompt") == "Cô gái nhảy trên núi"
+
+    # history: newest first, with a thumbnail; delete (confirm) removes it here and on the server
+    page.click("#nav-history")
+    card = page.locator(f"li.card[data-job-id='{job_id}']")
+    card.wait_for()
+    assert page.locator("li.card").first.get_attribute("data-job-id") == job_id
+    page.wait_for_function(f"""() => {{ const img = document.querySelector("li[data-job-id='{job_id}'] img.thumb");
+        return img && img.complete && img.naturalWidth > 0; }}""")
+    page.screenshot(path=str(artifacts_dir / "ui-history-desktop.png"), full_page=True)
+    dialogs = []
+    page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    card.get_by_role("button", name="Delete").click()
+    card.wait_for(state="detached")
+    assert dialogs and "Cô gái nhảy trên núi" in dialogs[0]
+    assert live_ui.api("GET", f"/api/v1/jobs/{job_id}").status_code == 404
+
+
+def test_cancel_a_running_job(new_page, live_ui, skeleton_video, artifacts_dir):
+    page = new_page()
+    fill_job(page, skeleton_video, "a robot dancing", steps="150")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r".*#/jobs/[0-9a-f]{32}$"))
+    job_id = page.url.rsplit("/", 1)[1]
+    page.wait_for_function("/Step [1-9]\\d*\\/150/.test(document.getElementById('job-progress-text').textContent)",
+                           timeout=60_000)
+    page.screenshot(path=str(artifacts_dir / "ui-job-running-desktop.png"), full_page=True)
+    page.click("#job-cancel")
+    page.wait_for_selector("#job-status.status-canceled", timeout=60_000)
+    assert page.is_hidden("#job-cancel")
+    assert "canceled" in page.text_content(".notice").lower()
+    page.screenshot(path=str(artifacts_dir / "ui-job-canceled-desktop.png"), full_page=True)
+    job = live_ui.api("GET", f"/api/v1/jobs/{job_id}").json()
+    assert job["status"] == "canceled" and job["step"] < 150 and "result.mp4" not in job["files"]
+    live_ui.api("DELETE", f"/api/v1/jobs/{job_id}")
