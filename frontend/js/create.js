@@ -62,7 +62,9 @@ function showApiError(err) {
   if (err.network) {
     $("form-error").textContent = t("err.network", { reason: err.detail });
   } else if (entries.length) {
-    for (const [field, message] of entries) showFieldError(field, message);
+    // one field: the detail also carries the server's hint (what to do); several: each field's own message
+    if (entries.length === 1) showFieldError(entries[0][0], err.detail || entries[0][1]);
+    else for (const [field, message] of entries) showFieldError(field, message);
     if (!entries.every(([field]) => errorSlot(field) && field !== "form")) {
       if (!$("form-error").textContent) $("form-error").textContent = err.detail;
     }
