@@ -47,3 +47,21 @@ def test_unreachable_broker_is_a_clear_503(service_settings):
     assert time.monotonic() - started < 15
     assert exc.value.http_status == 503 and "TEXT2VIDEO_BROKER_URL" in str(exc.value)
     assert "secret" not in str(exc.value)  # the password is not echoed
+
+
+def test_delivered_messages_are_purged_from_the_sqlite_broker(service_settings, live_worker):
+    from text2video.jobs.queue import purge_delivered_messages
+
+    job_id = live_worker.create("purge me", steps=1)
+    live_worker.wait_status(job_id, timeout=30)
+    db = live_worker.settings.broker_url[len("sqla+sqlite:///"):]
+
+    def delivered():
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT count(*) FROM kombu_message WHERE visible = 0").fetchone()[0]
+    before = delivered()
+    assert before >= 1
+    assert purge_delivered_messages(live_worker.settings) == 0  # younger than a day: kept
+    assert purge_delivered_messages(live_worker.settings, older_than_s=-60) == before
+    assert delivered() == 0
+    assert purge_delivered_messages(service_settings.replace(broker_url="redis://127.0.0.1:1/0")) == 0

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="worker device: auto | cpu | cuda | cuda:N")
     parser.add_argument("--memory", choices=["auto", "high", "medium", "low"], help="worker memory preset")
     parser.add_argument("--no-worker", action="store_true", help="API only (workers run elsewhere)")
-    parser.add_argument("--worker-name", help="name of the worker started here (default serve-<host>)")
+    parser.add_argument("--worker-name", help="name of the worker started here (default serve-<host>-<port>)")
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -54,7 +54,8 @@ class Server:
 
         self.settings = settings
         self.with_worker = with_worker
-        self.worker_name = worker_name or f"serve-{socket.gethostname()}"
+        self.worker_name = worker_name  # default serve-<host>-<port> (set once the port is bound): unique per
+        self.hostname = socket.gethostname()  # serve process, stable across restarts on a fixed port
         self.stop_event = threading.Event()
         self.worker_proc: subprocess.Popen | None = None
         self.http = None
@@ -89,6 +90,7 @@ class Server:
                                   max_request_body_size=int(s.max_upload_mb * 1024 * 1024) + (1 << 20),
                                   channel_timeout=120, clear_untrusted_proxy_headers=True)
         port = self.http.effective_port
+        self.worker_name = self.worker_name or f"serve-{self.hostname}-{port}"
         host = "127.0.0.1" if s.host in ("0.0.0.0", "::", "") else s.host
         self.local_url = f"http://{host}:{port}"
         if tunnelled:

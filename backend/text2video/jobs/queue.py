@@ -92,6 +92,29 @@ def requeue_queued(celery_app: Celery, store) -> int:  # noqa: ANN001 - JobStore
     return count
 
 
+def purge_delivered_messages(settings: Settings, older_than_s: float = 86400.0) -> int:
+    """The SQLAlchemy transport keeps every delivered message (``visible = false``) forever; delete those older
+    than a day (run hourly by the reaper). No-op for other brokers. Returns how many rows went."""
+    url = settings.broker_url
+    if not url.startswith("sqla+"):
+        return 0
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url[len("sqla+"):], connect_args={"timeout": 30} if "sqlite" in url else {})
+    try:
+        if not inspect(engine).has_table("kombu_message"):
+            return 0
+        # kombu's column "timestamp" is set (naive local time, datetime.now()) when a message is taken
+        limit = datetime.now() - timedelta(seconds=older_than_s)
+        with engine.begin() as conn:
+            return conn.execute(text('DELETE FROM kombu_message WHERE visible = :false AND "timestamp" < :limit'),
+                                {"false": False, "limit": limit}).rowcount or 0
+    finally:
+        engine.dispose()
+
+
 def workers_alive(store, within_s: float | None = None) -> list[dict[str, Any]]:  # noqa: ANN001
     """Workers whose heartbeat is recent (read from the job store, so it works with every broker).
 
@@ -110,4 +133,4 @@ def _safe_url(url: str) -> str:
     return url
 
 
-__all__ = ["make_celery", "enqueue", "requeue_queued", "workers_alive", "celery_config", "TASK_NAME", "JOB_QUEUE"]
+__all__ = ["make_celery", "enqueue", "requeue_queued", "workers_alive", "purge_delivered_messages", "celery_config", "TASK_NAME", "JOB_QUEUE"]

@@ -32,7 +32,7 @@ import time
 from typing import Any
 
 from ..settings import Settings
-from .queue import JOB_QUEUE, enqueue, make_celery, requeue_queued
+from .queue import JOB_QUEUE, enqueue, make_celery, purge_delivered_messages, requeue_queued
 from .store import JobStore
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class Reaper:
         self.store, self.settings, self.celery_app = store, settings, celery_app
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_purge = 0.0
 
     def run_once(self) -> dict[str, int]:
         counts = {"recovered": 0, "expired": 0}
@@ -81,6 +82,12 @@ class Reaper:
             counts["expired"] = cleanup_expired(self.store, self.settings)
         except Exception as exc:  # noqa: BLE001 - retention must never stop recovery
             log.warning("retention cleanup failed: %s", exc)
+        if time.monotonic() - self._last_purge > 3600:
+            self._last_purge = time.monotonic()
+            try:
+                purge_delivered_messages(self.settings)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("broker table cleanup failed: %s", exc)
         return counts
 
     def start(self) -> "Reaper":
@@ -146,6 +153,12 @@ class Supervisor:
         """Jobs still marked running under this worker name: its previous run died (machine restart, SIGKILL)."""
         count = 0
         for job in self.store.running_jobs(worker=self.name):
+            if job.worker_pid and _pid_alive(job.worker_pid):
+                # Another live process under the same name (names must be unique): leave it to the heartbeat
+                # reaper, which acts only if that process really stopped working on it.
+                log.warning("job %s runs under our name %s in live pid %s; not touching it", job.id, self.name,
+                            job.worker_pid)
+                continue
             reason = (f"worker lost: {self.name} restarted while running it (previous process {job.worker_pid}; "
                       "exit code unknown, possibly out of memory or the machine stopped)")
             if recover_job(self.store, self.celery_app, job.id, self.settings, exit_code=None, worker=self.name,
@@ -251,6 +264,20 @@ def settings_env(settings: Settings) -> dict[str, str]:
     backend = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = backend + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:  # a zombie (dead, not yet reaped) answers kill(0) too
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True
 
 
 def _die_with_parent() -> None:
