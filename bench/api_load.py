@@ -15,6 +15,7 @@ with the server: on a small box the figures include the load generator's own cos
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -120,51 +121,76 @@ def finished(job: dict) -> bool:
     return job["status"] in ("succeeded", "failed", "canceled")
 
 
-def poll_load(url: str, job_id: str, clients: int, seconds: float, rate: float | None = None) -> dict:
-    """``clients`` threads, each with its own keep-alive session, GET the running job: as fast as they can
-    (``rate=None``: saturation, closed loop) or together ``rate`` requests/s on a fixed schedule (open loop, the
-    way pollers behave: a latency figure at a given load)."""
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    stop = threading.Event()
-    barrier = threading.Barrier(clients + 1)
+def _client_loop(url: str, job_id: str, index: int, clients: int, rate: float | None, start_at: float,
+                 stop_at: float, latencies: list, errors: list) -> None:
+    """One polling client: its own keep-alive connection (http.client: a light load generator leaves more of the
+    shared CPU to the server being measured)."""
+    host, port = url.split("://", 1)[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    target = f"/api/v1/jobs/{job_id}"
+    interval = clients / rate if rate else 0.0
+    next_at = start_at + interval * index / clients  # spread the clients over one interval
+    time.sleep(max(0.0, start_at - time.time()))
+    while time.time() < stop_at:
+        if interval:
+            delay = next_at - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            next_at += interval
+        started = time.perf_counter()
+        try:
+            conn.request("GET", target)
+            resp = conn.getresponse()
+            ok = resp.status == 200 and job_id.encode() in resp.read()
+        except Exception:  # noqa: BLE001 - counted, not fatal; reconnect
+            ok = False
+            conn.close()
+            conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        if ok:
+            latencies.append(time.perf_counter() - started)
+        else:
+            errors.append(1)
 
-    def client(i: int) -> None:
-        session = requests.Session()
-        target = f"{url}/api/v1/jobs/{job_id}"
-        barrier.wait()
-        interval = clients / rate if rate else 0.0
-        next_at = time.perf_counter() + (interval * i / clients)  # spread the clients over one interval
-        while not stop.is_set():
-            if interval:
-                delay = next_at - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                next_at += interval
-            started = time.perf_counter()
-            try:
-                resp = session.get(target, timeout=10)
-                ok = resp.status_code == 200 and resp.json()["id"] == job_id
-            except Exception:  # noqa: BLE001 - counted, not fatal
-                ok = False
-            if ok:
-                latencies[i].append(time.perf_counter() - started)
-            else:
-                errors[i] += 1
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+def _client_process(url, job_id, indices, clients, rate, start_at, stop_at, out) -> None:  # noqa: ANN001
+    latencies: list[float] = []
+    errors: list[int] = []
+    threads = [threading.Thread(target=_client_loop, args=(url, job_id, i, clients, rate, start_at, stop_at,
+                                                           latencies, errors), daemon=True) for i in indices]
     for t in threads:
         t.start()
-    barrier.wait()
-    started = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
     for t in threads:
-        t.join(timeout=15)
-    elapsed = time.perf_counter() - started
-    flat = [x for per in latencies for x in per]
-    return {"mode": f"paced {rate:g}/s" if rate else "saturation", "clients": clients, "seconds": round(elapsed, 2), "requests": len(flat), "errors": sum(errors),
-            "rps": round(len(flat) / elapsed, 1), "p50_ms": round(percentile(flat, 50) * 1000, 2),
+        t.join(timeout=stop_at - time.time() + 15)
+    out.put((latencies, len(errors)))
+
+
+def poll_load(url: str, job_id: str, clients: int, seconds: float, rate: float | None = None,
+              procs: int = 5) -> dict:
+    """``clients`` pollers GET the running job: as fast as they can (``rate=None``: saturation, closed loop) or
+    together ``rate`` requests/s on a fixed schedule (open loop, the way pollers behave: latency at a given load).
+    The clients are spread over ``procs`` processes so the load generator's own GIL does not add latency."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    start_at = time.time() + 1.0
+    stop_at = start_at + seconds
+    groups = [list(range(clients))[p::procs] for p in range(procs)]
+    workers = [ctx.Process(target=_client_process, args=(url, job_id, g, clients, rate, start_at, stop_at, out))
+               for g in groups if g]
+    for w in workers:
+        w.start()
+    flat: list[float] = []
+    errors = 0
+    for _ in workers:
+        lat, err = out.get(timeout=seconds + 60)
+        flat.extend(lat)
+        errors += err
+    for w in workers:
+        w.join(timeout=10)
+    return {"mode": f"paced {rate:g}/s" if rate else "saturation", "clients": clients, "procs": len(workers),
+            "seconds": round(seconds, 2), "requests": len(flat), "errors": errors,
+            "rps": round(len(flat) / seconds, 1), "p50_ms": round(percentile(flat, 50) * 1000, 2),
             "p90_ms": round(percentile(flat, 90) * 1000, 2), "p99_ms": round(percentile(flat, 99) * 1000, 2),
             "max_ms": round(max(flat) * 1000, 2) if flat else None}
 
@@ -198,8 +224,9 @@ def run_broker(name: str, broker_url: str | None, args) -> dict:
         # status polling while a long job runs
         long_job, _ = submit(server.url, steps="150", frames="8")
         wait_job(server.url, long_job["id"], lambda j: j["status"] == "running")
-        result["poll"] = poll_load(server.url, long_job["id"], args.clients, args.seconds)
-        result["poll_paced"] = poll_load(server.url, long_job["id"], args.clients, args.seconds, rate=args.rate)
+        result["poll"] = poll_load(server.url, long_job["id"], args.clients, args.seconds, procs=args.procs)
+        result["poll_paced"] = poll_load(server.url, long_job["id"], args.clients, args.seconds, rate=args.rate,
+                                         procs=args.procs)
         still = requests.get(f"{server.url}/api/v1/jobs/{long_job['id']}", timeout=10).json()
         result["job_was_running"] = still["status"] == "running"
         result["job_progress_during"] = still["progress"]
@@ -230,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=5, help="jobs for submit latency / queue-to-start delay")
     parser.add_argument("--rate", type=float, default=500.0, help="total requests/s of the paced polling phase")
     parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--procs", type=int, default=5, help="client processes the pollers are spread over")
     parser.add_argument("--models", default="demo", help="models for the worker (default: tiny demo weights)")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folders")

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from ..jobs.store import JobStore
+from ..jobs.store import Job, JobStore
 from ..settings import Settings
 
 EXTENSION = "text2video"
@@ -23,16 +23,17 @@ class Services:
     store: JobStore
     _celery: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _read_sessions: Any = None
+    _read_engine: Any = None
+    _read_query: Any = None
 
     def __post_init__(self) -> None:
         # Status polls are the hot path (many clients, a few times a second each). The store opens a fresh SQLite
         # connection per call (safe across the workers' fork); this process never forks, so its reads use a small
-        # pool of connections instead: about 6x less work per poll. Reads only - every write goes through the store.
+        # pool of connections and a Core SELECT instead: several times less work per poll. Reads only - every
+        # write goes through the store. (PostgreSQL: the store's engine already pools.)
         url = self.store.database_url
         if url.startswith("sqlite"):
-            from sqlalchemy import create_engine, event
-            from sqlalchemy.orm import sessionmaker
+            from sqlalchemy import bindparam, create_engine, event, select
             from sqlalchemy.pool import QueuePool
 
             engine = create_engine(url, poolclass=QueuePool, pool_size=self.settings.threads, max_overflow=8,
@@ -45,16 +46,18 @@ class Services:
                 cur.execute("PRAGMA query_only=1")  # this pool can never write
                 cur.close()
 
-            self._read_sessions = sessionmaker(engine, expire_on_commit=False)
+            self._read_engine = engine
+            table = Job.__table__
+            self._read_query = select(table).where(table.c.id == bindparam("job_id"))
 
     def read_job(self, job_id: str):
-        """The job row by id (a detached snapshot), or None: the fast read path for status polls."""
-        if self._read_sessions is None or not isinstance(job_id, str) or len(job_id) > 64:
+        """The job row by id, or None: the fast read path for status polls (a read-only snapshot with the
+        :class:`~text2video.jobs.store.Job` attributes and ``to_dict``; Core, not the ORM: half the cost)."""
+        if self._read_engine is None or not isinstance(job_id, str) or len(job_id) > 64:
             return self.store.get(job_id)
-        from ..jobs.store import Job
-
-        with self._read_sessions() as session:
-            return session.get(Job, job_id)  # the session's read transaction ends here: no stale snapshot
+        with self._read_engine.connect() as conn:  # the read transaction ends here: no stale snapshot
+            row = conn.execute(self._read_query, {"job_id": job_id}).mappings().first()
+        return JobSnapshot(row) if row is not None else None
 
     @property
     def celery(self):
@@ -69,6 +72,17 @@ class Services:
     def enqueue(self, job_id: str) -> None:
         from ..jobs.queue import enqueue
         enqueue(self.celery, job_id)
+
+
+class JobSnapshot:
+    """A job row read without the ORM; behaves like a detached :class:`Job` for reading (same ``to_dict``)."""
+
+    def __init__(self, row) -> None:  # noqa: ANN001 - a RowMapping
+        self.__dict__.update(row)
+
+    to_dict = Job.to_dict
+    finished = Job.finished
+    error = Job.error
 
 
 def init_app(app: Flask, settings: Settings, *, store: JobStore | None = None, celery_app: Any = None) -> Services:
@@ -93,4 +107,4 @@ def get_store() -> JobStore:
     return services().store
 
 
-__all__ = ["Services", "init_app", "services", "get_settings", "get_store"]
+__all__ = ["Services", "JobSnapshot", "init_app", "services", "get_settings", "get_store"]
