@@ -165,7 +165,8 @@ function update(job) {
   for (const li of n.stages.children) {
     const i = STAGES.indexOf(li.dataset.stage);
     const done = job.status === "succeeded" || (current >= 0 && i < current);
-    li.className = done ? "done" : (i === current && job.status === "running" ? "current" : "");
+    const stopped = i === current && (job.status === "failed" || job.status === "canceled");
+    li.className = done ? "done" : (stopped ? job.status : (i === current && job.status === "running" ? "current" : ""));
     if (i === current && job.status === "running") li.setAttribute("aria-current", "step");
     else li.removeAttribute("aria-current");
   }
@@ -178,11 +179,16 @@ function update(job) {
     n.progress.value = job.status === "succeeded" ? 1 : Math.max(0, Math.min(1, job.progress || 0));
     const parts = [];
     if (job.status === "running" && job.stage) parts.push(t(`job.stage.${job.stage}`));
-    if (job.total_steps) parts.push(t("job.step", { i: job.step || 0, n: job.total_steps }));
+    // step i/N counts denoising steps; other stages report their own fractions through `progress` only
+    const denoising = job.stage === "generating" || job.stage === "encoding" || job.status === "succeeded";
+    if (job.total_steps && denoising) parts.push(t("job.step", { i: job.step || 0, n: job.total_steps }));
+    if ((job.status === "failed" || job.status === "canceled") && job.stage) {
+      parts.unshift(t("job.stopped_at", { stage: t(`job.stage.${job.stage}`) }));
+    }
     if (job.status === "running" && Number.isFinite(job.eta_seconds) && job.eta_seconds > 0) {
       parts.push(t("job.eta", { eta: formatDuration(job.eta_seconds) }));
     }
-    if (!job.total_steps && !parts.length) parts.push(`${Math.round((job.progress || 0) * 100)} %`);
+    if (!parts.length) parts.push(`${Math.round((job.progress || 0) * 100)} %`);
     n.progressText.textContent = parts.join(" · ") || t(`job.status.${job.status}`);
   }
   document.title = finished ? `${t(`job.status.${job.status}`)} · Text2Video`
