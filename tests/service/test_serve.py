@@ -54,7 +54,7 @@ def test_serve_runs_api_and_worker_then_stops_both(tmp_path, start_server, clip)
     assert f"Text2Video API: {server.url}" in server.banner and "Worker: serve-" in server.banner
     job = submit(server.url, clip)
     done = wait_for(lambda: (lambda j: j if j["status"] in ("succeeded", "failed") else None)(
-        requests.get(f"{server.url}/api/v1/jobs/{job['id']}", timeout=10).json()), 60, what="job via HTTP")
+        requests.get(f"{server.url}/api/v1/jobs/{job['id']}", timeout=10).json()), 90, what="job via HTTP")
     assert done["status"] == "succeeded", done
     resp = requests.get(server.url + done["files"]["result.mp4"], timeout=10)
     assert resp.status_code == 200 and resp.content == b"result.mp4"  # what the (tiny) engine wrote
@@ -66,9 +66,9 @@ def test_serve_runs_api_and_worker_then_stops_both(tmp_path, start_server, clip)
     started = time.monotonic()
     server.proc.signal(signal.SIGINT)  # Ctrl+C
     assert server.proc.popen.wait(timeout=30) == 0
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < 25  # (an idle worker is stopped at once; generous for a loaded CI box)
     wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-                             for p in family), 10, what="every process of serve to exit")
+                             for p in family), 20, what="every process of serve to exit")
     assert "stopped" in server.proc.output()
 
 
@@ -84,7 +84,7 @@ def test_api_restart_loses_no_queued_job(tmp_path, start_server, clip):
     assert all(api_only.store.get(i).status == JobStatus.QUEUED for i in [*ids, lost])
 
     full = start_server(settings)
-    jobs = full.wait_all([*ids, lost], timeout=90)
+    jobs = full.wait_all([*ids, lost], timeout=120)
     assert all(j.status == JobStatus.SUCCEEDED for j in jobs), [j.to_dict() for j in jobs]
     counts = Counter(j for _, j in full.runs())
     assert all(counts[i] == 1 for i in [*ids, lost]), counts  # each exactly once despite the re-sent messages

@@ -38,7 +38,7 @@ def test_progress_is_visible_while_running_and_cancel_stops_it(live_worker):
     t0 = time.monotonic()
     live_worker.store.request_cancel(job_id)
     job = live_worker.wait_status(job_id, timeout=15)
-    assert job.status == JobStatus.CANCELED and time.monotonic() - t0 < 5
+    assert job.status == JobStatus.CANCELED and time.monotonic() - t0 < 10
     assert job.step < 100
 
 
