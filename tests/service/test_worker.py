@@ -8,6 +8,8 @@ import signal
 import time
 from collections import Counter
 
+import pytest
+
 from text2video.jobs.queue import enqueue
 from text2video.jobs.status import JobStatus
 from text2video.jobs.worker import Reaper
@@ -151,3 +153,17 @@ def _pid_alive(pid: int) -> bool:
             return fh.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+@pytest.mark.gpu
+def test_real_cuda_oom_fails_the_job_and_the_worker_keeps_serving(tmp_path, start_worker):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    worker = start_worker(make_settings(tmp_path / "data", device="cuda"), "gpu-oom")
+    oom, after = worker.create("realoom"), worker.create("fine afterwards")
+    jobs = {j.id: j for j in worker.wait_all([oom, after], timeout=120)}
+    assert jobs[oom].status == JobStatus.FAILED and jobs[oom].error_code == "out_of_memory"
+    assert "out of memory" in jobs[oom].error_message.lower() and "--memory low" in jobs[oom].error_message
+    assert jobs[after].status == JobStatus.SUCCEEDED
+    assert {pid for pid, _ in worker.runs()} == {worker.child_pid()}  # same process: it was not restarted

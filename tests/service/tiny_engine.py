@@ -3,7 +3,7 @@ nothing, so 50 jobs or a kill mid-job take seconds. (End-to-end runs with the re
 test_worker_engine.py.)
 
 It follows the Engine contract: progress per stage and step, ``should_cancel`` polled every step, files written
-atomically. The prompt steers it (tests only): ``slow`` = 0.2 s per step, ``oom`` = a CUDA out-of-memory error,
+atomically. The prompt steers it (tests only): ``slow`` = 0.2 s per step, ``oom`` = a CUDA out-of-memory error (``realoom``: a real one, GPU only),
 ``noperson`` = a NoPersonFound error. Every generate() appends ``<pid> <job id>`` to ``<data_dir>/runs.log``, and
 every engine creation appends the pid to ``<data_dir>/engine-loads.log``: independent evidence of what ran where.
 """
@@ -44,6 +44,9 @@ class TinyEngine:
         progress(Progress(JobStage.EXTRACTING_POSE, fraction=0.05, info={"pose_summary": "100 % of keypoints"}))
         atomic_write_bytes(out_dir / "skeleton.mp4", b"skeleton")
         progress(Progress(JobStage.EXTRACTING_POSE, fraction=0.1, info={"files": ["skeleton.mp4"]}))
+        if "realoom" in prompt:  # GPU machines: a real CUDA allocation failure (32 TiB)
+            import torch
+            torch.empty(1 << 45, dtype=torch.uint8, device="cuda")
         if "oom" in prompt:
             import torch
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
