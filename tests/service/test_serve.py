@@ -101,3 +101,22 @@ def test_tunnel_that_cannot_start_keeps_serving_locally_with_a_key(tmp_path, sta
     assert requests.get(f"{server.url}/api/v1/jobs", timeout=10).status_code == 401
     ok = requests.get(f"{server.url}/api/v1/jobs", headers={"Authorization": f"Bearer {key}"}, timeout=10)
     assert ok.status_code == 200
+
+
+def test_port_in_use_is_a_one_line_error(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from conftest import ROOT, process_env
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        settings = make_settings(tmp_path / "data")
+        out = subprocess.run([sys.executable, str(ROOT / "manage.py"), "serve", "--no-worker", "--port", str(port)],
+                             env=process_env(settings), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "--port" in out.stderr
+    assert "Traceback" not in out.stderr

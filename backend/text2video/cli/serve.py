@@ -86,9 +86,15 @@ class Server:
             self.api_key_generated = generated
         self.celery_app = make_celery(s)
         app = create_app(s)
-        self.http = create_server(app, host=s.host, port=s.port, threads=s.threads,
-                                  max_request_body_size=int(s.max_upload_mb * 1024 * 1024) + (1 << 20),
-                                  channel_timeout=120, clear_untrusted_proxy_headers=True)
+        try:
+            self.http = create_server(app, host=s.host, port=s.port, threads=s.threads,
+                                      max_request_body_size=int(s.max_upload_mb * 1024 * 1024) + (1 << 20),
+                                      channel_timeout=120, clear_untrusted_proxy_headers=True)
+        except OSError as exc:
+            from ..exceptions import ServiceUnavailable
+            raise ServiceUnavailable(f"cannot listen on {s.host}:{s.port}: {exc.strerror or exc}", field="port",
+                                     value=s.port, hint="Another program uses that port: pick another one with "
+                                     "--port (or TEXT2VIDEO_PORT), or stop the other server.") from exc
         port = self.http.effective_port
         self.worker_name = self.worker_name or f"serve-{self.hostname}-{port}"
         host = "127.0.0.1" if s.host in ("0.0.0.0", "::", "") else s.host
