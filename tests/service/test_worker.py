@@ -167,3 +167,21 @@ def test_real_cuda_oom_fails_the_job_and_the_worker_keeps_serving(tmp_path, star
     assert "out of memory" in jobs[oom].error_message.lower() and "--memory low" in jobs[oom].error_message
     assert jobs[after].status == JobStatus.SUCCEEDED
     assert {pid for pid, _ in worker.runs()} == {worker.child_pid()}  # same process: it was not restarted
+
+
+def test_a_job_stuck_past_the_time_limit_is_failed_and_its_child_replaced(tmp_path, start_worker):
+    from datetime import timedelta
+
+    from text2video.jobs.store import utcnow
+
+    settings = make_settings(tmp_path / "data", job_timeout_s=3600)
+    worker = start_worker(settings, "gpu-e")
+    job_id = worker.create("slow", steps=400)
+    job = wait_for(lambda: (lambda j: j if j.status == JobStatus.RUNNING else None)(worker.store.get(job_id)), 30,
+                   what="job running")
+    # as if it had started two hours ago (a child stuck in one step never checks the limit itself)
+    worker.store.set_fields(job_id, started_at=utcnow() - timedelta(hours=2))
+    failed = worker.wait_status(job_id, "failed", timeout=20)
+    assert failed.error_code == "timeout" and "TEXT2VIDEO_JOB_TIMEOUT_S" in failed.error_message
+    wait_for(lambda: worker.child_pid() != job.worker_pid, 20, what="a fresh child")
+    assert worker.wait_status(worker.create("next"), timeout=60).status == JobStatus.SUCCEEDED

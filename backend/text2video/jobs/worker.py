@@ -146,8 +146,23 @@ class Supervisor:
                                         current_job=running[0].id if running else None)
             for job in running:  # the child is alive: its jobs are alive, even during one very long step
                 self.store.heartbeat(job.id, self.name)
+                self._enforce_time_limit(job)
         except Exception as exc:  # noqa: BLE001
             log.warning("worker %s: heartbeat failed: %s", self.name, exc)
+
+    def _enforce_time_limit(self, job) -> None:  # noqa: ANN001
+        """The engine stops itself past ``job_timeout_s`` (its cancel check); a child stuck inside one step never
+        asks, so a minute later the supervisor fails the job and replaces the child."""
+        from .store import utcnow
+
+        limit = self.settings.job_timeout_s + 60
+        if job.started_at is None or (utcnow() - job.started_at).total_seconds() < limit:
+            return
+        message = (f"the job ran longer than {self.settings.job_timeout_s:.0f} s and its worker stopped responding; "
+                   "it was stopped. Use fewer frames or steps, or raise TEXT2VIDEO_JOB_TIMEOUT_S.")
+        if self.store.mark_failed(job.id, "timeout", message, worker=self.name):
+            log.error("job %s: over the time limit and unresponsive; killing child %d", job.id, self.child.pid)
+            self.child.kill()
 
     def recover_previous(self) -> int:
         """Jobs still marked running under this worker name: its previous run died (machine restart, SIGKILL)."""
