@@ -189,3 +189,15 @@ def expect_problem(resp, status: int) -> dict:
     assert {"type", "title", "status", "detail"} <= set(body)
     assert body["status"] == status and body["type"].startswith("https://text2video.dev/problems/")
     return body
+
+
+def serve_in_thread(server) -> threading.Thread:
+    """Run a waitress server in a daemon thread; closing it later ends run() with an error, which is expected."""
+    def run():
+        try:
+            server.run()
+        except (OSError, ValueError):
+            pass
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread

@@ -8,7 +8,6 @@ import io
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import av
 import pytest
 import requests
 
+from api_helpers import serve_in_thread
 from text2video.api import create_app
 from text2video.jobs.store import JobStore
 from text2video.settings import Settings
@@ -70,8 +70,7 @@ def live(tmp_path_factory, demo_models):
     store = app.extensions["text2video"].store
     # channel_request_lookahead lets waitress notice a client that hangs up (the /generate wait stops early)
     server = create_server(app, host="127.0.0.1", port=0, threads=8, channel_request_lookahead=1)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    serve_in_thread(server)
     log = root / "worker.log"
     with open(log, "wb") as out:
         worker = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "worker", "--name", "api-live-worker"],

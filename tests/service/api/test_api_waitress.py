@@ -4,13 +4,12 @@ nothing, and (with waitress' channel_request_lookahead) does not keep a server t
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
 import requests
 
-from api_helpers import HandWorker, base_config, store_of
+from api_helpers import HandWorker, base_config, serve_in_thread, store_of
 from text2video.api import create_app
 
 
@@ -20,8 +19,7 @@ def one_thread_server(tmp_path, sample_video):
 
     app = create_app(base_config(tmp_path, sync_wait_s=60.0))
     server = create_server(app, host="127.0.0.1", port=0, threads=1, channel_request_lookahead=1)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    serve_in_thread(server)
     yield app, f"http://127.0.0.1:{server.effective_port}", HandWorker(app, sample_video)
     server.close()
 
