@@ -141,7 +141,16 @@ def test_settings_panel_stores_backend_and_key(page, live_ui):
     assert info.value.headers.get("authorization") == "Bearer secret-key"
 
 
-def test_phone_layout_and_labels(new_page, live_ui, artifacts_dir):
+def _submit_tiny(live_ui, video, prompt: str, **fields) -> str:
+    with open(video, "rb") as fh:
+        resp = live_ui.api("POST", "/api/v1/jobs", files={"video": (video.name, fh, "video/mp4")},
+                           data={"prompt": prompt, "steps": "2", "width": "64", "height": "64", "frames": "2",
+                                 "input_type": "skeleton", **fields})
+    assert resp.status_code == 202, resp.text
+    return resp.json()["id"]
+
+
+def test_phone_layout_labels_keyboard(new_page, live_ui, skeleton_video, artifacts_dir):
     page = new_page(phone=True, locale="vi-VN")
     page.click("#advanced > summary")
     page.screenshot(path=str(artifacts_dir / "ui-create-phone.png"), full_page=True)
@@ -151,14 +160,56 @@ def test_phone_layout_and_labels(new_page, live_ui, artifacts_dir):
         !(c.labels && c.labels.length) && !c.getAttribute('aria-labelledby') && !c.getAttribute('aria-label'))
         .map(c => c.id || c.name)""")
     assert unlabeled == []
-    # keyboard: Tab reaches the file input and the focus ring is visible
-    page.focus("#prompt")
-    outline = page.eval_on_selector("#prompt", "e => getComputedStyle(e).outlineStyle")
-    assert outline != "none"
+    # keyboard: Tab walks through the form in reading order, with a visible focus ring
+    page.focus("#ui-lang")  # the last control of the header
+    order = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("document.activeElement.id"))
+        if order[-1] == "submit":
+            break
+    assert [i for i in order if i in ("video", "video_url", "prompt", "steps", "submit")] == \
+        ["video", "video_url", "prompt", "steps", "submit"], order
+    page.focus("#video")
+    assert page.eval_on_selector("#dropzone", "e => getComputedStyle(e).outlineStyle") != "none"
+
+    job_id = _submit_tiny(live_ui, skeleton_video, "Chú robot nhảy múa")
+    page.goto(f"{live_ui.url}/#/jobs/{job_id}")
+    page.wait_for_selector("#job-status.status-succeeded", timeout=60_000)
+    page.wait_for_function("""() => { const v = document.querySelector("video[data-file='result.mp4']");
+        return v && v.readyState >= 2; }""")
+    page.screenshot(path=str(artifacts_dir / "ui-job-succeeded-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.goto(live_ui.url + "/#/history")
-    page.wait_for_selector("#history-page:not(:empty)")
+    page.wait_for_selector(f"li.card[data-job-id='{job_id}'] img.thumb")
     page.screenshot(path=str(artifacts_dir / "ui-history-phone.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    live_ui.api("DELETE", f"/api/v1/jobs/{job_id}")
+
+
+def test_history_pages(page, live_ui, skeleton_video):
+    ids = [_submit_tiny(live_ui, skeleton_video, f"page test {i}") for i in range(13)]
+    for job_id in ids:  # queued ones are canceled at once; they stay in the history
+        live_ui.api("POST", f"/api/v1/jobs/{job_id}/cancel")
+    try:
+        page.click("#nav-history")
+        page.wait_for_selector("li.card")
+        first = page.eval_on_selector_all("li.card", "cards => cards.map(c => c.dataset.jobId)")
+        assert len(first) == 12 and first[0] == ids[-1]  # newest first
+        assert page.is_disabled("#history-prev") and page.is_enabled("#history-next")
+        page.click("#history-next")
+        page.wait_for_url(re.compile(r".*#/history\?page=2$"))
+        page.wait_for_function("document.getElementById('history-page').textContent.startsWith('Page 2')")
+        second = page.eval_on_selector_all("li.card", "cards => cards.map(c => c.dataset.jobId)")
+        assert ids[0] in second and not set(second) & set(first)
+        page.select_option("#history-status", "canceled")  # filter: back to page 1 of the canceled ones
+        page.wait_for_url(re.compile(r".*#/history\?status=canceled$"))
+        page.wait_for_function("document.querySelectorAll('li.card').length > 0")
+        statuses = page.eval_on_selector_all("li.card", "cards => cards.map(c => c.dataset.status)")
+        assert set(statuses) == {"canceled"}
+    finally:
+        for job_id in ids:
+            live_ui.api("DELETE", f"/api/v1/jobs/{job_id}")
 
 
 def test_unknown_job_in_the_url(page, live_ui):
