@@ -33,7 +33,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
-from ..exceptions import InvalidInput, PayloadTooLarge
+from ..exceptions import InvalidInput
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -322,8 +322,8 @@ def fetch(url: str, dest: str | Path, *, field: str = "video_url", max_bytes: in
         length = resp.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > max_bytes:
             resp.release_conn()
-            raise PayloadTooLarge(f"{field}: the file is {_size(int(length))}, over the {_size(max_bytes)} limit",
-                                  field=field, value=url, hint="Use a shorter or smaller video.")
+            raise _reject(field, url, f"the file is {_size(int(length))}, over the {_size(max_bytes)} limit",
+                          "Use a shorter or smaller video.")
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
         size = 0
@@ -343,8 +343,8 @@ def fetch(url: str, dest: str | Path, *, field: str = "video_url", max_bytes: in
                         break
                     size += len(chunk)
                     if size > max_bytes:
-                        raise PayloadTooLarge(f"{field}: the download passed the {_size(max_bytes)} limit", field=field,
-                                              value=url, hint="Use a shorter or smaller video.")
+                        raise _reject(field, url, f"the download passed the {_size(max_bytes)} limit",
+                                      "Use a shorter or smaller video.")
                     fh.write(chunk)
             if size == 0:
                 raise _reject(field, url, "the server sent an empty file")

@@ -10,7 +10,7 @@ import pytest
 
 from api_helpers import LocalServer, expect_problem, settings_of, store_of
 from text2video.api import netguard
-from text2video.exceptions import InvalidInput, PayloadTooLarge
+from text2video.exceptions import InvalidInput
 
 
 @pytest.mark.parametrize("address,words", [
@@ -88,9 +88,9 @@ def test_download_size_and_time_caps(local_server, tmp_path):
             h.wfile.flush()
             time.sleep(0.1)
     local_server.route("/slow", slow)
-    with pytest.raises(PayloadTooLarge, match="over the 1000 bytes limit"):
+    with pytest.raises(netguard.URLRejected, match="over the 1000 bytes limit"):
         netguard.fetch(local_server.url("/big"), tmp_path / "a", max_bytes=1000, policy=policy)
-    with pytest.raises(PayloadTooLarge, match="passed the 1000 bytes limit"):
+    with pytest.raises(netguard.URLRejected, match="passed the 1000 bytes limit"):
         netguard.fetch(local_server.url("/big-chunked"), tmp_path / "a", max_bytes=1000, policy=policy)
     started = time.monotonic()
     with pytest.raises(InvalidInput, match="longer than 1 s"):
@@ -163,6 +163,16 @@ def test_api_download_with_private_allowed(make_app, local_server, sample_bytes)
     assert job.video_url == local_server.url("/clips/dance") and job.input_file == "input.webm"
     folder = settings_of(client.application).jobs_dir / job.id
     assert (folder / "input.webm").read_bytes() == sample_bytes
+
+
+def test_api_url_too_big_is_422_naming_the_limit(make_app, local_server):
+    client = make_app(url_allow_private=True, max_upload_mb=1).test_client()
+    local_server.file("/big.mp4", b"\0" * (1024 * 1024 + 1))
+    local_server.file("/big-stream.mp4", b"\0" * (1024 * 1024 + 1), length=False)
+    for path in ("/big.mp4", "/big-stream.mp4"):
+        body = expect_problem(_submit_url(client, local_server.url(path)), 422)
+        assert "1.0 MB limit" in body["errors"]["video_url"]
+    assert not any(settings_of(client.application).jobs_dir.glob("*"))
 
 
 def test_api_url_that_is_not_a_video_is_415(make_app, local_server):
