@@ -83,6 +83,8 @@ def read_submission(*, legacy: bool = False) -> Submission:
     if upload is not None and req.video_url:
         raise InvalidInput("both a video file and video_url were given", field="video_url",
                            hint="Send one of them.")
+    if upload is not None:
+        _upload_extension(upload)  # 415 for a .txt before anything else is looked at
     if upload is None and not req.video_url:
         raise InvalidInput("no reference video: upload a file as 'video' or give 'video_url'", field="video",
                            hint="With curl: -F video=@dance.mp4")
@@ -117,7 +119,8 @@ def check_capacity(api_key_id: str | None) -> None:
     storage.check_disk_floor(svc.settings)
     limit = svc.settings.max_queued_per_key
     if limit > 0 and svc.store.count_active(api_key_id) >= limit:
-        raise RateLimited(f"this API key already has {limit} jobs queued or running (the limit)",
+        who = "this API key already has" if api_key_id else "there are already"
+        raise RateLimited(f"{who} {limit} jobs queued or running (the limit per key)",
                           field="Authorization",
                           hint="Wait for some to finish, or cancel some (POST /api/v1/jobs/{id}/cancel).")
 
