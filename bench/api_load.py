@@ -221,6 +221,11 @@ def run_broker(name: str, broker_url: str | None, args) -> dict:
                                "max": round(max(submits) * 1000, 1)}
         result["queue_to_start_s"] = {"n": len(delays), "p50": round(statistics.median(delays), 3),
                                       "max": round(max(delays), 3)}
+        # for comparison: the API alone (worker idle), polling the finished warm-up job
+        if args.idle:
+            result["poll_idle"] = poll_load(server.url, job["id"], args.clients, args.seconds, rate=args.rate,
+                                            procs=args.procs)
+            result["poll_idle"]["mode"] = f"idle {args.rate:g}/s"
         # status polling while a long job runs
         long_job, _ = submit(server.url, steps="150", frames="8")
         wait_job(server.url, long_job["id"], lambda j: j["status"] == "running")
@@ -257,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=5, help="jobs for submit latency / queue-to-start delay")
     parser.add_argument("--rate", type=float, default=500.0, help="total requests/s of the paced polling phase")
     parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--idle", action="store_true", help="also poll with the worker idle (the API alone)")
     parser.add_argument("--procs", type=int, default=5, help="client processes the pollers are spread over")
     parser.add_argument("--models", default="demo", help="models for the worker (default: tiny demo weights)")
     parser.add_argument("--json", help="write the results here")
@@ -275,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'broker':8} {'polling':14} {'status req/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
           f"{'submit p50 ms':>14} {'queue->start p50 s':>19}")
     for r in results:
-        for p in (r["poll"], r["poll_paced"]):
+        for p in (r["poll"], r["poll_paced"], *([r["poll_idle"]] if "poll_idle" in r else [])):
             print(f"{r['broker']:8} {p['mode']:14} {p['rps']:12.1f} {p['p50_ms']:8.2f} {p['p99_ms']:8.2f} "
                   f"{p['errors']:7d} {r['submit_ms']['p50']:14.1f} {r['queue_to_start_s']['p50']:19.3f}")
     meta = {"cpus": os.cpu_count(), "load_avg": os.getloadavg(), "clients": args.clients, "threads": args.threads}
