@@ -6,7 +6,7 @@ import { has, t } from "./i18n.js";
 import { el, FINISHED, formatDate, formatDuration, STAGES } from "./util.js";
 
 const POLL_MIN_MS = 700;   // while something changes
-const POLL_MAX_MS = 5000;  // when nothing does (a long queue), and after network errors
+const POLL_MAX_MS = 3000;  // when nothing does (a queue), and after network errors: a job may start any moment
 const DOWNLOADS = ["result.mp4", "result.gif", "side_by_side.mp4", "skeleton.mp4", "keypoints.json"];
 
 let view = null;      // {id, job, nodes, timer, delay, token}

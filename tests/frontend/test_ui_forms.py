@@ -3,6 +3,7 @@ field they name), the interface languages, the settings panel, phone layout and 
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
@@ -204,12 +205,33 @@ def test_history_pages(page, live_ui, skeleton_video):
         assert ids[0] in second and not set(second) & set(first)
         page.select_option("#history-status", "canceled")  # filter: back to page 1 of the canceled ones
         page.wait_for_url(re.compile(r".*#/history\?status=canceled$"))
-        page.wait_for_function("document.querySelectorAll('li.card').length > 0")
-        statuses = page.eval_on_selector_all("li.card", "cards => cards.map(c => c.dataset.status)")
-        assert set(statuses) == {"canceled"}
+        page.wait_for_function("""() => { const cards = [...document.querySelectorAll('li.card')];
+            return cards.length > 0 && cards.every(c => c.dataset.status === 'canceled'); }""")
+        assert page.is_disabled("#history-prev")
     finally:
         for job_id in ids:
             live_ui.api("DELETE", f"/api/v1/jobs/{job_id}")
+
+
+def test_drag_and_drop_a_video(page, skeleton_video):
+    data = base64.b64encode(skeleton_video.read_bytes()).decode("ascii")
+    transfer = page.evaluate_handle("""([b64, name]) => {
+        const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], name, {type: 'video/mp4'}));
+        return dt; }""", [data, skeleton_video.name])
+    page.dispatch_event("#dropzone", "dragenter", {"dataTransfer": transfer})
+    assert "dragging" in page.get_attribute("#dropzone", "class")
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
+    page.wait_for_function("document.getElementById('preview-info').textContent.includes('×')")
+    assert skeleton_video.name in page.text_content("#preview-info") and page.is_visible("#preview-video")
+    assert "dragging" not in page.get_attribute("#dropzone", "class")
+
+
+def test_path_style_links_open_the_app(page, live_ui):
+    page.goto(live_ui.url + "/history")
+    page.wait_for_selector("body[data-ready='true']")
+    assert page.url.endswith("/#/history") and page.is_visible("#view-history")
 
 
 def test_unknown_job_in_the_url(page, live_ui):
