@@ -46,9 +46,25 @@ export function apiUrl(path) {
   return getBackend() + path;
 }
 
+/** True for a backend on an ngrok free domain reached from another origin (a static host). */
+function crossOriginNgrok() {
+  const backend = getBackend();
+  if (!backend) return false;
+  try {
+    const url = new URL(backend);
+    return url.origin !== location.origin && /(^|\.)ngrok(-free)?\.(app|dev|io)$/i.test(url.hostname);
+  } catch (_) {
+    return false;
+  }
+}
+
 function authHeaders() {
+  const headers = {};
   const key = getApiKey();
-  return key ? { Authorization: `Bearer ${key}` } : {};
+  if (key) headers.Authorization = `Bearer ${key}`;
+  // ngrok's free domains answer browsers with a warning page instead of the API unless this header is sent
+  if (crossOriginNgrok()) headers["ngrok-skip-browser-warning"] = "1";
+  return headers;
 }
 
 async function readProblem(resp) {
