@@ -19,7 +19,8 @@ def test_config_follows_the_reliability_rules(service_settings):
     assert conf["task_ignore_result"] and conf["result_backend"] is None
     assert conf["broker_transport_options"]["visibility_timeout"] > 7200
     sqlite_conf = celery_config(service_settings)
-    assert sqlite_conf["broker_url"].startswith("sqla+sqlite:///")
+    assert sqlite_conf["broker_url"].startswith("t2vsqla+sqlite:///")  # kombu's sqla transport, poll settable
+    assert sqlite_conf["broker_transport_options"]["polling_interval"] <= 0.5
     assert str(service_settings.data_dir.resolve()) in sqlite_conf["broker_url"]
 
 

@@ -26,14 +26,45 @@ log = logging.getLogger(__name__)
 
 TASK_NAME = "text2video.run_job"
 JOB_QUEUE = "text2video"
+SQLA_POLL_S = 0.25  # how often an idle worker looks at the SQLite queue (kombu's default is 1 s)
+_SQLA_ALIAS = "t2vsqla"  # our subclass of kombu's SQLAlchemy transport, so the poll interval can be set
+
+
+def _sqla_transport():
+    """kombu's SQLAlchemy transport, except that it accepts ``polling_interval`` (kombu hands every transport
+    option to ``create_engine``, which refuses unknown keys). Registered under an alias because a ``sqla+`` URL
+    always selects kombu's own class."""
+    from kombu.transport import TRANSPORT_ALIASES
+    from kombu.transport import sqlalchemy as kombu_sqla
+    from sqlalchemy import create_engine
+
+    class Channel(kombu_sqla.Channel):
+        def _engine_from_config(self):
+            client = self.connection.client
+            options = {k: v for k, v in client.transport_options.items() if k in ("connect_args", "pool_size",
+                                                                                   "max_overflow", "pool_recycle")}
+            return create_engine(client.hostname, **options)
+
+    class Transport(kombu_sqla.Transport):
+        pass
+
+    Transport.Channel = Channel
+    TRANSPORT_ALIASES.setdefault(_SQLA_ALIAS, f"{__name__}:SQLATransport")
+    return Transport
+
+
+SQLATransport = _sqla_transport()
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     broker_url = settings.broker_url
     if broker_url.startswith("sqla+"):
-        # kombu passes these straight to sqlalchemy.create_engine (no visibility timeout: that transport never
-        # redelivers). SQLite: wait for the lock instead of failing when the API and a worker write together.
-        transport_options: dict[str, Any] = {"connect_args": {"timeout": 30}} if "sqlite" in broker_url else {}
+        # No visibility timeout: that transport never redelivers. SQLite: wait for the lock instead of failing
+        # when the API and a worker write at the same time.
+        broker_url = f"{_SQLA_ALIAS}+{broker_url[len('sqla+'):]}"
+        transport_options: dict[str, Any] = {"polling_interval": SQLA_POLL_S}
+        if "sqlite" in broker_url:
+            transport_options["connect_args"] = {"timeout": 30}
     else:
         # A message taken but not acknowledged comes back only after this long (Redis); above the longest job so
         # a slow job is never handed to a second worker while the first is still on it.
