@@ -191,3 +191,30 @@ def test_api_bad_scheme_and_callback(client):
     body = expect_problem(client.post("/api/v1/jobs", json={"prompt": "x", "video_url": "https://example.com/a.mp4",
                                                             "callback_url": "http://127.0.0.1:9/hook"}), 422)
     assert set(body["errors"]) == {"callback_url"}
+
+
+def test_https_goes_through_the_same_guard(tmp_path, sample_bytes):
+    """HTTPS connections are pinned and checked the same way; certificates are verified (a self-signed one fails)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    server = LocalServer("127.0.0.1")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    server.file("/v.mp4", sample_bytes)
+    url = f"https://127.0.0.1:{server.port}/v.mp4"
+    try:
+        with pytest.raises(InvalidInput, match="loopback"):
+            netguard.fetch(url, tmp_path / "a", max_bytes=10**6, timeout_s=5)
+        with pytest.raises(InvalidInput, match="(?i)certificate"):
+            netguard.fetch(url, tmp_path / "a", max_bytes=10**6, timeout_s=5, policy=netguard.Policy(allow_private=True))
+        assert not (tmp_path / "a").exists()
+    finally:
+        server.close()
