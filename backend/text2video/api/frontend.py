@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, current_app, send_from_directory
+from werkzeug.exceptions import MethodNotAllowed
 
 from ..exceptions import NotFound
 
@@ -37,7 +38,9 @@ def index():
 
 @bp.get("/<path:path>")
 def asset(path: str):
-    if path == "api" or path.startswith(("api/", "generate")):
+    if path == "generate":
+        raise MethodNotAllowed(valid_methods=["POST"])  # POST /generate exists; a GET is not the web UI either
+    if path == "api" or path.startswith("api/"):
         raise NotFound(f"nothing at /{path}", field="path", hint="See /api/v1/docs for the API's URLs.")
     folder = frontend_dir()
     candidate = folder / path

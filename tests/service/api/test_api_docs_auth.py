@@ -177,5 +177,6 @@ def test_frontend_served_with_spa_fallback(tmp_path, make_app):
     assert "T2V" in client.get("/jobs/123").get_data(as_text=True)  # client-side route
     expect_problem(client.get("/missing.css"), 404)
     expect_problem(client.get("/api/v1/unknown"), 404)  # never the page for an API path
+    assert expect_problem(client.get("/generate"), 405)["code"] == "method_not_allowed"
     for path in ("/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc/passwd"):
         assert b"root:" not in client.get(path).get_data()
