@@ -271,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     if not SAMPLE.is_file():
         parser.error(f"{SAMPLE} is missing")
     results = []
+    load_start = os.getloadavg()
     if args.broker in ("sqlite", "both"):
         results.append(run_broker("sqlite", None, args))
     if args.broker in ("redis", "both"):
@@ -284,10 +285,12 @@ def main(argv: list[str] | None = None) -> int:
         for p in (r["poll"], r["poll_paced"], *([r["poll_idle"]] if "poll_idle" in r else [])):
             print(f"{r['broker']:8} {p['mode']:14} {p['rps']:12.1f} {p['p50_ms']:8.2f} {p['p99_ms']:8.2f} "
                   f"{p['errors']:7d} {r['submit_ms']['p50']:14.1f} {r['queue_to_start_s']['p50']:19.3f}")
-    meta = {"cpus": os.cpu_count(), "load_avg": os.getloadavg(), "clients": args.clients, "threads": args.threads}
+    meta = {"cpus": os.cpu_count(), "load_avg_start": load_start, "load_avg_end": os.getloadavg(),
+            "clients": args.clients, "threads": args.threads}
     if args.json:
         Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=2))
-    print(f"(machine: {meta['cpus']} cpus, load average {meta['load_avg'][0]:.1f} at the end)")
+    print(f"(machine: {meta['cpus']} cpus; 1-min load average {load_start[0]:.1f} at the start, "
+          f"{meta['load_avg_end'][0]:.1f} at the end: other processes share these cores)")
     return 0
 
 
