@@ -68,6 +68,8 @@ function showApiError(err) {
     if (!entries.every(([field]) => errorSlot(field) && field !== "form")) {
       if (!$("form-error").textContent) $("form-error").textContent = err.detail;
     }
+  } else if (err.status === 413 || err.status === 415) {
+    showFieldError(chosenFile ? "video" : "video_url", err.detail || err.title); // about the video, field or not
   } else {
     $("form-error").textContent = t("err.server", { status: err.status, detail: err.detail || err.title });
   }

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,47 +53,80 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
-def live_ui(tmp_path_factory, demo_models) -> LiveUI:
-    """The whole service as a user starts it, on demo weights; waits until its worker is alive."""
-    from text2video.jobs.worker import settings_env
-    from text2video.settings import Settings
+class _Startup:
+    """``manage.py serve`` started in the background: the URL, the worker and its first (engine-loading) job are
+    awaited in a thread, so that slow start overlaps the tests that need no worker."""
 
-    root = tmp_path_factory.mktemp("frontend-live")
-    settings = Settings.load({
-        "data_dir": root / "data", "models_dir": "demo", "device": "cpu", "host": "127.0.0.1", "port": 0,
-        "min_free_disk_mb": 1, "max_upload_mb": MAX_UPLOAD_MB, "heartbeat_interval_s": 0.5,
-        "reaper_interval_s": 1.0, "threads": 8,
-    }, environ={})
-    env = settings_env(settings)  # carries TEXT2VIDEO_DEMO_MODELS_DIR, set by the demo_models fixture
-    env["PYTHONUNBUFFERED"] = "1"
-    env["OMP_NUM_THREADS"] = "1"  # a 2-core box shared with the browser: keep the worker from starving it
-    log = root / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "serve", "--port", "0"], env=env,
-                                cwd=str(ROOT), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    live = LiveUI("", proc, log, root / "data")
-    try:
-        deadline = time.monotonic() + 90
-        while not live.url:
-            match = re.search(r"Text2Video API: (http://\S+)", live.output())
-            if match:
-                live.url = match.group(1)
-            elif proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"manage.py serve did not start:\n{live.output()[-3000:]}")
-            else:
-                time.sleep(0.2)
-        while True:  # the worker (a Celery process importing torch) takes a while on a busy box
-            health = live.api("GET", "/api/v1/health").json()
-            if health.get("workers", {}).get("alive"):
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"no worker came up: {health}\n{live.output()[-3000:]}")
-            time.sleep(0.3)
-        _warm_up(live, deadline + 60)
-        yield live
-    finally:
-        _stop(proc)
+    def __init__(self, root: Path):
+        from text2video.jobs.worker import settings_env
+        from text2video.settings import Settings
+
+        settings = Settings.load({
+            "data_dir": root / "data", "models_dir": "demo", "device": "cpu", "host": "127.0.0.1", "port": 0,
+            "min_free_disk_mb": 1, "max_upload_mb": MAX_UPLOAD_MB, "heartbeat_interval_s": 0.5,
+            "reaper_interval_s": 1.0, "threads": 8,
+        }, environ={})
+        env = settings_env(settings)  # carries TEXT2VIDEO_DEMO_MODELS_DIR, set by the demo_models fixture
+        env["PYTHONUNBUFFERED"] = "1"
+        env["OMP_NUM_THREADS"] = "1"  # a 2-core box shared with the browser: keep the worker from starving it
+        log = root / "serve.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "serve", "--port", "0"], env=env,
+                                    cwd=str(ROOT), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.live = LiveUI("", proc, log, root / "data")
+        self.error: str | None = None
+        self.thread = threading.Thread(target=self._wait_ready, name="live-ui-startup", daemon=True)
+        self.thread.start()
+
+    def _wait_ready(self) -> None:
+        live, proc = self.live, self.live.proc
+        deadline = time.monotonic() + 120
+        try:
+            while not live.url:
+                match = re.search(r"Text2Video API: (http://\S+)", live.output())
+                if match:
+                    live.url = match.group(1)
+                elif proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("manage.py serve did not start")
+                else:
+                    time.sleep(0.2)
+            while True:  # the worker (a Celery process importing torch) takes a while on a busy box
+                health = live.api("GET", "/api/v1/health").json()
+                if health.get("workers", {}).get("alive"):
+                    break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"no worker came up: {health}")
+                time.sleep(0.3)
+            _warm_up(live, deadline + 60)
+        except Exception as exc:  # noqa: BLE001 - reported by the live_ui fixture, in the test that needs it
+            self.error = f"{exc}\n{live.output()[-3000:]}"
+
+    def ready(self) -> LiveUI:
+        self.thread.join(timeout=240)
+        if self.thread.is_alive() or self.error:
+            pytest.fail(f"the live service is not ready: {self.error or 'still starting after 240 s'}")
+        return self.live
+
+
+@pytest.fixture(scope="session")
+def _live_ui_startup(tmp_path_factory, demo_models):
+    startup = _Startup(tmp_path_factory.mktemp("frontend-live"))
+    yield startup
+    _stop(startup.live.proc)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_live_ui_early(request):
+    """Start the service as soon as the first browser test runs (only when Chromium is there to use it)."""
+    if CHROMIUM.exists() and any("live_ui" in item.fixturenames for item in request.session.items):
+        request.getfixturevalue("_live_ui_startup")
+
+
+@pytest.fixture(scope="session")
+def live_ui(_live_ui_startup) -> LiveUI:
+    """The whole service as a user starts it (``manage.py serve``: API, web UI, one worker) on demo weights, with
+    the worker's engine already loaded by a first job."""
+    return _live_ui_startup.ready()
 
 
 def _warm_up(live: LiveUI, deadline: float) -> None:
@@ -110,9 +144,10 @@ def _warm_up(live: LiveUI, deadline: float) -> None:
         if job["status"] in ("succeeded", "failed", "canceled"):
             break
         if time.monotonic() > deadline:
-            pytest.fail(f"the warm-up job did not finish: {job}\n{live.output()[-3000:]}")
+            raise RuntimeError(f"the warm-up job did not finish: {job}")
         time.sleep(0.3)
-    assert job["status"] == "succeeded", job
+    if job["status"] != "succeeded":
+        raise RuntimeError(f"the warm-up job did not succeed: {job}")
     live.api("DELETE", f"/api/v1/jobs/{job_id}")
 
 
