@@ -41,7 +41,7 @@ SD14_SCHEDULER_CONFIG: dict[str, Any] = {
 # SD-1.4's unet config with tiny widths (the real one: 320/640/1280/1280, cross_attention_dim 768).
 DEMO_UNET_CONFIG: dict[str, Any] = {
     "act_fn": "silu",
-    "attention_head_dim": 8,
+    "attention_head_dim": 2,  # = heads (diffusers legacy name); 2 heads of 16-32 channels keep CPU attention cheap
     "block_out_channels": [32, 32, 64, 64],
     "center_input_sample": False,
     "cross_attention_dim": 32,
