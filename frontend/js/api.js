@@ -138,7 +138,8 @@ export async function loadOptions() {
   const schema = content["multipart/form-data"].schema;
   const fields = schema.properties;
   const video = fields.video || {};
-  // The upload limits are published in the `video` field's description: "(mp4, mov, ...; at most 500 MB, 600 s, ...)".
+  // The upload limits: machine-readable x-* members when the server publishes them, else read from the `video`
+  // field's description ("(mp4, mov, ...; at most 500 MB, 600 s, 120 fps)").
   const desc = video.description || "";
   const extMatch = desc.match(/\(([a-z0-9]+(?:,\s*[a-z0-9]+)*);/i);
   const mbMatch = desc.match(/at most\s+([\d.]+)\s*MB/i);
@@ -146,7 +147,7 @@ export async function loadOptions() {
   return {
     fields,
     required: schema.required || [],
-    extensions: extMatch ? extMatch[1].split(/,\s*/).map((e) => e.toLowerCase()) : null,
+    extensions: video["x-extensions"] ?? (extMatch ? extMatch[1].split(/,\s*/).map((e) => e.toLowerCase()) : null),
     maxMb: video["x-max-upload-mb"] ?? (mbMatch ? Number(mbMatch[1]) : null),
     maxSeconds: video["x-max-seconds"] ?? (secMatch ? Number(secMatch[1]) : null),
   };

@@ -69,6 +69,9 @@ function toggleSettings(open) {
 function setupSettings() {
   $("settings-toggle").addEventListener("click", () => toggleSettings());
   $("settings-close").addEventListener("click", () => { toggleSettings(false); $("settings-toggle").focus(); });
+  $("settings-panel").addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") { toggleSettings(false); $("settings-toggle").focus(); }
+  });
   $("settings-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const backend = $("set-backend").value.trim();
@@ -170,6 +173,7 @@ async function main() {
     }),
     checkHealth(),
   ]);
+  setInterval(checkHealth, 30_000); // a worker that stops (or comes back) shows in the banner
   document.body.dataset.ready = "true"; // the options are loaded: tests and users may submit now
 }
 

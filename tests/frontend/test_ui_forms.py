@@ -130,6 +130,10 @@ def test_settings_panel_stores_backend_and_key(page, live_ui):
     page.fill("#set-backend", "not a url")
     page.click("#settings-form button[type=submit]")
     assert "http://" in page.text_content("#set-backend-error")
+    page.keyboard.press("Escape")  # closes without saving, focus back on the toggle
+    assert page.is_hidden("#settings-panel") and page.evaluate("document.activeElement.id") == "settings-toggle"
+    assert page.evaluate("localStorage.getItem('t2v.backend')") is None
+    page.click("#settings-toggle")
     page.fill("#set-backend", live_ui.url + "/")  # the backend explicitly (as on a static host), trailing slash ok
     page.fill("#set-key", "secret-key")
     page.click("#settings-form button[type=submit]")
