@@ -18,7 +18,7 @@ from text2video.jobs.queue import enqueue
 from text2video.jobs.status import JobStatus
 from text2video.jobs.store import JobStore
 
-from conftest import make_settings, wait_for
+from service_helpers import make_settings, wait_for
 
 pytestmark = pytest.mark.services
 

@@ -12,7 +12,7 @@ import pytest
 
 from text2video.jobs.status import JobStatus
 
-from conftest import Harness, make_settings, start_worker_process, wait_for
+from service_helpers import Harness, make_settings, start_worker_process, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "assets" / "sample_skeleton.mp4"
