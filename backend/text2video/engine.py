@@ -305,7 +305,8 @@ class Engine:
         if self.device.type == "cuda":
             free_gb = torch.cuda.mem_get_info(self.device)[0] / 2**30
             if self._pipe is not None and not getattr(self, "_offloaded", False):
-                free_gb += torch.cuda.memory_allocated(self.device) / 2**30  # our own weights stay resident
+                # What this process already holds (weights, allocator cache) is ours to use as well.
+                free_gb += torch.cuda.memory_reserved(self.device) / 2**30
         device = "cpu" if self.device.type == "cpu" else str(self.device)
         return presets.choose_preset(device, free_gb, cpu_supports_bf16(), self.memory, frames=frames,
                                      width=width, height=height)
@@ -505,7 +506,14 @@ class Engine:
             pipe = self.pipeline
             timings["load"] = time.monotonic() - t0
             pipe.set_scheduler(request.scheduler)
-            decode_chunk = self._apply_memory_preset(pipe, frames, request.width, request.height, warnings)
+            from .diffusion.pipeline import DEFAULT_OVERLAP, DEFAULT_WINDOW
+
+            window = request.window or DEFAULT_WINDOW
+            overlap = request.window_overlap if request.window_overlap is not None else min(DEFAULT_OVERLAP,
+                                                                                             window // 3)
+            # Memory follows the frames denoised at once: one window of a long video.
+            decode_chunk = self._apply_memory_preset(pipe, min(frames, window), request.width, request.height,
+                                                     warnings)
             seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
             info["seed"] = seed
             # A CPU generator gives the same noise for the same seed on every device.
@@ -517,16 +525,11 @@ class Engine:
 
             def on_step(step: int, total: int) -> bool:
                 elapsed = time.monotonic() - t0
-                report(JobStage.GENERATING, gen_from + gen_share * step / total, f"denoising step {step}/{total}",
+                report(JobStage.GENERATING, gen_from + gen_share * step / total, f"denoising {step}/{total}",
                        step, total, elapsed / step * (total - step))
                 check_cancel()
                 return True
 
-            from .diffusion.pipeline import DEFAULT_OVERLAP, DEFAULT_WINDOW
-
-            window = request.window or DEFAULT_WINDOW
-            overlap = request.window_overlap if request.window_overlap is not None else min(DEFAULT_OVERLAP,
-                                                                                             window // 3)
             out = pipe(english, pose=skeleton, video_length=frames, height=request.height, width=request.width,
                        num_inference_steps=request.steps, guidance_scale=float(request.guidance_scale),
                        negative_prompt=negative, generator=generator, output_type="latent", callback=on_step,

@@ -283,15 +283,18 @@ def test_long_video_in_overlapping_windows_sharing_frame_zero(pipe):
     processors = [m.processor for m in pipe.unet.modules()
                   if isinstance(getattr(m, "processor", None), SparseCausalAttnProcessor)]
     seen = []
+    progress = []
     handle = pipe.unet.register_forward_pre_hook(
         lambda module, args: seen.append((args[0].shape[2], processors[0].anchor.mode if processors[0].anchor
                                           else None)))
     try:
-        windowed = run(pipe, long_pose, video_length=5, window_size=3, window_overlap=1).frames
+        windowed = run(pipe, long_pose, video_length=5, window_size=3, window_overlap=1,
+                       callback=lambda step, total: progress.append((step, total))).frames
     finally:
         handle.remove()
     # 2 windows (frames 0-2 and 2-4) per step, 2 steps: the first records frame 0's keys/values, the next uses them.
     assert seen == [(3, "record"), (3, "use"), (3, "record"), (3, "use")]
+    assert progress == [(1, 4), (2, 4), (3, 4), (4, 4)]  # progress (and cancel checks) per UNet pass
     assert all(p.anchor is None for p in processors)  # the anchor is unplugged after the call
     assert windowed.shape == (1, 5, SIZE, SIZE, 3) and np.isfinite(windowed).all()
     one_pass = run(pipe, long_pose, video_length=5, window_size=None).frames

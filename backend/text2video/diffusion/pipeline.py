@@ -419,7 +419,8 @@ class FollowYourPosePipeline(DiffusionPipeline):
                 tensor (frames, 3, H, W) or (1, frames, 3, H, W) in [0, 1] (uint8 0..255 also accepted), or a
                 uint8 array (frames, H, W, 3) as decoded from video.
             guidance_scale: classifier-free guidance weight; <= 1 runs the UNet on the prompt branch only.
-            callback: ``callback(step, total)`` after every denoising step (step counts from 1). Returning
+            callback: ``callback(step, total)`` after every UNet pass: every denoising step, or every window of
+                every step for long videos (``total`` = steps x windows; ``step`` counts from 1). Returning
                 ``False`` or raising :class:`~text2video.exceptions.Canceled` stops the generation before the
                 next UNet call (``Canceled`` is raised).
             decode_chunk_size: frames the VAE decodes at once.
@@ -459,14 +460,21 @@ class FollowYourPosePipeline(DiffusionPipeline):
                                        device, generator, latents)
         extra_step_kwargs = self.prepare_extra_step_kwargs(generator, eta)
 
-        # 5. Denoising loop (one UNet pass per window and step; one window unless the video is long).
-        total = len(timesteps)
+        # 5. Denoising loop: one UNet pass per window and step (one window unless the video is long). Progress
+        #    and cancellation go by UNet pass: (pass, steps x windows).
+        total = len(timesteps) * len(windows)
+        done = 0
+
+        def report() -> None:
+            if callback is not None and callback(done, total) is False:
+                raise Canceled("generation canceled", hint="Start a new generation to try again.")
+
         blend = _blend_weights(windows, video_length, device, latents.dtype) if len(windows) > 1 else None
         anchor = FrameAnchor() if len(windows) > 1 else None
         self.unet.set_frame_anchor(anchor)
         try:
-            with self.progress_bar(total=total) as progress_bar:
-                for i, t in enumerate(timesteps):
+            with self.progress_bar(total=len(timesteps)) as progress_bar:
+                for t in timesteps:
                     if blend is None:
                         noise_pred = self._predict_noise(latents, t, text_embeddings, pose_features, do_cfg,
                                                          guidance_scale)
@@ -480,10 +488,13 @@ class FollowYourPosePipeline(DiffusionPipeline):
                                                        [f[:, start:end].to(device, non_blocking=True)
                                                         for f in pose_features], do_cfg, guidance_scale)
                             noise_pred[:, :, start:end] += part * blend[w]
+                            if w < len(windows) - 1:
+                                done += 1
+                                report()
                     latents = self.scheduler.step(noise_pred, t, latents, **extra_step_kwargs).prev_sample
                     progress_bar.update()
-                    if callback is not None and callback(i + 1, total) is False:
-                        raise Canceled("generation canceled", hint="Start a new generation to try again.")
+                    done += 1
+                    report()
         finally:
             if anchor is not None:
                 anchor.clear()
