@@ -118,7 +118,9 @@ def _live_ui_startup(tmp_path_factory, demo_models):
 @pytest.fixture(scope="session", autouse=True)
 def _start_live_ui_early(request):
     """Start the service as soon as the first browser test runs (only when Chromium is there to use it)."""
-    if CHROMIUM.exists() and any("live_ui" in item.fixturenames for item in request.session.items):
+    import importlib.util
+
+    if CHROMIUM.exists() and importlib.util.find_spec("playwright") and any("live_ui" in item.fixturenames for item in request.session.items):
         request.getfixturevalue("_live_ui_startup")
 
 

@@ -54,7 +54,6 @@ def test_create_follow_play_history_delete(new_page, live_ui, skeleton_video, ar
     page.wait_for_url(re.compile(r".*#/jobs/[0-9a-f]{32}$"))
     job_id = page.url.rsplit("/", 1)[1]
     page.wait_for_selector("#job-status.status-succeeded", timeout=90_000)
-    page.screenshot(path=str(artifacts_dir / "ui-job-succeeded-desktop.png"), full_page=True)
 
     seen = page.evaluate("window.__progress")
     values = [v for v, _ in seen]
@@ -67,6 +66,7 @@ def test_create_follow_play_history_delete(new_page, live_ui, skeleton_video, ar
     assert result["width"] == 64 and result["height"] == 64 and result["error"] is None, result
     wait_playable(page, "video[data-file='side_by_side.mp4']")
     wait_playable(page, "video[data-file='skeleton.mp4']")
+    page.screenshot(path=str(artifacts_dir / "ui-job-succeeded-desktop.png"), full_page=True)
     job = live_ui.api("GET", f"/api/v1/jobs/{job_id}").json()
     assert job["status"] == "succeeded"
     facts = page.text_content(".facts")
