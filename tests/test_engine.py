@@ -228,3 +228,12 @@ def test_models_missing_and_devices(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(DeviceError, match="CUDA is not available"):
             Engine("demo", device="cuda")
+
+
+@pytest.mark.gpu
+def test_engine_on_cuda_fp16(demo_models, skeleton_video, tmp_path):
+    gpu = Engine(demo_models, device="cuda", dtype="auto")
+    assert gpu.dtype == torch.float16
+    result = gpu.generate(request(skeleton_video, steps=2), tmp_path)
+    assert result.device.startswith("cuda") and result.dtype == "fp16" and result.memory_preset
+    assert len(read_frames(tmp_path / "result.mp4")) == 3

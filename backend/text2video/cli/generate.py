@@ -65,6 +65,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", choices=("auto", "vi", "en"), default="auto", help="prompt language (default auto)")
     p.add_argument("--input-type", choices=("auto", "video", "skeleton"), default="auto",
                    help="force the kind of --video (default: detected)")
+    p.add_argument("--window", type=int, default=None,
+                   help="long videos: frames denoised together (default 24; longer videos go in overlapping "
+                   "windows)")
+    p.add_argument("--window-overlap", type=int, default=None, help="frames shared by neighbouring windows "
+                   "(default 8)")
+    p.add_argument("--pose-preset", choices=("balanced", "accurate"), default=s.pose_preset,
+                   help=f"pose models for raw video input (default {s.pose_preset})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -104,14 +111,16 @@ def run(args: argparse.Namespace) -> int:
     request = GenerationRequest(
         video=Path(args.video), prompt=args.prompt, negative_prompt=args.negative_prompt, lang=args.lang,
         input_type=args.input_type, steps=args.steps, guidance_scale=args.guidance_scale, seed=args.seed,
-        frames=args.frames, stride=args.stride, width=args.width, height=args.height, scheduler=args.scheduler)
+        frames=args.frames, stride=args.stride, width=args.width, height=args.height, scheduler=args.scheduler,
+        window=args.window, window_overlap=args.window_overlap)
     # Fail on bad input before loading any model.
     from ..settings import Settings
 
     request.validate(max_frames=Settings.load().max_output_frames)
     if not getattr(args, "verbose", False):
         _quiet_libraries()
-    engine = Engine(args.models, device=args.device, dtype=args.dtype, memory=args.memory)
+    engine = Engine(args.models, device=args.device, dtype=args.dtype, memory=args.memory,
+                    pose_preset=args.pose_preset)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".tmp", dir=out.parent))

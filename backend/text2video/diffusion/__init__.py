@@ -10,6 +10,9 @@ _EXPORTS = {
     "UNet3DConditionOutput": ".unet3d",
     "FollowYourPosePipeline": ".pipeline",
     "FollowYourPosePipelineOutput": ".pipeline",
+    "FrameAnchor": ".attention",
+    "load_unet3d": ".loading",
+    "build_demo": ".demo",
 }
 
 
