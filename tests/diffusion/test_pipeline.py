@@ -341,3 +341,14 @@ def test_real_weights_load_and_denoise():
     out = p("an astronaut on the beach", pose=pose, video_length=2, height=256, width=256,
             num_inference_steps=1, generator=torch.Generator().manual_seed(0)).frames
     assert out.shape == (1, 2, 256, 256, 3) and np.isfinite(out).all()
+
+
+def test_model_cpu_offload_hooks_give_the_same_video(demo_models, pose):
+    """accelerate's model offload (here with the CPU as the 'accelerator', so it runs anywhere): the UNet is
+    brought in for encode_pose too, which is not a forward() call."""
+    p = FollowYourPosePipeline.from_models_dir(demo_models)
+    p.set_progress_bar_config(disable=True)
+    plain = run(p, pose, seed=4).frames
+    p.enable_model_cpu_offload(device="cpu")
+    assert hasattr(p.unet, "_hf_hook") and hasattr(p.vae, "_hf_hook")
+    np.testing.assert_array_equal(run(p, pose, seed=4).frames, plain)
