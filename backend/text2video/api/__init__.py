@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 
 EXPOSED_HEADERS = ["Location", "Preference-Applied", "Retry-After", "Content-Range", "Accept-Ranges", "X-Job-Id",
                    "Content-Disposition"]
-ALLOWED_HEADERS = ["Authorization", "X-API-Key", "Content-Type", "Prefer", "Range", "Accept"]
+ALLOWED_HEADERS = ["Authorization", "X-API-Key", "Content-Type", "Prefer", "Range", "Accept",
+                   # a frontend on a static host reaching a free ngrok domain skips ngrok's warning page
+                   "ngrok-skip-browser-warning"]
 
 
 def create_app(config: Settings | Mapping[str, Any] | None = None, *, store: Any = None, celery_app: Any = None,

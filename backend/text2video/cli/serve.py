@@ -89,7 +89,9 @@ class Server:
         try:
             self.http = create_server(app, host=s.host, port=s.port, threads=s.threads,
                                       max_request_body_size=int(s.max_upload_mb * 1024 * 1024) + (1 << 20),
-                                      channel_timeout=120, clear_untrusted_proxy_headers=True)
+                                      channel_timeout=120, clear_untrusted_proxy_headers=True,
+                                      # lets waitress notice a client that hung up on /generate
+                                      channel_request_lookahead=1)
         except OSError as exc:
             from ..exceptions import ServiceUnavailable
             raise ServiceUnavailable(f"cannot listen on {s.host}:{s.port}: {exc.strerror or exc}", field="port",
