@@ -266,6 +266,17 @@ def test_memory_savers_do_not_change_the_result(tiny):
     torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
 
 
+def test_channels_last_model_gives_the_same_result(tiny):
+    sample, text, pose = _inputs(batch=2)
+    cl = UNet3DConditionModel.from_config(tiny.config).eval()
+    cl.load_state_dict(tiny.state_dict())
+    cl.to(memory_format=torch.channels_last)
+    assert cl.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        torch.testing.assert_close(cl(sample, 10, text, pose=pose).sample, tiny(sample, 10, text, pose=pose).sample,
+                                   rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("case", ["sample_4d", "pose_size", "pose_frames", "text_batch", "feature_batch"])
 def test_bad_inputs_name_the_field(tiny, case):
     sample, text, pose = _inputs(batch=2)

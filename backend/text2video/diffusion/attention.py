@@ -64,18 +64,13 @@ class AttnProcessor:
         if bk != bq:
             if bk * num_frames != bq:
                 raise ValueError(f"encoder_hidden_states batch {bk} does not match {bq} queries / {num_frames} frames")
-            # (B*F, N, C) -> (B, F, N, C); keys (B, 1, L, C) broadcast over frames.
-            q = q.view(bk, num_frames, *q.shape[1:])
-            k, v = k.unsqueeze(1), v.unsqueeze(1)
-            out = F.scaled_dot_product_attention(
-                _split_heads(q, attn.heads), _split_heads(k, attn.heads), _split_heads(v, attn.heads)
-            ) if not self.slice_size else _sdpa(
-                _split_heads(q, attn.heads).flatten(0, 1),
-                _split_heads(k, attn.heads).expand(-1, num_frames, -1, -1, -1).flatten(0, 1),
-                _split_heads(v, attn.heads).expand(-1, num_frames, -1, -1, -1).flatten(0, 1),
-                self.slice_size,
-            ).unflatten(0, (bk, num_frames))
-            out = _merge_heads(out).flatten(0, 1)
+            # Every frame of a video attends to the same text: the frames' queries form one long sequence
+            # (B*F, N, C) -> (B, F*N, C) (a view), against keys computed once per video.
+            n = q.shape[1]
+            q = q.view(bk, num_frames * n, q.shape[2])
+            out = _merge_heads(_sdpa(_split_heads(q, attn.heads), _split_heads(k, attn.heads),
+                                     _split_heads(v, attn.heads), self.slice_size))
+            out = out.view(bq, n, out.shape[2])
         else:
             out = _merge_heads(_sdpa(_split_heads(q, attn.heads), _split_heads(k, attn.heads),
                                      _split_heads(v, attn.heads), self.slice_size))
@@ -101,6 +96,16 @@ class FrameAnchor:
 
     def clear(self) -> None:
         self.store.clear()
+
+
+def _sparse_causal_context(first: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """first (B, 1, N, C), x (B, F, N, C) -> (B, F, 2N, C): [first ; x[i-1]] for frame i, [first ; x[0]] for 0."""
+    b, f, n, c = x.shape
+    out = x.new_empty(b, f, 2 * n, c)
+    out[:, :, :n] = first
+    out[:, 0, n:] = x[:, 0]
+    out[:, 1:, n:] = x[:, :-1]
+    return out
 
 
 class SparseCausalAttnProcessor:
@@ -137,10 +142,10 @@ class SparseCausalAttnProcessor:
         k = attn.to_k(hidden_states).view(b, num_frames, n, -1)
         v = attn.to_v(hidden_states).view(b, num_frames, n, -1)
         k0, v0 = self.first_frame_kv(k, v)
-        prev = [0] + list(range(num_frames - 1))
-        # Order [first, previous] as the reference (the order does not change the result of attention).
-        k = torch.cat([k0.expand(-1, num_frames, -1, -1), k[:, prev]], dim=2)
-        v = torch.cat([v0.expand(-1, num_frames, -1, -1), v[:, prev]], dim=2)
+        # Keys/values of frame i: [first frame ; frame i-1] along the tokens (order as the reference; it does not
+        # change the result). Filled by slices: no index or cat temporaries.
+        k = _sparse_causal_context(k0, k)
+        v = _sparse_causal_context(v0, v)
         qh, kh, vh = (_split_heads(t, attn.heads).flatten(0, 1) for t in (q, k, v))
         out = _merge_heads(_sdpa(qh, kh, vh, self.slice_size))  # (B*F, N, C)
         return attn.to_out[1](attn.to_out[0](out))
@@ -281,6 +286,9 @@ class Transformer3DModel(nn.Module):
         h = h.permute(0, 2, 3, 1).reshape(bf, height * width, inner)
         for block in self.transformer_blocks:
             h = block(h, encoder_hidden_states, num_frames)
-        # contiguous: a permuted (channels-last) input would make proj_out return a channels-last map.
-        h = h.view(bf, height, width, inner).permute(0, 3, 1, 2).contiguous()
+        # Back to a map in the layout of the input (NCHW, or channels-last when the model was converted with
+        # `.to(memory_format=torch.channels_last)`: then this is free).
+        h = h.view(bf, height, width, inner).permute(0, 3, 1, 2)
+        channels_last = not residual.is_contiguous() and residual.is_contiguous(memory_format=torch.channels_last)
+        h = h.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         return self.proj_out(h) + residual

@@ -27,22 +27,31 @@ class FrameGroupNorm(nn.GroupNorm):
     def forward(self, x: torch.Tensor, num_frames: int = 1) -> torch.Tensor:  # type: ignore[override]
         if num_frames == 1:
             return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
-        x = x.contiguous()
         bf, c, h, w = x.shape
         b, g = bf // num_frames, self.num_groups
-        x5 = x.view(b, num_frames, g, (c // g) * h * w)
+        nhwc = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        if nhwc:  # channels-last model: (B*F, h, w, C) in memory -> groups are the innermost channel blocks
+            xv = x.permute(0, 2, 3, 1).reshape(b, num_frames * h * w, g, c // g)
+            dims = (1, 3)
+        else:
+            x = x.contiguous()
+            xv = x.view(b, num_frames, g, (c // g) * h * w)
+            dims = (1, 3)
         # Reduced-precision inputs: statistics on an fp32 copy (a transient activation, small next to the weights).
-        var, mean = torch.var_mean(x5 if x.dtype == torch.float32 else x5.float(), dim=(1, 3), keepdim=True,
+        var, mean = torch.var_mean(xv if x.dtype == torch.float32 else xv.float(), dim=dims, keepdim=True,
                                    correction=0)
-        rstd = torch.rsqrt(var + self.eps)  # (B, 1, G, 1)
+        rstd = torch.rsqrt(var + self.eps)
         # Fold normalisation and affine into one per-(video, channel) scale and shift: out = x * scale + shift.
-        rstd_c = rstd.view(b, g, 1).expand(b, g, c // g).reshape(b, c)
-        mean_c = mean.view(b, g, 1).expand(b, g, c // g).reshape(b, c)
+        rstd_c = rstd.reshape(b, g, 1).expand(b, g, c // g).reshape(b, c)
+        mean_c = mean.reshape(b, g, 1).expand(b, g, c // g).reshape(b, c)
         scale = rstd_c * self.weight.float()
         shift = self.bias.float() - mean_c * scale
-        scale = scale.to(x.dtype).view(b, 1, c, 1, 1)
-        shift = shift.to(x.dtype).view(b, 1, c, 1, 1)
-        return torch.addcmul(shift, x.view(b, num_frames, c, h, w), scale).view(bf, c, h, w)
+        scale, shift = scale.to(x.dtype), shift.to(x.dtype)
+        if nhwc:
+            out = torch.addcmul(shift.view(b, 1, c), xv.view(b, num_frames * h * w, c), scale.view(b, 1, c))
+            return out.view(bf, h, w, c).permute(0, 3, 1, 2)
+        out = torch.addcmul(shift.view(b, 1, c, 1, 1), x.view(b, num_frames, c, h, w), scale.view(b, 1, c, 1, 1))
+        return out.view(bf, c, h, w)
 
 
 class ResnetBlock3D(nn.Module):
@@ -64,8 +73,8 @@ class ResnetBlock3D(nn.Module):
         h = self.conv1(h)
         # temb: (B, T) -> added to every frame of its video.
         t = self.time_emb_proj(F.silu(temb))
-        bf, c, hh, ww = h.shape
-        h = (h.view(bf // num_frames, num_frames, c, hh, ww) + t[:, None, :, None, None]).view(bf, c, hh, ww)
+        # (works for NCHW and channels-last maps alike)
+        h = h + t.repeat_interleave(num_frames, dim=0)[:, :, None, None]
         h = F.silu(self.norm2(h, num_frames), inplace=True)
         h = self.conv2(self.dropout(h))
         if self.conv_shortcut is not None:

@@ -308,6 +308,10 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
 
         # 3. Fold frames into the batch: (B, C, F, h, w) -> (B*F, C, h, w).
         x = sample.to(weight_dtype).permute(0, 2, 1, 3, 4).reshape(b * f, -1, h, w)
+        if self.conv_in.weight.is_contiguous(memory_format=torch.channels_last) and not self.conv_in.weight.is_contiguous():
+            # Model converted with .to(memory_format=torch.channels_last): run every map channels-last (faster
+            # oneDNN convolutions on CPU).
+            x = x.contiguous(memory_format=torch.channels_last)
         text = encoder_hidden_states.to(weight_dtype)
         x = self.conv_in(x)
 
@@ -331,7 +335,7 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
             x = block(x, res, emb, text, f, upsample_size=size)
 
         # 7. Output, back to (B, C, F, h, w).
-        x = self.conv_out(self.conv_act(self.conv_norm_out(x, f)))
+        x = self.conv_out(self.conv_act(self.conv_norm_out(x, f))).contiguous()
         out = x.view(b, f, *x.shape[1:]).permute(0, 2, 1, 3, 4).contiguous()
         if not return_dict:
             return (out,)
