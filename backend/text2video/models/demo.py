@@ -19,7 +19,7 @@ from .layout import DEMO_MARKER, default_demo_dir
 log = logging.getLogger(__name__)
 
 # Bump when any stage's demo builder changes, so cached demo folders are rebuilt.
-DEMO_VERSION = "1"
+DEMO_VERSION = "2"
 PARTS = ("diffusion", "prompt", "pose")
 DEMO_WARNING = "DEMO weights (random, tiny): the output is noise, not a real video. Run `python manage.py download` for real models."
 
