@@ -26,15 +26,13 @@ from transformers import CLIPTextModel, CLIPTokenizer
 from ..exceptions import Canceled, DeviceError, InvalidInput, ModelsMissing
 from ..models.layout import ModelPaths
 from .attention import FrameAnchor
+from .windows import DEFAULT_OVERLAP, DEFAULT_WINDOW, blend_weights, frame_windows
 
 log = logging.getLogger(__name__)
 
 SCHEDULERS = ("ddim", "dpm++")
 OUTPUT_TYPES = ("np", "pt", "latent")
-# Longer videos are denoised in overlapping windows of this many frames (memory of one window; the reference
-# samples up to 24-32 frames in one pass).
-DEFAULT_WINDOW = 24
-DEFAULT_OVERLAP = 8
+# Longer videos are denoised in overlapping windows (DEFAULT_WINDOW / DEFAULT_OVERLAP: see .windows).
 # SD-1.x VAE latent scale; used when a VAE config does not carry ``scaling_factor``.
 DEFAULT_LATENT_SCALE = 0.18215
 
@@ -47,47 +45,6 @@ class FollowYourPosePipelineOutput(BaseOutput):
     "pt" -> tensor (batch, frames, 3, height, width) in [0, 1]; "latent" -> latents (batch, 4, frames, h, w)."""
 
     frames: Union[np.ndarray, torch.Tensor]
-
-
-def frame_windows(video_length: int, window_size: Optional[int], overlap: int) -> list[tuple[int, int]]:
-    """[(start, end)] windows covering ``video_length`` frames, consecutive ones sharing ``overlap`` frames; the
-    last one is aligned to the end. One window when ``window_size`` is None or covers the video."""
-    if window_size is None or window_size >= video_length:
-        return [(0, video_length)]
-    if not isinstance(window_size, int) or window_size < 2:
-        raise InvalidInput(f"window_size must be an integer >= 2, got {window_size!r}", field="window",
-                           value=window_size, hint=f"Use e.g. {DEFAULT_WINDOW}, or None for one pass.")
-    if not isinstance(overlap, int) or not 0 <= overlap < window_size:
-        raise InvalidInput(f"window_overlap must be >= 0 and smaller than the window ({window_size}), got "
-                           f"{overlap!r}", field="window_overlap", value=overlap,
-                           hint=f"Use e.g. {window_size // 3}.")
-    stride = window_size - overlap
-    starts = list(range(0, video_length - window_size + 1, stride))
-    if starts[-1] + window_size < video_length:
-        starts.append(video_length - window_size)
-    return [(s, s + window_size) for s in starts]
-
-
-def _blend_weights(windows: list[tuple[int, int]], video_length: int, device: torch.device,
-                   dtype: torch.dtype) -> list[torch.Tensor]:
-    """Per-window frame weights (1, 1, frames, 1, 1) that sum to 1 on every frame: linear cross-fades over the
-    frames two windows share, 1 elsewhere, so no seam shows between windows."""
-    raw = []
-    for k, (start, end) in enumerate(windows):
-        idx = torch.arange(start, end, dtype=torch.float32)
-        weight = torch.ones(end - start)
-        if k > 0:  # fade in over the overlap with the previous window
-            o = windows[k - 1][1] - start
-            weight = torch.minimum(weight, (idx - start + 1) / (o + 1))
-        if k < len(windows) - 1:  # fade out over the overlap with the next window
-            o = end - windows[k + 1][0]
-            weight = torch.minimum(weight, (end - idx) / (o + 1))
-        raw.append(weight)
-    total = torch.zeros(video_length)
-    for (start, end), weight in zip(windows, raw):
-        total[start:end] += weight
-    return [(weight / total[start:end]).to(device=device, dtype=dtype).view(1, 1, -1, 1, 1)
-            for (start, end), weight in zip(windows, raw)]
 
 
 def _weights_present(folder: Path, stem: str) -> bool:
@@ -411,7 +368,7 @@ class FollowYourPosePipeline(DiffusionPipeline):
                  generator: Optional[torch.Generator] = None, latents: Optional[torch.Tensor] = None,
                  output_type: str = "np", callback: Optional[StepCallback] = None, decode_chunk_size: int = 8,
                  window_size: Optional[int] = DEFAULT_WINDOW, window_overlap: int = DEFAULT_OVERLAP,
-                 return_dict: bool = True) -> Union[FollowYourPosePipelineOutput, tuple]:
+                 anchor_first_frame: bool = True, return_dict: bool = True) -> Union[FollowYourPosePipelineOutput, tuple]:
         r"""Generate ``video_length`` frames of ``prompt`` following ``pose``.
 
         Args:
@@ -428,6 +385,10 @@ class FollowYourPosePipeline(DiffusionPipeline):
                 windows (memory stays that of one window). Every window attends to the keys/values of the
                 video's global first frame (recorded once per step) so they share one appearance; overlapping
                 frames blend the windows' predictions. ``None`` = the whole video in one pass.
+            anchor_first_frame: with several windows, every window's sparse-causal attention attends to the
+                video's global frame 0 (keys/values recorded from the first window at every step) instead of its
+                own first frame, so the character keeps one appearance. ``False`` lets each window anchor on its
+                own first frame (for comparison). No effect on a video that fits in one window.
         """
         self.last_call_stats = {"unet": 0, "encode_pose": 0, "encode_prompt": 0}
         # 0. Check inputs: every error names the argument, its value and the fix.
@@ -469,8 +430,9 @@ class FollowYourPosePipeline(DiffusionPipeline):
             if callback is not None and callback(done, total) is False:
                 raise Canceled("generation canceled", hint="Start a new generation to try again.")
 
-        blend = _blend_weights(windows, video_length, device, latents.dtype) if len(windows) > 1 else None
-        anchor = FrameAnchor() if len(windows) > 1 else None
+        blend = blend_weights(windows, video_length, device, latents.dtype) if len(windows) > 1 else None
+        anchor = FrameAnchor() if len(windows) > 1 and anchor_first_frame else None
+        self.last_call_stats["windows"] = len(windows)
         self.unet.set_frame_anchor(anchor)
         try:
             with self.progress_bar(total=len(timesteps)) as progress_bar:
@@ -480,10 +442,13 @@ class FollowYourPosePipeline(DiffusionPipeline):
                                                          guidance_scale)
                     else:
                         noise_pred = torch.zeros_like(latents)
-                        anchor.clear()
+                        if anchor is not None:
+                            anchor.clear()
                         for w, (start, end) in enumerate(windows):
-                            # The first window holds the global frame 0: record its keys/values, reuse them after.
-                            anchor.mode = "record" if w == 0 else "use"
+                            # The first window holds the global frame 0: record its keys/values (this step's),
+                            # the other windows attend to them instead of their own first frame.
+                            if anchor is not None:
+                                anchor.mode = "record" if w == 0 else "use"
                             part = self._predict_noise(latents[:, :, start:end], t, text_embeddings,
                                                        [f[:, start:end].to(device, non_blocking=True)
                                                         for f in pose_features], do_cfg, guidance_scale)
