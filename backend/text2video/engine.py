@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import secrets
 import threading
 import time
@@ -59,6 +60,7 @@ class GenerationRequest:
     scheduler: str = "ddim"  # ddim | dpm++
     window: int | None = None  # long videos: frames per context window (None = pipeline default)
     window_overlap: int | None = None
+    anchor_first_frame: bool = True  # long videos: every window attends to the video's frame 0 (one identity)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -94,8 +96,11 @@ class GenerationRequest:
         if self.frames is not None and (not _is_int(self.frames) or self.frames <= 0):
             raise bad("frames", f"frames must be a positive integer, got {self.frames!r}", "Use e.g. 24.")
         if self.frames is not None and max_frames is not None and self.frames > max_frames:
-            raise bad("frames", f"frames {self.frames} is over the limit of {max_frames}",
-                      "Ask for fewer frames, or raise the stride to cover the same motion with fewer frames.")
+            raise bad("frames", f"frames {self.frames} is over the limit of {max_frames} output frames "
+                      "(setting max_output_frames)",
+                      f"Ask for at most {max_frames} frames: raise the stride (fewer frames per second of source, "
+                      f"output fps = source fps / stride), or trim the video to a shorter length; an operator can "
+                      f"raise TEXT2VIDEO_MAX_OUTPUT_FRAMES.")
         if not _is_int(self.stride) or self.stride <= 0:
             raise bad("stride", f"stride must be a positive integer, got {self.stride!r}",
                       "Use 5 (every 5th frame, as Follow-Your-Pose) or 1 for every frame.")
@@ -112,6 +117,9 @@ class GenerationRequest:
             if not _is_int(self.window_overlap) or not 0 <= self.window_overlap < limit:
                 raise bad("window_overlap", f"window_overlap must be >= 0 and below the window ({limit}), got "
                           f"{self.window_overlap!r}", f"Use e.g. {limit // 3}.")
+        if not isinstance(self.anchor_first_frame, bool):
+            raise bad("anchor_first_frame", f"anchor_first_frame must be true or false, got "
+                      f"{self.anchor_first_frame!r}", "Use true (one identity across windows) or false.")
         video = Path(self.video)
         if not video.exists():
             raise bad("video", f"video file not found: {str(video)!r}", "Check the path.")
@@ -491,7 +499,10 @@ class Engine:
             frames = min(frames, len(skeleton))
             skeleton = np.ascontiguousarray(skeleton[:frames])
             fps = float(fps)
-            save("skeleton.mp4", lambda p: video_io.write_mp4(skeleton, p, fps))
+            # Output frame rate = source fps / stride, stated in the job (info, result) and in every file.
+            info.update(fps=fps, source_fps=fps * request.stride, stride=request.stride)
+            fps_note = {"comment": f"{fps:g} fps = source {fps * request.stride:g} fps / stride {request.stride}"}
+            save("skeleton.mp4", lambda p: video_io.write_mp4(skeleton, p, fps, metadata=fps_note))
             info.update(pose_summary=pose_summary, input_kind=kind)
             timings["pose"] = time.monotonic() - t0
             gen_from = pose_from + pose_share
@@ -506,11 +517,13 @@ class Engine:
             pipe = self.pipeline
             timings["load"] = time.monotonic() - t0
             pipe.set_scheduler(request.scheduler)
-            from .diffusion.pipeline import DEFAULT_OVERLAP, DEFAULT_WINDOW
+            from .diffusion.windows import DEFAULT_OVERLAP, DEFAULT_WINDOW, count_windows
 
             window = request.window or DEFAULT_WINDOW
             overlap = request.window_overlap if request.window_overlap is not None else min(DEFAULT_OVERLAP,
                                                                                              window // 3)
+            # Progress counts UNet passes: steps x windows (one window unless the video is long).
+            passes = request.steps * count_windows(frames, window, overlap)
             # Memory follows the frames denoised at once: one window of a long video.
             decode_chunk = self._apply_memory_preset(pipe, min(frames, window), request.width, request.height,
                                                      warnings)
@@ -520,7 +533,7 @@ class Engine:
             generator = torch.Generator(device="cpu").manual_seed(seed)
             gen_share = 1.0 - _STAGE_SHARE["encode"] - gen_from
             check_cancel()
-            report(JobStage.GENERATING, gen_from, "generating", 0, request.steps)
+            report(JobStage.GENERATING, gen_from, "generating", 0, passes)
             t0 = time.monotonic()
 
             def on_step(step: int, total: int) -> bool:
@@ -533,25 +546,37 @@ class Engine:
             out = pipe(english, pose=skeleton, video_length=frames, height=request.height, width=request.width,
                        num_inference_steps=request.steps, guidance_scale=float(request.guidance_scale),
                        negative_prompt=negative, generator=generator, output_type="latent", callback=on_step,
-                       decode_chunk_size=decode_chunk, window_size=window, window_overlap=overlap)
-            # Decode a chunk of frames at a time straight into uint8 (a quarter of the memory of float frames).
+                       decode_chunk_size=decode_chunk, window_size=window, window_overlap=overlap,
+                       anchor_first_frame=request.anchor_first_frame)
             latents = out.frames
-            result = np.empty((frames, request.height, request.width, 3), np.uint8)
-            with torch.no_grad():
-                for start in range(0, frames, decode_chunk):
-                    check_cancel()
-                    video = pipe.decode_latents(latents[:, :, start:start + decode_chunk], decode_chunk)[0]
-                    result[start:start + video.shape[0]] = (video.permute(0, 2, 3, 1).numpy() * 255.0).round()
-            del latents, out
+            del out
             timings["generate"] = time.monotonic() - t0
 
-            # 4. Output files.
+            # 4. Output files: the VAE decodes a chunk of frames at a time and each chunk streams into
+            #    result.mp4, result.gif and side_by_side.mp4 at once (no decoded video held in RAM).
+            from .diffusion.streaming import decode_to_writers
+
             t0 = time.monotonic()
-            report(JobStage.ENCODING, 1.0 - _STAGE_SHARE["encode"], "writing the video files")
+            enc_from = 1.0 - _STAGE_SHARE["encode"]
+            report(JobStage.ENCODING, enc_from, "decoding and writing the video files", 0, frames)
             check_cancel()
-            save("result.mp4", lambda p: video_io.write_mp4(result, p, fps))
-            save("result.gif", lambda p: video_io.write_gif(result, p, fps))
-            save("side_by_side.mp4", lambda p: video_io.write_side_by_side(skeleton, result, p, fps))
+
+            def on_chunk(done: int, total: int) -> None:
+                elapsed = time.monotonic() - t0
+                report(JobStage.ENCODING, enc_from + _STAGE_SHARE["encode"] * done / total,
+                       f"decoded {done}/{total} frames", done, total, elapsed / done * (total - done))
+                check_cancel()
+
+            gif_max = int(getattr(self.settings, "gif_max_frames", 96))
+            outputs = decode_to_writers(pipe, latents, skeleton, out_dir, fps, decode_chunk=decode_chunk,
+                                        gif_max_frames=gif_max, metadata=fps_note, on_chunk=on_chunk)
+            for name, path in outputs.items():
+                written.append(path)
+                info.setdefault("files", {})[name] = str(path)
+            if frames > gif_max > 0:
+                warnings.append(f"result.gif is a preview of every {math.ceil(frames / gif_max)}th frame "
+                                f"({frames} frames); result.mp4 has them all")
+            del latents
             timings["encode"] = time.monotonic() - t0
             timings["total"] = time.monotonic() - started
             report(JobStage.ENCODING, 1.0, "done")

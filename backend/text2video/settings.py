@@ -50,6 +50,7 @@ class Settings:
     url_allow_networks: str = ""  # comma-separated CIDRs video_url/callback_url may reach anyway (intranet)
     prompt_max_chars: int = 500
     max_output_frames: int = 1024  # generated frames per job; beyond it the error says to raise stride or trim
+    gif_max_frames: int = 96  # result.gif preview: longer videos keep every k-th frame (result.mp4 has all)
 
     # --- jobs --------------------------------------------------------------------------------------------------
     retention_days: float = 7.0  # finished jobs older than this are deleted with their files
