@@ -1,8 +1,8 @@
 """Context windows for long videos: which frames each UNet pass sees, and how overlapping predictions are fused.
 
 A video longer than one window is denoised, at every step, as overlapping windows of ``window_size`` frames
-(consecutive windows share ``overlap`` frames, the last window is aligned to the end of the video so no window is
-short). The noise predictions of the windows are fused per frame with weights that fall off linearly towards a
+(consecutive windows share at least ``overlap`` frames, spread evenly; the last window is aligned to the end of
+the video so no window is short). The noise predictions of the windows are fused per frame with weights that fall off linearly towards a
 window's edge inside the frames it shares with a neighbour and are 1 elsewhere; the weights of every frame are
 normalised to sum to one, so a frame seen by one window takes that window's prediction unchanged and a frame seen
 by two is a cross-fade (no seam). Pure functions, no torch state: cheap to test exhaustively.
@@ -41,8 +41,9 @@ def check_window_args(window_size: Optional[int], overlap: int) -> None:
 
 def frame_windows(video_length: int, window_size: Optional[int], overlap: int = DEFAULT_OVERLAP
                   ) -> list[tuple[int, int]]:
-    """[(start, end)] half-open windows covering frames ``0..video_length-1``; consecutive windows share at least
-    ``overlap`` frames (the last one, aligned to the end, may share more). One window when ``window_size`` is
+    """[(start, end)] half-open windows of ``window_size`` frames covering frames ``0..video_length-1``, the first
+    at the start and the last aligned to the end; consecutive windows share at least ``overlap`` frames (evenly
+    spread: the shares differ by at most one frame). One window when ``window_size`` is
     None or covers the video: that case runs exactly the non-windowed path."""
     if not isinstance(video_length, int) or video_length <= 0:
         raise InvalidInput(f"video_length must be a positive integer, got {video_length!r}", field="frames",
@@ -50,10 +51,11 @@ def frame_windows(video_length: int, window_size: Optional[int], overlap: int = 
     if window_size is None or (isinstance(window_size, int) and window_size >= video_length):
         return [(0, video_length)]
     check_window_args(window_size, overlap)
-    stride = window_size - overlap
-    starts = list(range(0, video_length - window_size + 1, stride))
-    if starts[-1] + window_size < video_length:
-        starts.append(video_length - window_size)
+    # As few windows as the overlap allows, spread evenly from the start to the end: every pair of neighbours
+    # shares about the same number of frames (>= overlap), rather than a last window piled onto the one before.
+    span = video_length - window_size
+    gaps = -(-span // (window_size - overlap))  # ceil
+    starts = [(i * span + gaps // 2) // gaps for i in range(gaps + 1)]
     return [(s, s + window_size) for s in starts]
 
 
