@@ -13,7 +13,8 @@ Every (length, mode) runs in a fresh subprocess so that its memory is its own. M
   loaded and the inputs built, so loading transients do not hide it; ``base_mb`` is the RSS at that moment.
 - ``inputs_mb``: what the job must hold and which grows with the length by design: the skeleton frames (uint8, at
   the output size), the pose-adapter features (computed once, sliced per window) and the latents.
-- ``s_per_step`` (denoising only, every window of one step) and ``ms_per_frame_step`` (that / frames);
+- ``s_per_step`` (denoising only, every window of one step) and ``ms_per_frame_step`` (that / frames; also in CPU
+  time, ``cpu_ms_per_frame_step``, steadier on a busy machine);
   ``decode_write_s``: VAE decoding + the three writers, streamed chunk by chunk.
 On CUDA also ``cuda_peak_mb`` (``torch.cuda.max_memory_allocated``). Target of issue 7: peak memory at 256 frames
 <= 1.2x that at 24 frames; time per frame roughly constant. Not a test: timings on a shared machine are noisy.
@@ -105,7 +106,7 @@ def run_one(frames: int, size: int, steps: int, window: int | None, overlap: int
     def on_pass(done, total):
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        marks.append(time.perf_counter())
+        marks.append((time.perf_counter(), time.process_time()))
 
     t0 = time.perf_counter()
     latents = pipe("a dancer in a red dress on a beach", pose=skeleton, video_length=frames, height=size, width=size,
@@ -116,7 +117,11 @@ def run_one(frames: int, size: int, steps: int, window: int | None, overlap: int
     # prompt/pose encoding and the first step's warm-up) when there are 2+ steps.
     per_step = len(windows)
     step_ends = marks[per_step - 1::per_step]
-    s_per_step = (step_ends[-1] - step_ends[0]) / (len(step_ends) - 1) if len(step_ends) > 1 else gen_s
+    if len(step_ends) > 1:
+        s_per_step = (step_ends[-1][0] - step_ends[0][0]) / (len(step_ends) - 1)
+        cpu_s_per_step = (step_ends[-1][1] - step_ends[0][1]) / (len(step_ends) - 1)
+    else:
+        s_per_step = cpu_s_per_step = gen_s
     feats = pipe.unet.encode_pose(torch.zeros(1, 1, 3, size, size, device=device, dtype=dtype))
     feature_bytes = sum(f.numel() * f.element_size() for f in feats) * frames
     inputs_mb = (skeleton.nbytes + feature_bytes + latents.numel() * latents.element_size()) / 2**20
@@ -134,6 +139,8 @@ def run_one(frames: int, size: int, steps: int, window: int | None, overlap: int
         "job_peak_mb": round(_status_mb("VmHWM"), 1) if reset else None, "base_mb": round(base_mb, 1),
         "inputs_mb": round(inputs_mb, 1), "generate_s": round(gen_s, 2), "s_per_step": round(s_per_step, 3),
         "ms_per_frame_step": round(1000 * s_per_step / frames, 2),
+        # CPU seconds (all threads): less sensitive than wall time to other processes on a shared machine.
+        "cpu_ms_per_frame_step": round(1000 * cpu_s_per_step / frames, 2),
         "decode_write_s": round(decode_write_s, 2) if decode_write_s is not None else None,
     }
     if device.startswith("cuda"):
@@ -185,7 +192,7 @@ def main(argv=None) -> int:
             continue
         print(f"{frames:5d} frames  {mode:14s}  windows {r['windows']:3d}  peak {r['peak_mb']:8.1f} MB  "
               f"job peak {r['job_peak_mb']} MB  inputs {r['inputs_mb']:7.1f} MB  {r['s_per_step']:7.2f} s/step  "
-              f"{r['ms_per_frame_step']:6.2f} ms/frame/step  decode+write {r['decode_write_s']} s"
+              f"{r['ms_per_frame_step']:6.2f} ms/frame/step (cpu {r['cpu_ms_per_frame_step']:6.2f})  decode+write {r['decode_write_s']} s"
               + (f"  cuda peak {r['cuda_peak_mb']} MB" if "cuda_peak_mb" in r else ""), flush=True)
     windowed = {r["frames"]: r for r in results if r.get("window") and "peak_mb" in r}
     if 24 in windowed and 256 in windowed:

@@ -574,8 +574,8 @@ class Engine:
                 written.append(path)
                 info.setdefault("files", {})[name] = str(path)
             if frames > gif_max > 0:
-                warnings.append(f"result.gif is a preview of every {math.ceil(frames / gif_max)}th frame "
-                                f"({frames} frames); result.mp4 has them all")
+                warnings.append(f"result.gif is a preview with 1 frame in {math.ceil(frames / gif_max)} of the "
+                                f"{frames}; result.mp4 has them all")
             del latents
             timings["encode"] = time.monotonic() - t0
             timings["total"] = time.monotonic() - started
