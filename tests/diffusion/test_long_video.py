@@ -69,12 +69,16 @@ class AnchorSpy:
     def __init__(self, pipe, monkeypatch):
         self.passes: list[dict[str, tuple]] = []
         self.frames: list[int] = []
+        self.stored_bytes: list[tuple[int, int]] = []
         real = SparseCausalAttnProcessor.first_frame_kv
         spy = self
 
         def first_frame_kv(proc, key, value):
             k0, v0 = real(proc, key, value)
             mode = proc.anchor.mode if proc.anchor is not None else None
+            if mode == "record":  # the stored frame-0 K/V own their memory (not views of the window's K/V)
+                for t in proc.anchor.store[proc.name]:
+                    spy.stored_bytes.append((t.untyped_storage().nbytes(), t.numel() * t.element_size()))
             spy.passes[-1][proc.name] = (mode, k0.clone(), v0.clone(), key[:, :1].clone(), value[:, :1].clone())
             return k0, v0
 
@@ -99,6 +103,7 @@ def test_windows_after_the_first_attend_to_the_global_first_frame(pipe, monkeypa
     finally:
         spy.remove()
     assert len(spy.passes) == steps * len(windows) and spy.frames == [window] * len(spy.passes)
+    assert spy.stored_bytes and all(storage == own for storage, own in spy.stored_bytes)
     layers = sorted(spy.passes[0])
     assert len(layers) >= 4 and all(name for name in layers)  # every sparse-causal layer, each with its name
     for step in range(steps):

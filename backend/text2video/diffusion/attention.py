@@ -124,7 +124,8 @@ class SparseCausalAttnProcessor:
         if anchor is None or anchor.mode is None:
             return key[:, :1], value[:, :1]
         if anchor.mode == "record":
-            anchor.store[self.name] = (key[:, 0].detach(), value[:, 0].detach())
+            # Copies: a view would keep the whole window's keys/values of every layer alive until the step ends.
+            anchor.store[self.name] = (key[:, 0].clone(), value[:, 0].clone())
             return key[:, :1], value[:, :1]
         if anchor.mode == "use":
             try:
