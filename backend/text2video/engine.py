@@ -558,13 +558,14 @@ class Engine:
 
             t0 = time.monotonic()
             enc_from = 1.0 - _STAGE_SHARE["encode"]
-            report(JobStage.ENCODING, enc_from, "decoding and writing the video files", 0, frames)
+            # step/total stay the denoising counters ("50 of 50"): the job's step fields mean denoising steps
+            report(JobStage.ENCODING, enc_from, "decoding and writing the video files")
             check_cancel()
 
             def on_chunk(done: int, total: int) -> None:
                 elapsed = time.monotonic() - t0
                 report(JobStage.ENCODING, enc_from + _STAGE_SHARE["encode"] * done / total,
-                       f"decoded {done}/{total} frames", done, total, elapsed / done * (total - done))
+                       f"decoded {done}/{total} frames", eta=elapsed / done * (total - done))
                 check_cancel()
 
             gif_max = int(getattr(self.settings, "gif_max_frames", 96))
