@@ -111,3 +111,13 @@ def test_bad_input_exit_2_and_no_partial_file(demo_models, skeleton_video, tmp_p
     assert len(error_lines) == 1 and expected in error_lines[0], err
     assert "Traceback" not in err
     assert leftovers(out_dir) == []  # no output, no temporary folder
+
+
+def test_long_video_flags_reach_the_request():
+    from text2video.cli import build_parser
+
+    args = build_parser().parse_args(["generate", "--video", "v.mp4", "--prompt", "p", "--out", "o.mp4",
+                                      "--window", "16", "--window-overlap", "4", "--no-anchor"])
+    assert (args.window, args.window_overlap, args.anchor_first_frame) == (16, 4, False)
+    args = build_parser().parse_args(["generate", "--video", "v.mp4", "--prompt", "p", "--out", "o.mp4"])
+    assert args.anchor_first_frame is True

@@ -23,7 +23,7 @@ Dynamic = Callable[[Settings], Any]
 @dataclass(frozen=True)
 class Param:
     name: str
-    type: str  # "string" | "integer" | "number"
+    type: str  # "string" | "integer" | "number" | "boolean"
     description: str
     default: Value | Dynamic = None  # None = absent (the engine decides, e.g. a random seed)
     minimum: float | Dynamic | None = None
@@ -71,6 +71,13 @@ JOB_PARAMS: tuple[Param, ...] = (
           minimum=64, maximum=1024, multiple_of=64),
     Param("scheduler", "string", "Sampler: DDIM (the reference) or DPM-Solver++ (good results in fewer steps).",
           default=lambda s: s.scheduler, enum=("ddim", "dpm++")),
+    Param("window", "integer", "Long videos: frames per denoising window (absent = 24, the clip length the model "
+          "was trained on). Videos longer than one window are made in overlapping windows.", minimum=2,
+          maximum=lambda s: s.max_output_frames),
+    Param("window_overlap", "integer", "Long videos: frames shared by neighbouring windows (absent = 8); must be "
+          "smaller than the window.", minimum=0, maximum=lambda s: s.max_output_frames - 1),
+    Param("anchor_first_frame", "boolean", "Long videos: every window also attends to the video's first frame so "
+          "the character keeps one appearance (default true; false only to compare).", default=True),
     Param("video_url", "string", "Public http(s) URL of the reference video, instead of uploading `video` "
           "(downloaded by the server; private and local addresses are refused).", format="uri", in_params=False,
           max_length=2048, example="https://example.com/dance.mp4"),
@@ -122,6 +129,15 @@ def _coerce(param: Param, raw: Any, settings: Settings, legacy: bool) -> Any:
             raise bad(f"must be a whole number, not {_describe(raw)}", f"Send a number such as "
                       f"{param.resolve('default', settings) or param.resolve('minimum', settings) or 1}.")
         value: Any = raw_value
+    elif param.type == "boolean":
+        words = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False,
+                 "off": False}
+        if isinstance(raw, bool):
+            value = raw
+        elif isinstance(raw, str) and raw.strip().lower() in words:
+            value = words[raw.strip().lower()]
+        else:
+            raise bad(f"must be true or false, not {_describe(raw)}", "Send true or false.")
     elif param.type == "number":
         if isinstance(raw, bool):
             raise bad(f"must be a number, not {_describe(raw)}", "Send a number such as 12.5.")
@@ -216,6 +232,11 @@ def validate_job_request(data: Mapping[str, Any], settings: Settings, *, legacy:
                 values[name] = _check_prompt(values[name], name, settings.prompt_max_chars)
             except InvalidInput as exc:
                 errors[name] = str(exc)
+    if "window_overlap" in values and "window_overlap" not in errors:
+        window = values.get("window", 24)  # the pipeline's default window (diffusion/windows.py)
+        if values["window_overlap"] >= window:
+            errors["window_overlap"] = (f"window_overlap must be smaller than the window ({window}), not "
+                                        f"{values['window_overlap']}; use e.g. {window // 3}")
     if "prompt" not in values and "prompt" not in errors:
         errors["prompt"] = ("prompt is required: describe the character and the scene, e.g. "
                             "\"a girl dancing on a mountain\"")

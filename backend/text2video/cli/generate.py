@@ -70,6 +70,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "windows)")
     p.add_argument("--window-overlap", type=int, default=None, help="frames shared by neighbouring windows "
                    "(default 8)")
+    p.add_argument("--no-anchor", dest="anchor_first_frame", action="store_false",
+                   help="long videos: let each window use its own first frame instead of the video's (to compare)")
     p.add_argument("--pose-preset", choices=("balanced", "accurate"), default=s.pose_preset,
                    help=f"pose models for raw video input (default {s.pose_preset})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -112,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         video=Path(args.video), prompt=args.prompt, negative_prompt=args.negative_prompt, lang=args.lang,
         input_type=args.input_type, steps=args.steps, guidance_scale=args.guidance_scale, seed=args.seed,
         frames=args.frames, stride=args.stride, width=args.width, height=args.height, scheduler=args.scheduler,
-        window=args.window, window_overlap=args.window_overlap)
+        window=args.window, window_overlap=args.window_overlap,
+        anchor_first_frame=args.anchor_first_frame)
     # Fail on bad input before loading any model.
     from ..settings import Settings
 
