@@ -200,13 +200,13 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_pretrained_2d(cls, sd_unet_dir, fyp_checkpoint=None, pose_encoder=None, torch_dtype=None, device=None,
-                           variant=None, **kwargs) -> "UNet3DConditionModel":
+                           variant=None) -> "UNet3DConditionModel":
         """SD-1.4 ``unet/`` folder inflated to 3-D + Follow-Your-Pose checkpoint + ``pose_encoder.pth``.
         See :func:`text2video.diffusion.loading.load_unet3d`."""
         from .loading import load_unet3d
 
         return load_unet3d(sd_unet_dir, fyp_checkpoint=fyp_checkpoint, pose_encoder=pose_encoder,
-                           torch_dtype=torch_dtype, device=device, variant=variant, model_cls=cls, **kwargs)
+                           torch_dtype=torch_dtype, device=device, variant=variant, model_cls=cls)
 
     # ------------------------------------------------------------------ options
     def set_frame_anchor(self, anchor: Optional[FrameAnchor]) -> None:
