@@ -49,3 +49,17 @@ def artifacts_dir() -> Path:
     path = ROOT / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models on a busy 2-core box: one intra-op thread is several times faster than two fighting.
+
+    Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")`` in modules that run tiny models in-process.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -28,12 +28,7 @@ def skeleton_video(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models on a busy shared box
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def manage(*args: str, demo_dir: Path) -> subprocess.CompletedProcess:

@@ -17,13 +17,7 @@ from text2video.video import probe_video, read_frames, write_mp4
 OUTPUTS = {"skeleton.mp4", "result.mp4", "result.gif", "side_by_side.mp4"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models on a shared, busy CI box: one intra-op thread is several times faster than two fighting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def skeleton_frames(n: int, width: int = 80, height: int = 96) -> list[np.ndarray]:

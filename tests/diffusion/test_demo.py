@@ -13,13 +13,7 @@ from text2video.diffusion.pipeline import FollowYourPosePipeline, missing_model_
 from text2video.models.layout import ModelPaths
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models on a shared, busy CI box: one intra-op thread is several times faster than two fighting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _load_state(path):

@@ -16,20 +16,7 @@ SIZE = 64
 FRAMES = 2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models on a shared, busy CI box: one intra-op thread is several times faster than two fighting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def pipe(demo_models):
-    p = FollowYourPosePipeline.from_models_dir(demo_models, device="cpu", torch_dtype=torch.float32)
-    p.set_progress_bar_config(disable=True)
-    return p
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -41,11 +41,5 @@ def fresh_translator(prompt_models):
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
+def _one_torch_thread(one_torch_thread):
     """The demo T5 is tiny: several intra-op threads only add overhead (10x slower on a busy 2-core box)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
