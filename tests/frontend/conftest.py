@@ -170,17 +170,18 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 
 @pytest.fixture
 def new_page(browser, live_ui):
-    """Factory: new_page(locale="en-US", phone=False) -> a page on a fresh context at the UI's URL."""
+    """Factory: new_page(locale="en-US", phone=False, path="/", base=None) -> a page on a fresh context at
+    ``base + path`` (base: the live UI's URL unless another server is given)."""
     contexts = []
 
-    def make(locale: str = "en-US", phone: bool = False, path: str = "/"):
+    def make(locale: str = "en-US", phone: bool = False, path: str = "/", base: str | None = None):
         opts = dict(PHONE) if phone else {"viewport": DESKTOP}
         context = browser.new_context(locale=locale, **opts)
         context.set_default_timeout(20_000)
         contexts.append(context)
         page = context.new_page()
         page.on("console", lambda msg: msg.type == "error" and print("browser console:", msg.text))
-        page.goto(live_ui.url + path)
+        page.goto((base or live_ui.url) + path)
         page.wait_for_selector("body[data-ready='true']")
         return page
 

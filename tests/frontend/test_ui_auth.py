@@ -31,41 +31,34 @@ def keyed_server(tmp_path_factory):
     server.close()
 
 
-def test_api_key_from_settings_and_a_queued_job(browser, keyed_server, skeleton_video, artifacts_dir):
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
-    try:
-        page = context.new_page()
-        page.goto(keyed_server + "/")
-        page.wait_for_selector("body[data-ready='true']")
-        assert "needs an API key" in page.text_content("#banner")
-        page.click("#nav-history")
-        page.wait_for_function("document.getElementById('history-message').textContent.includes('401')")
+def test_api_key_from_settings_and_a_queued_job(new_page, keyed_server, skeleton_video, artifacts_dir):
+    page = new_page(base=keyed_server)
+    assert "needs an API key" in page.text_content("#banner")
+    page.click("#nav-history")
+    page.wait_for_function("document.getElementById('history-message').textContent.includes('401')")
 
-        page.click("#settings-toggle")
-        page.fill("#set-key", "wrong")
-        page.click("#settings-form button[type=submit]")
-        page.wait_for_function("document.getElementById('banner').textContent.includes('not valid')")
+    page.click("#settings-toggle")
+    page.fill("#set-key", "wrong")
+    page.click("#settings-form button[type=submit]")
+    page.wait_for_function("document.getElementById('banner').textContent.includes('not valid')")
 
-        page.click("#settings-toggle")
-        page.fill("#set-key", KEY)
-        page.click("#settings-form button[type=submit]")
-        page.wait_for_function("document.getElementById('banner').textContent.includes('No worker')")
-        page.wait_for_function("document.getElementById('history-message').textContent.includes('No jobs')")
+    page.click("#settings-toggle")
+    page.fill("#set-key", KEY)
+    page.click("#settings-form button[type=submit]")
+    page.wait_for_function("document.getElementById('banner').textContent.includes('No worker')")
+    page.wait_for_function("document.getElementById('history-message').textContent.includes('No jobs')")
 
-        page.click("#nav-create")
-        page.set_input_files("#video", str(skeleton_video))
-        page.fill("#prompt", "a girl dancing on a mountain")
-        page.click("#submit")
-        page.wait_for_url(re.compile(r".*#/jobs/[0-9a-f]{32}$"))
-        page.wait_for_selector("#job-status.status-queued")
-        assert "Waiting for a worker" in page.text_content("#job-progress-text")
-        assert page.evaluate("!document.getElementById('job-progress').hasAttribute('value')")  # indeterminate
-        page.screenshot(path=str(artifacts_dir / "ui-job-queued-desktop.png"), full_page=True)
+    page.click("#nav-create")
+    page.set_input_files("#video", str(skeleton_video))
+    page.fill("#prompt", "a girl dancing on a mountain")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r".*#/jobs/[0-9a-f]{32}$"))
+    page.wait_for_selector("#job-status.status-queued")
+    assert "Waiting for a worker" in page.text_content("#job-progress-text")
+    assert page.evaluate("!document.getElementById('job-progress').hasAttribute('value')")  # indeterminate
+    page.screenshot(path=str(artifacts_dir / "ui-job-queued-desktop.png"), full_page=True)
 
-        page.click("#job-cancel")  # a queued job is canceled at once
-        page.wait_for_selector("#job-status.status-canceled")
-        page.click("#nav-history")
-        page.wait_for_selector("li.card[data-status='canceled']")
-    finally:
-        context.close()
+    page.click("#job-cancel")  # a queued job is canceled at once
+    page.wait_for_selector("#job-status.status-canceled")
+    page.click("#nav-history")
+    page.wait_for_selector("li.card[data-status='canceled']")

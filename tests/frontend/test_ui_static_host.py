@@ -31,38 +31,31 @@ def static_host():
     server.server_close()
 
 
-def test_static_host_talks_to_the_backend(browser, static_host, live_ui, skeleton_video):
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
-    try:
-        page = context.new_page()
-        page.goto(static_host + "/")
-        page.wait_for_selector("body[data-ready='true']")
-        # no backend configured: the static host has no API, and the banner says where to fix it
-        assert "Cannot reach the server" in page.text_content("#banner") or "404" in page.text_content("#banner")
-        page.click("#settings-toggle")
-        page.fill("#set-backend", live_ui.url)
-        page.click("#settings-form button[type=submit]")
-        page.wait_for_function("document.getElementById('banner').textContent.includes('Demo mode')")
-        # the options now come from the backend's OpenAPI document (cross-origin)
-        limit = live_ui.api("GET", "/api/v1/openapi.json").json()["paths"]["/api/v1/jobs"]["post"]
-        steps = limit["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["steps"]
-        page.wait_for_function(f"document.getElementById('steps').max === '{steps['maximum']}'")
-        # a cross-origin upload works, and the job screen follows it
-        page.set_input_files("#video", str(skeleton_video))
-        page.fill("#prompt", "a dancer on a static host")
-        page.click("#advanced > summary")
-        page.fill("#steps", "1")
-        page.fill("#width", "64")
-        page.fill("#height", "64")
-        page.fill("#frames", "2")
-        page.select_option("#input_type", "skeleton")
-        page.click("#submit")
-        page.wait_for_selector("#job-status.status-succeeded", timeout=60_000)
-        page.wait_for_function("""() => { const v = document.querySelector("video[data-file='result.mp4']");
-            return v && v.readyState >= 2 && v.duration > 0 && v.currentSrc.startsWith(arguments[0]); }""".replace(
-            "arguments[0]", repr(live_ui.url)))
-        job_id = page.url.rsplit("/", 1)[1]
-        live_ui.api("DELETE", f"/api/v1/jobs/{job_id}")
-    finally:
-        context.close()
+def test_static_host_talks_to_the_backend(new_page, static_host, live_ui, skeleton_video):
+    page = new_page(base=static_host)
+    # no backend configured: the static host has no API, and the banner says where to fix it
+    assert "Cannot reach the server" in page.text_content("#banner") or "404" in page.text_content("#banner")
+    page.click("#settings-toggle")
+    page.fill("#set-backend", live_ui.url)
+    page.click("#settings-form button[type=submit]")
+    page.wait_for_function("document.getElementById('banner').textContent.includes('Demo mode')")
+    # the options now come from the backend's OpenAPI document (cross-origin)
+    limit = live_ui.api("GET", "/api/v1/openapi.json").json()["paths"]["/api/v1/jobs"]["post"]
+    steps = limit["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["steps"]
+    page.wait_for_function(f"document.getElementById('steps').max === '{steps['maximum']}'")
+    # a cross-origin upload works, and the job screen follows it
+    page.set_input_files("#video", str(skeleton_video))
+    page.fill("#prompt", "a dancer on a static host")
+    page.click("#advanced > summary")
+    page.fill("#steps", "1")
+    page.fill("#width", "64")
+    page.fill("#height", "64")
+    page.fill("#frames", "2")
+    page.select_option("#input_type", "skeleton")
+    page.click("#submit")
+    page.wait_for_selector("#job-status.status-succeeded", timeout=60_000)
+    page.wait_for_function("""() => { const v = document.querySelector("video[data-file='result.mp4']");
+        return v && v.readyState >= 2 && v.duration > 0 && v.currentSrc.startsWith(arguments[0]); }""".replace(
+        "arguments[0]", repr(live_ui.url)))
+    job_id = page.url.rsplit("/", 1)[1]
+    live_ui.api("DELETE", f"/api/v1/jobs/{job_id}")
