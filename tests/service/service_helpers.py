@@ -52,6 +52,29 @@ def process_env(settings: Settings, engine_factory: str | None = TINY_ENGINE) ->
     return env
 
 
+def race_to_claim(store: JobStore, jobs: list[str], contenders: int) -> list[tuple[str, int]]:
+    """``contenders`` threads, released together, each try to claim every job; returns (job id, winner) pairs."""
+    import threading
+
+    wins: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(contenders)
+
+    def contender(n: int) -> None:
+        barrier.wait()
+        for job_id in jobs:
+            if store.claim(job_id, f"w{n}", n) is not None:
+                with lock:
+                    wins.append((job_id, n))
+
+    threads = [threading.Thread(target=contender, args=(n,)) for n in range(contenders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return wins
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import threading
 import uuid
 from collections import Counter
 
@@ -18,7 +17,7 @@ from text2video.jobs.queue import enqueue
 from text2video.jobs.status import JobStatus
 from text2video.jobs.store import JobStore
 
-from service_helpers import make_settings, wait_for
+from service_helpers import make_settings, race_to_claim, wait_for
 
 pytestmark = pytest.mark.services
 
@@ -90,22 +89,7 @@ def test_postgres_store_crud_paging_and_cancel(pg_store):
 
 def test_postgres_claim_exactly_once_under_threads(pg_store):
     jobs = [pg_store.create({}, "input.mp4", "p").id for _ in range(15)]
-    wins: list[str] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(6)
-
-    def contender(n: int):
-        barrier.wait()
-        for job_id in jobs:
-            if pg_store.claim(job_id, f"w{n}", n) is not None:
-                with lock:
-                    wins.append(job_id)
-
-    threads = [threading.Thread(target=contender, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    wins = [job_id for job_id, _ in race_to_claim(pg_store, jobs, contenders=6)]
     assert sorted(wins) == sorted(jobs)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import sqlite3
-import threading
 from datetime import timedelta
 
 import pytest
@@ -12,6 +11,8 @@ import pytest
 from text2video.exceptions import Conflict, NotFound, ServiceUnavailable
 from text2video.jobs.status import JobStage, JobStatus
 from text2video.jobs.store import SCHEMA_VERSION, JobStore, describe_exit, utcnow
+
+from service_helpers import race_to_claim
 
 
 def new_job(store, prompt="a girl dancing", **kw):
@@ -105,22 +106,7 @@ def test_delete(store):
 
 def test_claim_exactly_once_under_threads(store):
     jobs = [new_job(store).id for _ in range(10)]
-    wins: list[tuple[str, int]] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(8)
-
-    def contender(n: int):
-        barrier.wait()
-        for job_id in jobs:
-            if store.claim(job_id, f"w{n}", n) is not None:
-                with lock:
-                    wins.append((job_id, n))
-
-    threads = [threading.Thread(target=contender, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    wins = race_to_claim(store, jobs, contenders=8)
     assert sorted(j for j, _ in wins) == sorted(jobs)  # each job claimed exactly once
     for job_id, n in wins:
         got = store.get(job_id)
