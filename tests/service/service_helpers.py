@@ -75,6 +75,20 @@ def race_to_claim(store: JobStore, jobs: list[str], contenders: int) -> list[tup
     return wins
 
 
+def kill_when_denoising(worker, job_id: str, attempt: int, timeout: float) -> int:
+    """Wait until ``job_id`` runs its ``attempt``-th attempt and has reported a denoising step, then SIGKILL the
+    process running it; returns that pid."""
+    from text2video.jobs.status import JobStatus
+
+    def running():
+        job = worker.store.get(job_id)
+        return job if job.status == JobStatus.RUNNING and job.attempts == attempt and job.step >= 1 else None
+
+    job = wait_for(running, timeout, what=f"attempt {attempt} denoising")
+    os.kill(job.worker_pid, signal.SIGKILL)
+    return job.worker_pid
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

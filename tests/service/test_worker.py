@@ -14,7 +14,7 @@ from text2video.jobs.queue import enqueue
 from text2video.jobs.status import JobStatus
 from text2video.jobs.worker import Reaper
 
-from service_helpers import make_settings, wait_for
+from service_helpers import kill_when_denoising, make_settings, wait_for
 
 
 def test_job_runs_with_progress_and_files(live_worker):
@@ -74,11 +74,7 @@ def test_sigkill_of_the_child_retries_once_then_fails_with_exit_code(live_worker
     job_id = live_worker.create("slow kill me", steps=500)
     pids = []
     for attempt in (1, 2):
-        job = wait_for(lambda: (lambda j: j if j.status == JobStatus.RUNNING and j.attempts == attempt
-                                and j.step >= 1 else None)(live_worker.store.get(job_id)),
-                       60, what=f"attempt {attempt} to run")
-        pids.append(job.worker_pid)
-        os.kill(job.worker_pid, signal.SIGKILL)
+        pids.append(kill_when_denoising(live_worker, job_id, attempt, 60))
         if attempt == 1:
             again = wait_for(lambda: (lambda j: j if j.warnings else None)(live_worker.store.get(job_id)), 20,
                              what="the supervisor to recover the job")

@@ -3,8 +3,6 @@ whose worker child is SIGKILLed is retried once, then failed with the exit code.
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
 import av
@@ -12,7 +10,7 @@ import pytest
 
 from text2video.jobs.status import JobStatus
 
-from service_helpers import Harness, make_settings, start_worker_process, wait_for
+from service_helpers import Harness, kill_when_denoising, make_settings, start_worker_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "assets" / "sample_skeleton.mp4"
@@ -55,11 +53,7 @@ def test_real_slow_job_killed_twice_fails_with_exit_code(demo_worker):
     job_id = create_skeleton_job(demo_worker, steps=150)
     pids = []
     for attempt in (1, 2):
-        job = wait_for(lambda: (lambda j: j if j.status == JobStatus.RUNNING and j.attempts == attempt
-                                and j.step >= 1 else None)(demo_worker.store.get(job_id)),
-                       90, what=f"attempt {attempt} denoising")
-        pids.append(job.worker_pid)
-        os.kill(job.worker_pid, signal.SIGKILL)
+        pids.append(kill_when_denoising(demo_worker, job_id, attempt, 90))
     job = demo_worker.wait_status(job_id, "failed", timeout=30)
     assert pids[0] != pids[1]
     assert job.error_code == "worker_lost" and job.attempts == 2
