@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -80,8 +80,9 @@ def _bytes_to_unicode() -> dict[int, str]:
     return dict(zip(bs, (chr(c) for c in cs)))
 
 
-def build_tokenizer_files(folder: Path) -> int:
-    """A CLIP BPE tokenizer in the real file format (vocab.json + merges.txt + configs); returns the vocab size.
+def build_tokenizer_files(folder: Path, words: Sequence[str] = _DEMO_WORDS) -> int:
+    """A CLIP BPE tokenizer in the real file format (vocab.json + merges.txt + configs) whose merges spell out
+    ``words`` (one token each; other text falls back to one token per character); returns the vocab size.
 
     Vocabulary order as in CLIP: the 256 byte symbols, the same with the end-of-word marker ``</w>``, one entry per
     merge, then ``<|startoftext|>`` and ``<|endoftext|>``."""
@@ -90,7 +91,7 @@ def build_tokenizer_files(folder: Path) -> int:
     vocab_list = alphabet + [c + "</w>" for c in alphabet]
     merges: list[str] = []
     known = set(vocab_list)
-    for word in _DEMO_WORDS:
+    for word in words:
         symbols = list(word[:-1]) + [word[-1] + "</w>"]
         # Merge left to right: "m a", "ma n</w>" -> "man</w>".
         current = symbols[0]
