@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .settings import Settings
+from kombu.utils.url import maybe_sanitize_url
+
+from .settings import Settings, sqlite_file
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -112,23 +114,6 @@ def _writable_dir(path: Path) -> tuple[bool, str]:
     if not os.access(probe, os.W_OK | os.X_OK):
         return False, f"{probe} is not writable"
     return True, "exists" if probe == path else f"will be created (under {probe})"
-
-
-def _sqlite_path(url: str) -> Path | None:
-    for prefix in ("sqla+sqlite:///", "sqlite:///"):
-        if url.startswith(prefix):
-            return Path(url[len(prefix):].split("?", 1)[0])
-    return None
-
-
-def _redact(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 # --- checks -------------------------------------------------------------------------------------------------------
@@ -275,7 +260,7 @@ def check_models(r: Report, settings: Settings, deep: bool = False) -> None:
 
 def check_database(r: Report, settings: Settings) -> None:
     url = settings.database_url
-    path = _sqlite_path(url)
+    path = sqlite_file(url)
     if path is not None and not path.exists():
         ok, how = _writable_dir(path.parent)
         r.add("database", OK if ok else FAIL, f"SQLite {path}: not created yet, folder {how}",
@@ -289,15 +274,15 @@ def check_database(r: Report, settings: Settings) -> None:
             conn.execute(sa.text("SELECT 1"))
         engine.dispose()
     except Exception as exc:  # noqa: BLE001 - any failure is the finding
-        r.add("database", FAIL, f"cannot connect to {_redact(url)}: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+        r.add("database", FAIL, f"cannot connect to {maybe_sanitize_url(url)}: {type(exc).__name__}: {str(exc).splitlines()[0]}",
               "Start the database or fix TEXT2VIDEO_DATABASE_URL (empty = SQLite in the data folder).")
         return
-    r.add("database", OK, f"connected to {_redact(url)}")
+    r.add("database", OK, f"connected to {maybe_sanitize_url(url)}")
 
 
 def check_broker(r: Report, settings: Settings) -> None:
     url = settings.broker_url
-    path = _sqlite_path(url)
+    path = sqlite_file(url)
     if path is not None:
         ok, how = _writable_dir(path.parent)
         r.add("broker", OK if ok else FAIL, f"SQLite broker {path}: folder {how}",
@@ -309,10 +294,10 @@ def check_broker(r: Report, settings: Settings) -> None:
 
             redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
         except Exception as exc:  # noqa: BLE001
-            r.add("broker", FAIL, f"Redis {_redact(url)} does not answer PING: {type(exc).__name__}: {exc}",
+            r.add("broker", FAIL, f"Redis {maybe_sanitize_url(url)} does not answer PING: {type(exc).__name__}: {exc}",
                   "Start Redis (docker run -p 6379:6379 redis) or unset TEXT2VIDEO_BROKER_URL for the SQLite broker.")
             return
-        r.add("broker", OK, f"Redis {_redact(url)} answers PING")
+        r.add("broker", OK, f"Redis {maybe_sanitize_url(url)} answers PING")
         return
     if url.startswith("sqla+"):
         try:
@@ -323,12 +308,12 @@ def check_broker(r: Report, settings: Settings) -> None:
                 conn.execute(sa.text("SELECT 1"))
             engine.dispose()
         except Exception as exc:  # noqa: BLE001
-            r.add("broker", FAIL, f"cannot connect to {_redact(url)}: {type(exc).__name__}",
+            r.add("broker", FAIL, f"cannot connect to {maybe_sanitize_url(url)}: {type(exc).__name__}",
                   "Start the database or fix TEXT2VIDEO_BROKER_URL.")
             return
-        r.add("broker", OK, f"connected to {_redact(url)}")
+        r.add("broker", OK, f"connected to {maybe_sanitize_url(url)}")
         return
-    r.add("broker", WARN, f"{_redact(url)}: this kind of broker is not checked", "")
+    r.add("broker", WARN, f"{maybe_sanitize_url(url)}: this kind of broker is not checked", "")
 
 
 def check_disk(r: Report, settings: Settings) -> None:
