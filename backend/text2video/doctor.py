@@ -209,53 +209,54 @@ def check_onnxruntime(r: Report, gpu_present: bool) -> None:
 
 
 def check_models(r: Report, settings: Settings, deep: bool = False) -> None:
-    from .models import layout, manifest, sources
+    from .models import manifest, sources
     from .models.demo import is_current_demo
+    from .models.inventory import inventory
 
-    value = settings.models_dir
-    if str(value) == "demo":
-        root = layout.default_demo_dir()
+    presets = [settings.pose_preset] if settings.pose_preset in sources.ZOO_FILES else None
+    try:
+        found = inventory(settings.models_dir, pose_presets=presets)
+    except ValueError as exc:  # a damaged manifest.json
+        r.add("models", FAIL, str(exc), f"python manage.py download --models {settings.models_dir}")
+        return
+    root = found.root
+    if str(settings.models_dir) == "demo":
         state = "built" if is_current_demo(root) else "built on first use"
         r.add("models", WARN, f"demo weights ({root}, {state}): random, the output is noise",
               "For real videos: python manage.py download, then use --models models (the default).")
         return
-    root = Path(value)
     r.facts["models_dir"] = str(root.resolve())
-    if not root.is_dir():
-        r.add("models", FAIL, f"models folder {root} does not exist",
-              f"python manage.py download --models {root}   (or --models demo to try the service)")
+    if not found.exists:
+        r.add("models", FAIL, f"models folder {root} does not exist", f"{found.fix()}   (or --models demo to try "
+              "the service)")
         return
-    if (root / layout.DEMO_MARKER).exists():
+    if found.demo:
         r.add("models", WARN, f"{root} is a demo folder: random weights, the output is noise",
               "python manage.py download --models <another folder> for real weights.")
         return
-    try:
-        m = manifest.load(root)
-    except ValueError as exc:
-        r.add("models", FAIL, str(exc), f"python manage.py download --models {root}")
-        return
-    presets = [settings.pose_preset] if settings.pose_preset in sources.ZOO_FILES else None
+    records = manifest.load(root).files.values()
     for part in sources.PARTS:
-        absent = manifest.missing(root, [part], presets)
+        absent = found.missing[part]
         if absent:
             shown = ", ".join(absent[:3]) + (f" and {len(absent) - 3} more" if len(absent) > 3 else "")
-            r.add(f"models:{part}", FAIL, f"missing or unverified in {root}: {shown}",
-                  f"python manage.py download --models {root} --only {part}")
+            r.add(f"models:{part}", FAIL, f"missing or unverified in {root}: {shown}", found.fix(part))
             continue
-        recs = [rec for rec in m.files.values() if rec.part == part]
+        recs = [rec for rec in records if rec.part == part]
         kinds = sorted({rec.verified for rec in recs})
         size = sum(rec.size for rec in recs)
-        r.add(f"models:{part}", OK, f"{len(recs)} files, {size / 2**30:.2f} GB, verified: {', '.join(kinds)}")
+        r.add(f"models:{part}", OK if recs else WARN,
+              f"{len(recs)} files, {size / 2**30:.2f} GB, verified: {', '.join(kinds)}" if recs else
+              "present, but not recorded in manifest.json: no hashes to check",
+              "" if recs else f"{found.fix(part)} (verifies and records them)")
     if deep:
         problems = manifest.verify(root, deep=True)
         if problems:
             r.add("models:hashes", FAIL, "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else ""),
                   f"python manage.py download --models {root} (re-fetches the damaged files)")
         else:
-            r.add("models:hashes", OK, f"SHA-256 of all {len(m.files)} recorded files re-computed and matching")
-    variant = manifest.sd_variant(root)
-    if variant:
-        r.facts["sd_variant"] = variant
+            r.add("models:hashes", OK, f"SHA-256 of all {len(records)} recorded files re-computed and matching")
+    if found.sd_variant:
+        r.facts["sd_variant"] = found.sd_variant
 
 
 def check_database(r: Report, settings: Settings) -> None:
