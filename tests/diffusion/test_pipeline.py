@@ -340,3 +340,10 @@ def test_model_cpu_offload_hooks_give_the_same_video(demo_models, pose):
     p.enable_model_cpu_offload(device="cpu")
     assert hasattr(p.unet, "_hf_hook") and hasattr(p.vae, "_hf_hook")
     np.testing.assert_array_equal(run(p, pose, seed=4).frames, plain)
+
+
+def test_prompt_stage_and_pipeline_share_one_clip_tokenizer(pipe, demo_models):
+    """One tokenizer load per process: the prompt stage's 77-token report reads what the text encoder reads."""
+    from text2video.prompt import PromptProcessor
+
+    assert PromptProcessor(demo_models).clip_tokenizer is pipe.tokenizer

@@ -24,6 +24,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from ..exceptions import Canceled, DeviceError, InvalidInput, ModelsMissing
+from ..models.clip_tokenizer import load_clip_tokenizer
 from ..models.inventory import inventory, sd_variant
 from ..models.layout import ModelPaths
 from .attention import FrameAnchor
@@ -120,7 +121,7 @@ class FollowYourPosePipeline(DiffusionPipeline):
         dev = check_device(device)
         paths = ModelPaths(root)
         sd, variant = paths.sd, sd_variant(root)
-        tokenizer = CLIPTokenizer.from_pretrained(sd / "tokenizer")
+        tokenizer = load_clip_tokenizer(root)  # the same object the prompt stage's token report uses
         text_encoder = CLIPTextModel.from_pretrained(sd / "text_encoder", torch_dtype=torch_dtype)
         vae = AutoencoderKL.from_pretrained(sd / "vae", torch_dtype=torch_dtype,
                                             variant=variant)
