@@ -275,7 +275,8 @@ def check_database(r: Report, settings: Settings) -> None:
             conn.execute(sa.text("SELECT 1"))
         engine.dispose()
     except Exception as exc:  # noqa: BLE001 - any failure is the finding
-        r.add("database", FAIL, f"cannot connect to {maybe_sanitize_url(url)}: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        r.add("database", FAIL, f"cannot connect to {maybe_sanitize_url(url)}: {reason}",
               "Start the database or fix TEXT2VIDEO_DATABASE_URL (empty = SQLite in the data folder).")
         return
     r.add("database", OK, f"connected to {maybe_sanitize_url(url)}")

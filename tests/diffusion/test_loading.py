@@ -118,8 +118,8 @@ def test_fp16_variant_dtype_and_device(folders, tmp_path):
     save_file(half, sd / "diffusion_pytorch_model.fp16.safetensors")
     (sd / "diffusion_pytorch_model.safetensors").unlink()
     for variant in ("fp16", None):  # None: the only file present is the fp16 variant
-        model = UNet3DConditionModel.from_pretrained_2d(sd, pose_encoder=folders["pose"], torch_dtype=torch.bfloat16, device="cpu",
-                            variant=variant)
+        model = UNet3DConditionModel.from_pretrained_2d(sd, pose_encoder=folders["pose"], torch_dtype=torch.bfloat16,
+                                                        device="cpu", variant=variant)
         assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
         _assert_state(model, {k: v.to(torch.bfloat16) for k, v in half.items()})
 

@@ -110,7 +110,8 @@ def enqueue(celery_app: Celery, job_id: str) -> None:
                              retry=True, retry_policy={"max_retries": 3, "interval_start": 0.2,
                                                        "interval_step": 0.5, "interval_max": 2})
     except Exception as exc:  # noqa: BLE001 - any kombu/redis/sqlalchemy connection error
-        raise ServiceUnavailable(f"the job queue ({maybe_sanitize_url(celery_app.conf.broker_url)}) is unreachable: {exc}",
+        shown = maybe_sanitize_url(celery_app.conf.broker_url)
+        raise ServiceUnavailable(f"the job queue ({shown}) is unreachable: {exc}",
                                  hint="Check TEXT2VIDEO_BROKER_URL (Redis running?) and retry.") from exc
 
 

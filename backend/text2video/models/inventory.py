@@ -34,7 +34,8 @@ def _only_fp16(folder: Path, stem: str = "diffusion_pytorch_model") -> bool:
 
 
 def sd_variant(root: Path) -> str | None:
-    """``"fp16"`` when the UNet and VAE weights present are only the fp16 variant (diffusers must be told), else None."""
+    """``"fp16"`` when the UNet and VAE weights present are only the fp16 variant (diffusers must be told), else
+    None."""
     if (root / layout.MANIFEST).is_file() and not (root / layout.DEMO_MARKER).exists():
         return manifest.sd_variant(root)
     sd = root / layout.SD_DIR
