@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .settings import Settings
+from kombu.utils.url import maybe_sanitize_url
+
+from .settings import Settings, sqlite_file
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -114,23 +116,6 @@ def _writable_dir(path: Path) -> tuple[bool, str]:
     return True, "exists" if probe == path else f"will be created (under {probe})"
 
 
-def _sqlite_path(url: str) -> Path | None:
-    for prefix in ("sqla+sqlite:///", "sqlite:///"):
-        if url.startswith(prefix):
-            return Path(url[len(prefix):].split("?", 1)[0])
-    return None
-
-
-def _redact(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
 # --- checks -------------------------------------------------------------------------------------------------------
 
 
@@ -224,58 +209,59 @@ def check_onnxruntime(r: Report, gpu_present: bool) -> None:
 
 
 def check_models(r: Report, settings: Settings, deep: bool = False) -> None:
-    from .models import layout, manifest, sources
+    from .models import manifest, sources
     from .models.demo import is_current_demo
+    from .models.inventory import inventory
 
-    value = settings.models_dir
-    if str(value) == "demo":
-        root = layout.default_demo_dir()
+    presets = [settings.pose_preset] if settings.pose_preset in sources.ZOO_FILES else None
+    try:
+        found = inventory(settings.models_dir, pose_presets=presets)
+    except ValueError as exc:  # a damaged manifest.json
+        r.add("models", FAIL, str(exc), f"python manage.py download --models {settings.models_dir}")
+        return
+    root = found.root
+    if str(settings.models_dir) == "demo":
         state = "built" if is_current_demo(root) else "built on first use"
         r.add("models", WARN, f"demo weights ({root}, {state}): random, the output is noise",
               "For real videos: python manage.py download, then use --models models (the default).")
         return
-    root = Path(value)
     r.facts["models_dir"] = str(root.resolve())
-    if not root.is_dir():
-        r.add("models", FAIL, f"models folder {root} does not exist",
-              f"python manage.py download --models {root}   (or --models demo to try the service)")
+    if not found.exists:
+        r.add("models", FAIL, f"models folder {root} does not exist", f"{found.fix()}   (or --models demo to try "
+              "the service)")
         return
-    if (root / layout.DEMO_MARKER).exists():
+    if found.demo:
         r.add("models", WARN, f"{root} is a demo folder: random weights, the output is noise",
               "python manage.py download --models <another folder> for real weights.")
         return
-    try:
-        m = manifest.load(root)
-    except ValueError as exc:
-        r.add("models", FAIL, str(exc), f"python manage.py download --models {root}")
-        return
-    presets = [settings.pose_preset] if settings.pose_preset in sources.ZOO_FILES else None
+    records = manifest.load(root).files.values()
     for part in sources.PARTS:
-        absent = manifest.missing(root, [part], presets)
+        absent = found.missing[part]
         if absent:
             shown = ", ".join(absent[:3]) + (f" and {len(absent) - 3} more" if len(absent) > 3 else "")
-            r.add(f"models:{part}", FAIL, f"missing or unverified in {root}: {shown}",
-                  f"python manage.py download --models {root} --only {part}")
+            r.add(f"models:{part}", FAIL, f"missing or unverified in {root}: {shown}", found.fix(part))
             continue
-        recs = [rec for rec in m.files.values() if rec.part == part]
+        recs = [rec for rec in records if rec.part == part]
         kinds = sorted({rec.verified for rec in recs})
         size = sum(rec.size for rec in recs)
-        r.add(f"models:{part}", OK, f"{len(recs)} files, {size / 2**30:.2f} GB, verified: {', '.join(kinds)}")
+        r.add(f"models:{part}", OK if recs else WARN,
+              f"{len(recs)} files, {size / 2**30:.2f} GB, verified: {', '.join(kinds)}" if recs else
+              "present, but not recorded in manifest.json: no hashes to check",
+              "" if recs else f"{found.fix(part)} (verifies and records them)")
     if deep:
         problems = manifest.verify(root, deep=True)
         if problems:
             r.add("models:hashes", FAIL, "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else ""),
                   f"python manage.py download --models {root} (re-fetches the damaged files)")
         else:
-            r.add("models:hashes", OK, f"SHA-256 of all {len(m.files)} recorded files re-computed and matching")
-    variant = manifest.sd_variant(root)
-    if variant:
-        r.facts["sd_variant"] = variant
+            r.add("models:hashes", OK, f"SHA-256 of all {len(records)} recorded files re-computed and matching")
+    if found.sd_variant:
+        r.facts["sd_variant"] = found.sd_variant
 
 
 def check_database(r: Report, settings: Settings) -> None:
     url = settings.database_url
-    path = _sqlite_path(url)
+    path = sqlite_file(url)
     if path is not None and not path.exists():
         ok, how = _writable_dir(path.parent)
         r.add("database", OK if ok else FAIL, f"SQLite {path}: not created yet, folder {how}",
@@ -289,15 +275,16 @@ def check_database(r: Report, settings: Settings) -> None:
             conn.execute(sa.text("SELECT 1"))
         engine.dispose()
     except Exception as exc:  # noqa: BLE001 - any failure is the finding
-        r.add("database", FAIL, f"cannot connect to {_redact(url)}: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        r.add("database", FAIL, f"cannot connect to {maybe_sanitize_url(url)}: {reason}",
               "Start the database or fix TEXT2VIDEO_DATABASE_URL (empty = SQLite in the data folder).")
         return
-    r.add("database", OK, f"connected to {_redact(url)}")
+    r.add("database", OK, f"connected to {maybe_sanitize_url(url)}")
 
 
 def check_broker(r: Report, settings: Settings) -> None:
     url = settings.broker_url
-    path = _sqlite_path(url)
+    path = sqlite_file(url)
     if path is not None:
         ok, how = _writable_dir(path.parent)
         r.add("broker", OK if ok else FAIL, f"SQLite broker {path}: folder {how}",
@@ -309,10 +296,10 @@ def check_broker(r: Report, settings: Settings) -> None:
 
             redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
         except Exception as exc:  # noqa: BLE001
-            r.add("broker", FAIL, f"Redis {_redact(url)} does not answer PING: {type(exc).__name__}: {exc}",
+            r.add("broker", FAIL, f"Redis {maybe_sanitize_url(url)} does not answer PING: {type(exc).__name__}: {exc}",
                   "Start Redis (docker run -p 6379:6379 redis) or unset TEXT2VIDEO_BROKER_URL for the SQLite broker.")
             return
-        r.add("broker", OK, f"Redis {_redact(url)} answers PING")
+        r.add("broker", OK, f"Redis {maybe_sanitize_url(url)} answers PING")
         return
     if url.startswith("sqla+"):
         try:
@@ -323,12 +310,12 @@ def check_broker(r: Report, settings: Settings) -> None:
                 conn.execute(sa.text("SELECT 1"))
             engine.dispose()
         except Exception as exc:  # noqa: BLE001
-            r.add("broker", FAIL, f"cannot connect to {_redact(url)}: {type(exc).__name__}",
+            r.add("broker", FAIL, f"cannot connect to {maybe_sanitize_url(url)}: {type(exc).__name__}",
                   "Start the database or fix TEXT2VIDEO_BROKER_URL.")
             return
-        r.add("broker", OK, f"connected to {_redact(url)}")
+        r.add("broker", OK, f"connected to {maybe_sanitize_url(url)}")
         return
-    r.add("broker", WARN, f"{_redact(url)}: this kind of broker is not checked", "")
+    r.add("broker", WARN, f"{maybe_sanitize_url(url)}: this kind of broker is not checked", "")
 
 
 def check_disk(r: Report, settings: Settings) -> None:

@@ -139,8 +139,23 @@ def _coerce(f: dataclasses.Field, raw: str) -> Any:
     return raw
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database or broker URL (SQLAlchemy's ``sqlite:///``, kombu's ``sqla+sqlite:///``), parsed
+    by SQLAlchemy's ``make_url``; None for any other database and for in-memory SQLite."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url.removeprefix("sqla+"))
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def as_dict(settings: Settings) -> dict[str, Any]:
     return {f.name: getattr(settings, f.name) for f in fields(settings)}
 
 
-__all__ = ["Settings", "ENV_PREFIX", "as_dict", "field"]
+__all__ = ["Settings", "ENV_PREFIX", "as_dict", "field", "sqlite_file"]

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from text2video.diffusion.demo import DEMO_UNET_CONFIG, SD14_SCHEDULER_CONFIG, build_tokenizer_files
-from text2video.diffusion.pipeline import FollowYourPosePipeline, missing_model_files
+from text2video.diffusion.pipeline import FollowYourPosePipeline
+from text2video.models.inventory import inventory
 from text2video.models.layout import ModelPaths
 
 
@@ -22,7 +23,7 @@ def _load_state(path):
 
 def test_layout_is_complete_and_says_demo(demo_models):
     paths = ModelPaths(demo_models)
-    assert missing_model_files(demo_models) == []
+    assert inventory(demo_models).present and inventory(demo_models).demo
     assert paths.is_demo
     sd = paths.sd
     # The files a real SD-1.4 download has, in the same places.
@@ -116,7 +117,7 @@ def test_init_demo_models_command_builds_seeded_folder_fast(demo_models, tmp_pat
     assert "noise" in out and str(tmp_path.resolve()) in out
     assert elapsed < 90, f"demo build took {elapsed:.1f} s"
     paths, fresh = ModelPaths(demo_models), ModelPaths(tmp_path)
-    assert fresh.is_demo and missing_model_files(tmp_path) == []
+    assert fresh.is_demo and inventory(tmp_path).missing["diffusion"] == []
     # Same seeds -> the same weights as the session's demo folder, bit for bit.
     a = _load_state(paths.fyp_checkpoint / "pytorch_model.bin")
     b = _load_state(fresh.fyp_checkpoint / "pytorch_model.bin")

@@ -11,7 +11,6 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from text2video.diffusion.loading import load_unet3d
 from text2video.diffusion.unet3d import UNet3DConditionModel
 from text2video.exceptions import ModelsMissing
 
@@ -76,7 +75,7 @@ def test_full_checkpoint_needs_no_sd_weights_file(folders, tmp_path):
     sd = tmp_path / "unet"
     sd.mkdir()
     shutil.copy(folders["sd"] / "config.json", sd)
-    model = load_unet3d(sd, fyp_checkpoint=folders["fyp"] / "pytorch_model.bin")
+    model = UNet3DConditionModel.from_pretrained_2d(sd, fyp_checkpoint=folders["fyp"] / "pytorch_model.bin")
     _assert_state(model, folders["full"])
 
 
@@ -85,7 +84,7 @@ def test_partial_checkpoint_takes_the_rest_from_sd_and_pose_encoder(folders, tmp
     ckpt = tmp_path / "ckpt"
     ckpt.mkdir()
     save_file(trained, ckpt / "model.safetensors")  # newer accelerate saves safetensors
-    model = load_unet3d(folders["sd"], fyp_checkpoint=ckpt, pose_encoder=folders["pose"])
+    model = UNet3DConditionModel.from_pretrained_2d(folders["sd"], fyp_checkpoint=ckpt, pose_encoder=folders["pose"])
     _assert_state(model, trained)
     _assert_state(model, folders["sd_state"], [k for k in folders["sd_state"] if not TRAINED.search(k)])
     _assert_state(model, {"skeleton_adapter." + k: v for k, v in folders["adapter"].items()})
@@ -98,7 +97,7 @@ def test_sd_only_inflates_and_initialises_temporal_layers_fresh(folders, tmp_pat
 
     torch.save(load_file(sd / "diffusion_pytorch_model.safetensors"), sd / "diffusion_pytorch_model.bin")
     (sd / "diffusion_pytorch_model.safetensors").unlink()
-    model = load_unet3d(sd, pose_encoder=folders["pose"])
+    model = UNet3DConditionModel.from_pretrained_2d(sd, pose_encoder=folders["pose"])
     _assert_state(model, folders["sd_state"])
     state = model.state_dict()
     assert all(not v.is_meta for v in state.values())
@@ -119,8 +118,8 @@ def test_fp16_variant_dtype_and_device(folders, tmp_path):
     save_file(half, sd / "diffusion_pytorch_model.fp16.safetensors")
     (sd / "diffusion_pytorch_model.safetensors").unlink()
     for variant in ("fp16", None):  # None: the only file present is the fp16 variant
-        model = load_unet3d(sd, pose_encoder=folders["pose"], torch_dtype=torch.bfloat16, device="cpu",
-                            variant=variant)
+        model = UNet3DConditionModel.from_pretrained_2d(sd, pose_encoder=folders["pose"], torch_dtype=torch.bfloat16,
+                                                        device="cpu", variant=variant)
         assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
         _assert_state(model, {k: v.to(torch.bfloat16) for k, v in half.items()})
 
@@ -128,14 +127,14 @@ def test_fp16_variant_dtype_and_device(folders, tmp_path):
 def test_ddp_module_prefix_is_removed(folders, tmp_path):
     path = tmp_path / "pytorch_model.bin"
     torch.save({"module." + k: v for k, v in folders["full"].items()}, path)
-    model = load_unet3d(folders["sd"], fyp_checkpoint=path)
+    model = UNet3DConditionModel.from_pretrained_2d(folders["sd"], fyp_checkpoint=path)
     _assert_state(model, folders["full"])
 
 
 # ---------------------------------------------------------------- errors
 def _error(**kwargs) -> ModelsMissing:
     with pytest.raises(ModelsMissing) as err:
-        load_unet3d(**kwargs)
+        UNet3DConditionModel.from_pretrained_2d(**kwargs)
     return err.value
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from text2video.diffusion.pipeline import FollowYourPosePipeline, missing_model_files
+from text2video.diffusion.pipeline import FollowYourPosePipeline
+from text2video.models.inventory import inventory
 from text2video.exceptions import Canceled, DeviceError, InvalidInput, ModelsMissing
 
 SIZE = 64
@@ -223,7 +224,7 @@ def _partial_copy(src: Path, dst: Path, skip: str) -> Path:
 ])
 def test_incomplete_models_folder(demo_models, tmp_path, skip):
     root = _partial_copy(demo_models, tmp_path / "models", skip)
-    assert missing_model_files(root)
+    assert inventory(root).missing["diffusion"]
     with pytest.raises(ModelsMissing) as info:
         FollowYourPosePipeline.from_models_dir(root)
     message = str(info.value)
@@ -310,7 +311,7 @@ def _real_models_dir() -> Path:
 
     root = Path(Settings.load().models_dir)
     root = root if root.is_absolute() else Path(__file__).resolve().parents[2] / root
-    if missing_model_files(root):
+    if inventory(root).missing["diffusion"]:
         pytest.skip(f"real weights not in {root} (run `python manage.py download`)")
     return root
 
@@ -339,3 +340,10 @@ def test_model_cpu_offload_hooks_give_the_same_video(demo_models, pose):
     p.enable_model_cpu_offload(device="cpu")
     assert hasattr(p.unet, "_hf_hook") and hasattr(p.vae, "_hf_hook")
     np.testing.assert_array_equal(run(p, pose, seed=4).frames, plain)
+
+
+def test_prompt_stage_and_pipeline_share_one_clip_tokenizer(pipe, demo_models):
+    """One tokenizer load per process: the prompt stage's 77-token report reads what the text encoder reads."""
+    from text2video.prompt import PromptProcessor
+
+    assert PromptProcessor(demo_models).clip_tokenizer is pipe.tokenizer

@@ -73,16 +73,6 @@ def test_every_required_slot_is_reported_for_an_empty_folder(tmp_path):
     assert len(manifest.missing(tmp_path, ["pose"], ["balanced"])) == 2
 
 
-def test_demo_folder_is_reported_as_demo(tmp_path):
-    (tmp_path / layout.DEMO_MARKER).write_text("1\nDEMO weights\n")
-    assert manifest.load(tmp_path).demo
-    assert "pose/yolox_m.onnx" in manifest.missing(tmp_path, ["pose"], ["balanced"])
-    for rel in ("pose/yolox_m.onnx", "pose/rtmpose_m.onnx"):
-        (tmp_path / rel).parent.mkdir(exist_ok=True)
-        (tmp_path / rel).write_bytes(b"x")
-    assert manifest.missing(tmp_path, ["pose"], ["balanced"]) == []
-
-
 def test_corrupt_or_foreign_manifest_says_what_to_do(tmp_path):
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(ValueError, match="manage.py download"):

@@ -77,6 +77,30 @@ def test_nms_keeps_best_of_overlapping_boxes():
     assert iou[0, 0] == pytest.approx(1.0) and iou[0, 2] == 0
 
 
+def _greedy_nms_oracle(boxes, scores, iou_threshold):
+    """The hand-written greedy NMS the detector used before OpenCV's: kept here as the reference."""
+    order = np.argsort(-np.asarray(scores, np.float32), kind="stable")
+    keep = []
+    while order.size:
+        keep.append(order[0])
+        order = order[1:][box_iou(boxes[order[0]], boxes[order[1:]])[0] <= iou_threshold]
+    return keep
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_nms_equals_greedy_oracle_on_crowded_scenes(seed):
+    """Clusters of jittered boxes around a few people (what a raw YOLOX head gives): same kept boxes, same order."""
+    rng = np.random.default_rng(seed)
+    people = rng.uniform([0, 0, 40, 80], [1800, 900, 300, 600], (rng.integers(1, 6), 4))
+    jitter = rng.normal(0, rng.uniform(2, 40), (rng.integers(5, 60), 4))
+    base = people[rng.integers(0, len(people), len(jitter))]
+    x1y1 = base[:, :2] + jitter[:, :2]
+    boxes = np.concatenate([x1y1, x1y1 + np.abs(base[:, 2:] + jitter[:, 2:])], 1)
+    scores = rng.uniform(0.5, 1.0, len(boxes))
+    for threshold in (0.3, 0.45, 0.65):
+        assert nms(boxes, scores, threshold).tolist() == _greedy_nms_oracle(boxes, scores, threshold)
+
+
 def test_decode_raw_yolox_output():
     """Raw head output: one confident anchor per box; decoding yields the box in input pixels."""
     size = (640, 640)

@@ -27,7 +27,7 @@ def prompt_models(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def clip_tokenizer(prompt_models):
-    from text2video.prompt import load_clip_tokenizer
+    from text2video.models.clip_tokenizer import load_clip_tokenizer
 
     return load_clip_tokenizer(prompt_models)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from text2video.exceptions import ModelsMissing
-from text2video.prompt import CLIP_MAX_TOKENS, clip_token_report, load_clip_tokenizer
+from text2video.models.clip_tokenizer import load_clip_tokenizer
+from text2video.prompt import CLIP_MAX_TOKENS, clip_token_report
 
 
 def test_short_prompt_is_not_truncated(clip_tokenizer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +67,14 @@ def test_delivered_messages_are_purged_from_the_sqlite_broker(service_settings, 
     assert purge_delivered_messages(live_worker.settings, older_than_s=-60) == before
     assert delivered() == 0
     assert purge_delivered_messages(service_settings.replace(broker_url="redis://127.0.0.1:1/0")) == 0
+
+
+def test_sqlite_file_is_read_by_sqlalchemy_make_url(tmp_path, service_settings):
+    from text2video.settings import sqlite_file
+
+    assert sqlite_file(f"sqla+sqlite:///{tmp_path}/q/broker.sqlite") == tmp_path / "q" / "broker.sqlite"
+    assert sqlite_file("sqlite:///rel/jobs.db?timeout=30") == Path("rel/jobs.db")  # options are not the path
+    for other in ("sqlite://", "sqlite:///:memory:", "redis://:pw@h:6379/0", "postgresql+psycopg://u:p@h/db"):
+        assert sqlite_file(other) is None, other
+    make_celery(service_settings.replace(broker_url=f"sqla+sqlite:///{tmp_path}/new dir/b.sqlite?timeout=5"))
+    assert (tmp_path / "new dir").is_dir()

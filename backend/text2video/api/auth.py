@@ -5,12 +5,12 @@ public URL is never open). Jobs remember a short hash of the key that created th
 listing and per-key limits; the key itself is never stored.
 
 Browsers cannot put headers on ``<video src>``, so the file URLs inside a job's JSON carry a signature instead
-(``?exp=<unix time>&sig=<HMAC>``), derived from the configured keys: valid for a day, useless for any other file.
+(``?exp=<unix time>&sig=<HMAC>``, made by itsdangerous from the configured keys): valid for a day, useless for any
+other file.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import time
@@ -18,6 +18,7 @@ from functools import wraps
 from typing import Callable
 
 from flask import g, request
+from itsdangerous import Signer
 
 from ..exceptions import Unauthorized
 from .services import get_settings
@@ -89,14 +90,13 @@ def require_key(view: Callable) -> Callable:
 
 # --- signed file URLs ------------------------------------------------------------------------------------------
 
-def _signing_key() -> bytes:
-    keys = sorted(get_settings().api_key_list)
-    return hashlib.sha256(("text2video-files\n" + "\n".join(keys)).encode("utf-8")).digest()
+def _file_signer() -> Signer:
+    # every configured key verifies (itsdangerous key rotation); the salt keeps these signatures for file links only
+    return Signer(sorted(get_settings().api_key_list), salt="text2video-files", digest_method=hashlib.sha256)
 
 
-def file_signature(job_id: str, name: str, expires: int) -> str:
-    mac = hmac.new(_signing_key(), f"{job_id}/{name}/{expires}".encode("utf-8"), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac[:18]).decode("ascii")
+def _signed_value(job_id: str, name: str, expires: int) -> bytes:
+    return f"{job_id}/{name}/{expires}".encode("utf-8")
 
 
 def sign_file_url(url: str, job_id: str, name: str, now: float | None = None) -> str:
@@ -104,7 +104,8 @@ def sign_file_url(url: str, job_id: str, name: str, now: float | None = None) ->
         return url
     # round the expiry up to the hour: the same URL for an hour keeps browser caches and <video> seeking happy
     expires = int(((now or time.time()) + SIGNED_URL_TTL_S) // 3600 * 3600 + 3600)
-    return f"{url}?exp={expires}&sig={file_signature(job_id, name, expires)}"
+    signature = _file_signer().get_signature(_signed_value(job_id, name, expires)).decode("ascii")
+    return f"{url}?exp={expires}&sig={signature}"
 
 
 def check_file_access(job_id: str, name: str) -> None:
@@ -113,7 +114,7 @@ def check_file_access(job_id: str, name: str) -> None:
         return
     exp, sig = request.args.get("exp", ""), request.args.get("sig", "")
     if exp.isdigit() and sig and int(exp) >= time.time() and \
-            hmac.compare_digest(file_signature(job_id, name, int(exp)), sig):
+            _file_signer().verify_signature(_signed_value(job_id, name, int(exp)), sig.encode("ascii", "replace")):
         g.authenticated, g.api_key_id = True, None
         g.signed_file = True
         return
@@ -127,4 +128,4 @@ def check_file_access(job_id: str, name: str) -> None:
 
 
 __all__ = ["key_id", "presented_key", "auth_enabled", "check_key", "authenticate", "is_authenticated",
-           "require_key", "sign_file_url", "check_file_access", "file_signature"]
+           "require_key", "sign_file_url", "check_file_access"]

@@ -8,12 +8,12 @@ the job store (worker heartbeats) and the models folder, never from a model: the
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from flask import Blueprint, jsonify
 
 from .. import storage
-from ..models.layout import POSE_PRESETS, ModelPaths, default_demo_dir
+from ..models.inventory import inventory, resolve_root
+from ..models.layout import FYP_DIR, POSE_DIR, POSE_PRESETS, SD_DIR, TRANSLATION_DIR
 from .auth import auth_enabled, is_authenticated
 from .services import get_settings, get_store
 
@@ -25,25 +25,23 @@ _cache: dict[str, tuple[float, dict]] = {}
 
 def models_report(models_dir, pose_preset: str = "balanced") -> dict:
     """Which parts of the models folder are present (cheap file checks; nothing is loaded)."""
-    demo_word = str(models_dir) == "demo"
-    root = default_demo_dir() if demo_word else Path(models_dir)
+    root = resolve_root(models_dir)
     key = f"{root}|{pose_preset}"
     hit = _cache.get(key)
     if hit and time.monotonic() - hit[0] < _CACHE_S:
         return hit[1]
-    paths = ModelPaths(root)
-    detector, pose = paths.pose_models(pose_preset if pose_preset in POSE_PRESETS else "balanced")
+    found = inventory(root, pose_presets=[pose_preset if pose_preset in POSE_PRESETS else "balanced"])
+    diffusion = found.missing["diffusion"]
     parts = {
-        "stable-diffusion-v1-4": (paths.sd / "model_index.json").is_file(),
-        "follow-your-pose": paths.fyp_checkpoint.is_dir() and paths.pose_encoder.is_file(),
-        "envit5-translation": (paths.translation / "config.json").is_file(),
-        "pose": detector.is_file() and pose.is_file(),
+        SD_DIR: not any(rel.startswith(SD_DIR + "/") for rel in diffusion),
+        FYP_DIR: not any(rel.startswith(FYP_DIR + "/") for rel in diffusion),
+        TRANSLATION_DIR: not found.missing["prompt"],
+        POSE_DIR: not found.missing["pose"],
     }
     missing = [name for name, ok in parts.items() if not ok]
-    report = {"dir": str(root), "present": not missing, "parts": parts, "missing": missing,
-              "demo": paths.is_demo or demo_word}
+    report = {"dir": str(root), "present": not missing, "parts": parts, "missing": missing, "demo": found.demo}
     if missing:
-        report["hint"] = ("Run `python manage.py init-demo-models` (demo)" if demo_word else
+        report["hint"] = ("Run `python manage.py init-demo-models` (demo)" if str(models_dir) == "demo" else
                           "Run `python manage.py download` to fetch them")
     _cache[key] = (time.monotonic(), report)
     return report

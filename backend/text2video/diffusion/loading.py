@@ -35,6 +35,7 @@ from typing import Callable, Iterable, Optional, Union
 import torch
 
 from ..exceptions import InvalidInput, ModelsMissing
+from .attention import TemporalConv
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +173,6 @@ def _validate(source: _Source, expected: dict[str, tuple], allowed_prefix: str =
 
 def _reinit_fresh(model: torch.nn.Module, fresh: set[str], device) -> None:
     """Materialise the modules whose parameters no file provides, with their own initialisation."""
-    from .attention import TemporalConv
-
     roots = set()
     for key in fresh:
         match = re.match(r"(.*\.(?:attn_temp|norm_temp|conv_temporal))\.", key)
@@ -190,18 +189,16 @@ def _reinit_fresh(model: torch.nn.Module, fresh: set[str], device) -> None:
                 torch.nn.init.zeros_(sub.up.weight)
 
 
-def load_unet3d(sd_unet_dir: PathLike, fyp_checkpoint: Optional[PathLike] = None,
+def load_unet3d(model_cls: type, sd_unet_dir: PathLike, fyp_checkpoint: Optional[PathLike] = None,
                 pose_encoder: Optional[PathLike] = None, torch_dtype: Optional[torch.dtype] = None,
-                device: Optional[Union[str, torch.device]] = None, variant: Optional[str] = None,
-                model_cls=None):
-    """Build the UNet3D from ``sd_unet_dir/config.json`` and load the weights (see module docstring).
+                device: Optional[Union[str, torch.device]] = None, variant: Optional[str] = None):
+    """Build ``model_cls`` (the UNet3D class; passed in so this module never imports it back) from
+    ``sd_unet_dir/config.json`` and load the weights (see module docstring).
 
     ``torch_dtype``: dtype of the floating-point weights (default float32); ``device``: where the model ends up
     (default CPU); ``variant``: SD weights variant (``"fp16"``); when ``None`` the plain file is preferred and an
     ``fp16`` variant is used if it is the only one present.
     """
-    if model_cls is None:
-        from .unet3d import UNet3DConditionModel as model_cls
     if torch_dtype is not None and not (isinstance(torch_dtype, torch.dtype) and torch_dtype.is_floating_point):
         raise InvalidInput(f"torch_dtype must be a floating torch.dtype, got {torch_dtype!r}", field="torch_dtype",
                            value=torch_dtype, hint="Use torch.float32, torch.float16 or torch.bfloat16.")

@@ -24,6 +24,8 @@ from diffusers.utils.torch_utils import randn_tensor
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from ..exceptions import Canceled, DeviceError, InvalidInput, ModelsMissing
+from ..models.clip_tokenizer import load_clip_tokenizer
+from ..models.inventory import inventory, sd_variant
 from ..models.layout import ModelPaths
 from .attention import FrameAnchor
 from .windows import DEFAULT_OVERLAP, DEFAULT_WINDOW, blend_weights, frame_windows
@@ -47,51 +49,15 @@ class FollowYourPosePipelineOutput(BaseOutput):
     frames: Union[np.ndarray, torch.Tensor]
 
 
-def _weights_present(folder: Path, stem: str) -> bool:
-    """A diffusers/transformers weights file in any of the usual names (fp32 or fp16 variant, .bin/.safetensors)."""
-    return any(folder.glob(f"{stem}*.safetensors")) or any(folder.glob(f"{stem}*.bin"))
-
-
-def _variant(folder: Path, stem: str) -> Optional[str]:
-    """"fp16" when only the fp16 variant of the weights was downloaded (diffusers needs to be told)."""
-    plain = (folder / f"{stem}.safetensors").exists() or (folder / f"{stem}.bin").exists()
-    fp16 = (folder / f"{stem}.fp16.safetensors").exists() or (folder / f"{stem}.fp16.bin").exists()
-    return "fp16" if fp16 and not plain else None
-
-
-def missing_model_files(models_dir: Union[str, Path]) -> list[str]:
-    """Paths (relative to ``models_dir``) the video pipeline needs and does not find."""
-    paths = ModelPaths(Path(models_dir))
-    sd = paths.sd
-    required = {
-        "model_index.json": (sd / "model_index.json").is_file(),
-        "tokenizer/vocab.json": (sd / "tokenizer" / "vocab.json").is_file(),
-        "tokenizer/merges.txt": (sd / "tokenizer" / "merges.txt").is_file(),
-        "text_encoder/config.json": (sd / "text_encoder" / "config.json").is_file(),
-        "text_encoder/model weights": _weights_present(sd / "text_encoder", "model")
-        or _weights_present(sd / "text_encoder", "pytorch_model"),
-        "vae/config.json": (sd / "vae" / "config.json").is_file(),
-        "vae/diffusion_pytorch_model weights": _weights_present(sd / "vae", "diffusion_pytorch_model"),
-        "unet/config.json": (sd / "unet" / "config.json").is_file(),
-        "scheduler/scheduler_config.json": (sd / "scheduler" / "scheduler_config.json").is_file(),
-    }
-    missing = [f"{sd.name}/{name}" for name, ok in required.items() if not ok]
-    ckpt = paths.fyp_checkpoint
-    if not ((ckpt / "pytorch_model.bin").is_file() or (ckpt / "model.safetensors").is_file()):
-        missing.append(f"{ckpt.relative_to(paths.root)}/pytorch_model.bin (or model.safetensors)")
-    if not paths.pose_encoder.is_file():
-        missing.append(str(paths.pose_encoder.relative_to(paths.root)))
-    return missing
-
-
 def check_models_dir(models_dir: Union[str, Path]) -> None:
     """Raise ModelsMissing naming the folder, what is missing in it and the command that fetches it."""
     root = Path(models_dir)
-    if not root.is_dir():
+    found = inventory(root, parts=("diffusion",))
+    if not found.exists:
         raise ModelsMissing(f"models folder {str(root)!r} does not exist", field="models_dir", value=str(root),
                             hint="Run `python manage.py download` to fetch the weights, or use --models demo for "
                             "tiny demo weights.")
-    missing = missing_model_files(root)
+    missing = found.missing["diffusion"]
     if missing:
         shown = ", ".join(missing[:10]) + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
         raise ModelsMissing(f"models folder {str(root)!r} is incomplete: missing {shown}", field="models_dir",
@@ -154,14 +120,14 @@ class FollowYourPosePipeline(DiffusionPipeline):
         check_models_dir(root)
         dev = check_device(device)
         paths = ModelPaths(root)
-        sd = paths.sd
-        tokenizer = CLIPTokenizer.from_pretrained(sd / "tokenizer")
+        sd, variant = paths.sd, sd_variant(root)
+        tokenizer = load_clip_tokenizer(root)  # the same object the prompt stage's token report uses
         text_encoder = CLIPTextModel.from_pretrained(sd / "text_encoder", torch_dtype=torch_dtype)
         vae = AutoencoderKL.from_pretrained(sd / "vae", torch_dtype=torch_dtype,
-                                            variant=_variant(sd / "vae", "diffusion_pytorch_model"))
+                                            variant=variant)
         unet = UNet3DConditionModel.from_pretrained_2d(
             sd / "unet", fyp_checkpoint=paths.fyp_checkpoint, pose_encoder=paths.pose_encoder,
-            torch_dtype=torch_dtype, device=dev, variant=_variant(sd / "unet", "diffusion_pytorch_model"))
+            torch_dtype=torch_dtype, device=dev, variant=variant)
         # The reference builds DDIM from SD-1.4's scheduler config (a PNDM config: scaled_linear betas,
         # steps_offset 1, set_alpha_to_one False); DDIMScheduler reads the fields it knows.
         sched = DDIMScheduler.from_pretrained(sd / "scheduler")
@@ -478,4 +444,4 @@ class FollowYourPosePipeline(DiffusionPipeline):
 
 
 __all__ = ["FollowYourPosePipeline", "FollowYourPosePipelineOutput", "SCHEDULERS", "check_device", "check_models_dir",
-           "missing_model_files", "frame_windows", "DEFAULT_WINDOW", "DEFAULT_OVERLAP"]
+           "frame_windows", "DEFAULT_WINDOW", "DEFAULT_OVERLAP"]

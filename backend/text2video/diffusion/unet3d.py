@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
 import torch
-import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 from diffusers.models.modeling_utils import ModelMixin
@@ -45,6 +44,7 @@ from .blocks import (
     check_block_types,
     to_3d_name,
 )
+from .loading import load_unet3d
 
 
 @dataclass
@@ -203,10 +203,8 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
                            variant=None) -> "UNet3DConditionModel":
         """SD-1.4 ``unet/`` folder inflated to 3-D + Follow-Your-Pose checkpoint + ``pose_encoder.pth``.
         See :func:`text2video.diffusion.loading.load_unet3d`."""
-        from .loading import load_unet3d
-
-        return load_unet3d(sd_unet_dir, fyp_checkpoint=fyp_checkpoint, pose_encoder=pose_encoder,
-                           torch_dtype=torch_dtype, device=device, variant=variant, model_cls=cls)
+        return load_unet3d(cls, sd_unet_dir, fyp_checkpoint=fyp_checkpoint, pose_encoder=pose_encoder,
+                           torch_dtype=torch_dtype, device=device, variant=variant)
 
     # ------------------------------------------------------------------ options
     def set_frame_anchor(self, anchor: Optional[FrameAnchor]) -> None:

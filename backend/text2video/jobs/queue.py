@@ -14,13 +14,13 @@ the worker supervisor and the reaper (``text2video.jobs.worker``) re-enqueue it 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from kombu.utils.url import maybe_sanitize_url
 
 from ..exceptions import ServiceUnavailable
-from ..settings import Settings
+from ..settings import Settings, sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 def make_celery(settings: Settings) -> Celery:
     """The Celery app for ``settings`` (same function in the web process and the workers)."""
-    if settings.broker_url.startswith("sqla+sqlite:///"):
-        Path(settings.broker_url[len("sqla+sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    broker_file = sqlite_file(settings.broker_url)
+    if broker_file is not None:
+        broker_file.parent.mkdir(parents=True, exist_ok=True)
     app = Celery("text2video", set_as_current=False)
     app.conf.update(celery_config(settings))
     app.conf.text2video_settings = settings  # the task reads its settings from here
@@ -109,7 +110,8 @@ def enqueue(celery_app: Celery, job_id: str) -> None:
                              retry=True, retry_policy={"max_retries": 3, "interval_start": 0.2,
                                                        "interval_step": 0.5, "interval_max": 2})
     except Exception as exc:  # noqa: BLE001 - any kombu/redis/sqlalchemy connection error
-        raise ServiceUnavailable(f"the job queue ({_safe_url(celery_app.conf.broker_url)}) is unreachable: {exc}",
+        shown = maybe_sanitize_url(celery_app.conf.broker_url)
+        raise ServiceUnavailable(f"the job queue ({shown}) is unreachable: {exc}",
                                  hint="Check TEXT2VIDEO_BROKER_URL (Redis running?) and retry.") from exc
 
 
@@ -154,14 +156,6 @@ def workers_alive(store, within_s: float | None = None) -> list[dict[str, Any]]:
     if within_s is None:
         within_s = 20.0
     return [w.to_dict() for w in store.live_workers(within_s=within_s)]
-
-
-def _safe_url(url: str) -> str:
-    """The broker URL without its password, for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
 
 
 __all__ = ["make_celery", "enqueue", "requeue_queued", "workers_alive", "purge_delivered_messages", "celery_config", "TASK_NAME", "JOB_QUEUE"]

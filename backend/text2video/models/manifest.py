@@ -1,7 +1,8 @@
 """``<models>/manifest.json``: which model files are present and verified.
 
 Written by `manage.py download` after each file is fetched and its hash checked, so an interrupted download leaves a
-manifest that is true for what it lists. Loaders and `manage.py doctor` read it:
+manifest that is true for what it lists. :mod:`text2video.models.inventory` (whether a folder is ready, with or
+without a manifest) and `manage.py doctor` read it:
 
     from text2video.models import manifest
     m = manifest.load(root)            # Manifest (empty when absent; m.demo for a demo folder)
@@ -164,32 +165,16 @@ def expected_slots(parts: Iterable[str] = sources.PARTS, pose_presets: Iterable[
     return slots
 
 
-def _demo_required(parts: Iterable[str], presets: Iterable[str]) -> list[str]:
-    """What a demo folder must hold (the demo builders write the real layout, without a manifest)."""
-    need: list[str] = []
-    if "diffusion" in parts:
-        need += [f"{layout.SD_DIR}/model_index.json", layout.FYP_CHECKPOINT_DIR, layout.FYP_POSE_ENCODER]
-    if "prompt" in parts:
-        need += [layout.TRANSLATION_DIR]
-    if "pose" in parts:
-        for preset in presets:
-            need += [layout.POSE_PRESETS[preset]["detector"], layout.POSE_PRESETS[preset]["pose"]]
-    return need
-
-
 def missing(root: str | Path, parts: Iterable[str] = sources.PARTS, pose_presets: Iterable[str] | None = None,
             ) -> list[str]:
     """Paths (relative to ``root``) of the files ``parts`` need that are absent, unrecorded or of the wrong size.
 
     ``pose_presets`` defaults to every preset; a loader for one preset passes ``[settings.pose_preset]``.
-    A demo folder is checked for the presence of its layout paths only (it has no manifest).
+    Folders without a manifest (demo weights) are answered by :mod:`text2video.models.inventory`.
     """
     root = Path(root)
     parts = tuple(parts)
     presets = tuple(pose_presets) if pose_presets is not None else tuple(sources.ZOO_FILES)
-    if (root / layout.DEMO_MARKER).exists():
-        presets = tuple(p for p in presets if p in layout.POSE_PRESETS)
-        return [rel for rel in _demo_required(parts, presets) if not (root / rel).exists()]
     manifest = load(root)
     absent: list[str] = []
     for slot, paths in expected_slots(parts, presets).items():

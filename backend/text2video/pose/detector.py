@@ -54,17 +54,14 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy non-maximum suppression; returns kept indices, best score first."""
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    keep = []
-    while order.size:
-        i = order[0]
-        keep.append(i)
-        if order.size == 1:
-            break
-        ious = box_iou(boxes[i], boxes[order[1:]])[0]
-        order = order[1:][ious <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
+    """Greedy non-maximum suppression (OpenCV's ``cv2.dnn.NMSBoxes``); returns kept indices, best score first.
+
+    Scores must already be filtered by the caller's threshold: OpenCV only drops scores <= 0 here.
+    """
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+    keep = cv2.dnn.NMSBoxes(xywh, np.asarray(scores, np.float32), 0.0, float(iou_threshold))
+    return np.asarray(keep, dtype=np.int64).reshape(-1)
 
 
 def decode_raw(pred: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

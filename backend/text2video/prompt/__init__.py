@@ -23,7 +23,6 @@ _EXPORTS = {
     "LanguageGuess": ".language",
     "clip_token_report": ".clip_tokens",
     "TokenReport": ".clip_tokens",
-    "load_clip_tokenizer": ".clip_tokens",
     "CLIP_MAX_TOKENS": ".clip_tokens",
     "Translator": ".translator",
     "get_translator": ".translator",

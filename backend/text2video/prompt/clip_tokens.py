@@ -1,15 +1,12 @@
 """What CLIP will read of an English prompt: Stable Diffusion's text encoder takes 77 tokens (start and end
-included) and silently drops the rest. The report lists the dropped words so the UI can show them."""
+included) and silently drops the rest. The report lists the dropped words so the UI can show them. It reads the
+same tokenizer object as the video pipeline (:func:`text2video.models.clip_tokenizer.load_clip_tokenizer`)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
-
-from ..exceptions import ModelsMissing
-from ..models.layout import ModelPaths
 
 CLIP_MAX_TOKENS = 77  # CLIPTextModel's max_position_embeddings in Stable Diffusion v1.x
 
@@ -31,17 +28,6 @@ class TokenReport:
         data = asdict(self)
         data["truncated"] = self.truncated
         return data
-
-
-def load_clip_tokenizer(models_dir: str | Path):
-    """The CLIP tokenizer of the Stable Diffusion folder (``stable-diffusion-v1-4/tokenizer``)."""
-    from transformers import CLIPTokenizer
-
-    path = ModelPaths(Path(models_dir)).sd / "tokenizer"
-    if not (path / "vocab.json").is_file():
-        raise ModelsMissing(f"the CLIP tokenizer is missing: {path}/vocab.json not found", field="models_dir",
-                            value=str(models_dir), hint="Run `python manage.py download --only diffusion`.")
-    return CLIPTokenizer.from_pretrained(path, local_files_only=True)
 
 
 def _special_count(tokenizer) -> int:

@@ -16,8 +16,9 @@ from dataclasses import field as dataclass_field  # a result attribute is called
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..models.clip_tokenizer import load_clip_tokenizer
 from ..models.layout import ModelPaths
-from .clip_tokens import CLIP_MAX_TOKENS, TokenReport, clip_token_report, load_clip_tokenizer
+from .clip_tokens import CLIP_MAX_TOKENS, TokenReport, clip_token_report
 from .language import guess_language
 from .translator import get_translator
 from .validation import normalize_text, validate_lang, validate_prompt

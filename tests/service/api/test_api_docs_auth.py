@@ -152,9 +152,12 @@ def test_health_without_auth_reports_details(client):
 
 def test_health_sees_models_and_workers(make_app, tmp_path):
     models = tmp_path / "models"  # the real layout, empty files: health only looks, never loads
-    for rel in ("stable-diffusion-v1-4/model_index.json", "follow-your-pose/followyourpose_checkpoint-1000/x",
-                "follow-your-pose/pose_encoder.pth", "envit5-translation/config.json", "pose/yolox_m.onnx",
-                "pose/rtmpose_m.onnx", "DEMO"):
+    sd = ("model_index.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/config.json",
+          "text_encoder/model.safetensors", "vae/config.json", "vae/diffusion_pytorch_model.safetensors",
+          "unet/config.json", "scheduler/scheduler_config.json")
+    for rel in (*(f"stable-diffusion-v1-4/{f}" for f in sd), "follow-your-pose/followyourpose_checkpoint-1000/"
+                "pytorch_model.bin", "follow-your-pose/pose_encoder.pth", "envit5-translation/config.json",
+                "pose/yolox_m.onnx", "pose/rtmpose_m.onnx", "DEMO"):
         (models / rel).parent.mkdir(parents=True, exist_ok=True)
         (models / rel).write_bytes(b"")
     app = make_app(models_dir=str(models))
