@@ -1,5 +1,6 @@
-"""Helpers for the video I/O tests: small real files written with PyAV, whose frames can be identified after
-lossy compression (each frame a flat colour that encodes its index, plus a corner mark that shows orientation)."""
+"""Media for the tests: the shared real videos in ../shared/data, and small real files written with PyAV whose
+frames can be identified after lossy compression (each frame a flat colour that encodes its index, plus a corner
+mark that shows orientation), and a synthetic skeleton clip in the training colours."""
 
 from __future__ import annotations
 
@@ -7,12 +8,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
-import pytest
 
-# The same list as tests/conftest.py's shared_videos(): importing it with "from conftest import ..." is not
-# reliable, because pytest replaces sys.modules["conftest"] with every other folder's conftest.py it loads.
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def shared_videos(kind: str) -> list[Path]:
@@ -84,7 +83,16 @@ def top_level_boxes(path: Path) -> list[str]:
     return names
 
 
-@pytest.fixture(scope="session")
-def gop_video(tmp_path_factory) -> Path:  # imported by the test modules that use it
-    """60 numbered frames, keyframe every 10: seeking has somewhere to land."""
-    return make_video(tmp_path_factory.mktemp("video") / "gop.mp4", 60, gop=10)
+def skeleton_frames(n: int, width: int = 80, height: int = 96) -> list[np.ndarray]:
+    """A stick figure in the training colours (left green, right blue, torso orange) on black, arms moving."""
+    frames = []
+    for i in range(n):
+        img = np.zeros((height, width, 3), np.uint8)
+        x = width // 2 + int(8 * np.sin(i / 3))
+        cv2.line(img, (x, 20), (x, 60), (255, 153, 51), 3)
+        cv2.line(img, (x, 30), (x - 15, 45 + i % 7), (0, 255, 0), 3)
+        cv2.line(img, (x, 30), (x + 15, 45 - i % 7), (0, 128, 255), 3)
+        cv2.line(img, (x, 60), (x - 10, 90), (0, 255, 0), 3)
+        cv2.line(img, (x, 60), (x + 10, 90), (0, 128, 255), 3)
+        frames.append(img)
+    return frames

@@ -1,14 +1,11 @@
-"""Helpers for the service tests (imported by conftest.py and the test modules; a uniquely named module,
-because several conftest.py files exist in this tree).
+"""Helpers for the service tests (imported by service_fixtures.py and the test modules).
 
-Service fixtures (conftest.py): settings in a temporary data folder, live worker and API server subprocesses.
+Service fixtures (service_fixtures.py): settings in a temporary data folder, live worker and API server subprocesses.
 
 - ``service_settings``: fresh Settings (own data dir, SQLite store and broker, fast heartbeats), no env leakage.
 - ``live_worker`` (session): ONE real ``manage.py worker`` supervisor + Celery child on the tiny test engine
-  (tests/service/tiny_engine.py), shared by the session; ``live_worker.create(...)`` stores + enqueues a job.
+  (tests/tiny_engine.py), shared by the session; ``live_worker.create(...)`` stores + enqueues a job.
 - ``start_worker`` / ``start_server`` (function): factories for tests that kill or restart processes.
-- ``live_server`` (session): ``manage.py serve --port 0`` with its own worker on the tiny engine, for API tests
-  over real HTTP (``live_server.url``).
 Processes are stopped by pid (never by name) at the end.
 """
 
@@ -27,9 +24,8 @@ from text2video.jobs.queue import enqueue, make_celery
 from text2video.jobs.store import JobStore
 from text2video.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVICE_TESTS = Path(__file__).resolve().parent
-TINY_ENGINE = "tiny_engine:create_engine"
+ROOT = Path(__file__).resolve().parents[1]
+TINY_ENGINE = "tests.tiny_engine:create_engine"
 
 FAST = {"heartbeat_interval_s": 0.5, "heartbeat_timeout_s": 4.0, "reaper_interval_s": 1.0, "min_free_disk_mb": 1,
         "worker_stop_grace_s": 2.0, "retention_days": 7.0}
@@ -45,7 +41,7 @@ def process_env(settings: Settings, engine_factory: str | None = TINY_ENGINE) ->
     from text2video.jobs.worker import settings_env
 
     env = settings_env(settings)
-    env["PYTHONPATH"] = os.pathsep.join([str(SERVICE_TESTS), str(ROOT / "backend"), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "backend"), env.get("PYTHONPATH", "")])
     if engine_factory:
         env["TEXT2VIDEO_ENGINE_FACTORY"] = engine_factory
     env["PYTHONUNBUFFERED"] = "1"

@@ -1,12 +1,12 @@
-"""Service fixtures: settings in a temporary data folder, live worker and API server subprocesses (the helpers
-live in service_helpers.py)."""
+"""Service fixtures (registered by tests/conftest.py): settings in a temporary data folder, live worker and API
+server subprocesses (the helpers live in tests/service.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from service_helpers import (Harness, LiveServer, LiveWorker, make_settings, start_server_process,
-                             start_worker_process)
+from tests.service import (Harness, LiveServer, LiveWorker, make_settings, start_server_process,
+                           start_worker_process)
 from text2video.jobs.store import JobStore
 from text2video.settings import Settings
 
@@ -65,16 +65,3 @@ def start_server(tmp_path):
     yield start
     for s in started:
         s.proc.stop()
-
-
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """``manage.py serve`` (API + its worker on the tiny engine) for the session; ``live_server.url``."""
-    pytest.importorskip("text2video.api", reason="API package not importable")
-    from text2video import api
-    if not hasattr(api, "create_app"):
-        pytest.skip("text2video.api.create_app is not there yet")
-    root = tmp_path_factory.mktemp("live-server")
-    server = start_server_process(make_settings(root / "data", url_allow_private=True), root)
-    yield server
-    server.proc.stop()

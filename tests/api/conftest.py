@@ -1,5 +1,5 @@
 """Fixtures for the API tests: an app on a fresh data folder, a small real video, a local HTTP server, and a
-"hand worker" (see api_helpers.HandWorker). Live end-to-end tests with the real worker process: test_api_live.py.
+"hand worker" (see helpers.HandWorker). Live end-to-end tests with the real worker process: test_live.py.
 """
 
 from __future__ import annotations
@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from api_helpers import HandWorker, LocalServer, base_config, make_video
+from tests.api.helpers import HandWorker, LocalServer, base_config
+from tests.media import make_video
 from text2video.api import create_app
 
 
 @pytest.fixture(scope="session")
 def sample_video(tmp_path_factory) -> Path:
-    return make_video(tmp_path_factory.mktemp("media") / "dance.mp4")
+    """12 frames, 64 x 64, 1 s at 12 fps: a real H.264 MP4."""
+    return make_video(tmp_path_factory.mktemp("media") / "dance.mp4", 12, width=64, height=64, fps=12)
 
 
 @pytest.fixture(scope="session")

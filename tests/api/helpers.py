@@ -1,6 +1,6 @@
-"""Helpers for the API tests: a small real video, app settings, a local HTTP server, and a "hand worker" that
+"""Helpers for the API tests: app settings, a local HTTP server, and a "hand worker" that
 drives a job through the store exactly as a worker does (claim, progress, files, outcome), so the API's behaviour
-around running jobs is tested without model inference. The real worker process runs in test_api_live.py.
+around running jobs is tested without model inference. The real worker process runs in test_live.py.
 """
 
 from __future__ import annotations
@@ -11,27 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
-import numpy as np
-
 from text2video import storage
 from text2video.jobs.store import JobStore
-
-
-def make_video(path: Path, frames: int = 12, size: int = 64, fps: int = 12) -> Path:
-    """A real H.264 MP4 (moving bars), written with PyAV."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width = stream.height = size
-        stream.pix_fmt = "yuv420p"
-        for i in range(frames):
-            img = np.zeros((size, size, 3), np.uint8)
-            img[:, (i * 4) % size:(i * 4) % size + 8] = (0, 255, 0)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
 
 
 def base_config(tmp_path: Path, **overrides) -> dict:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from api_helpers import expect_problem, submit
+from tests.api.helpers import expect_problem, submit
 from text2video.api.schemas import JOB_PARAMS
 
 
@@ -125,7 +125,7 @@ def test_auth_on(make_app, sample_bytes):
 
 
 def test_signed_file_links_work_without_headers(make_app, sample_bytes, sample_video):
-    from api_helpers import HandWorker
+    from tests.api.helpers import HandWorker
     app = make_app(api_keys="k")
     client = app.test_client()
     job_id = submit(client, sample_bytes, headers={"X-API-Key": "k"}).get_json()["id"]
@@ -166,7 +166,7 @@ def test_health_sees_models_and_workers(make_app, tmp_path):
 
 def test_frontend_served_with_spa_fallback(tmp_path, make_app):
     from text2video.api import create_app
-    from api_helpers import base_config
+    from tests.api.helpers import base_config
     ui = tmp_path / "ui"
     ui.mkdir()
     (ui / "index.html").write_text("<!doctype html><title>T2V</title>")

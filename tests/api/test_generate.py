@@ -6,7 +6,7 @@ import io
 
 import av
 
-from api_helpers import expect_problem, store_of
+from tests.api.helpers import expect_problem, store_of
 
 
 def _form(video_bytes, **fields):

@@ -7,7 +7,7 @@ import time
 
 import av
 
-from api_helpers import expect_problem, settings_of, store_of, submit
+from tests.api.helpers import expect_problem, settings_of, store_of, submit
 
 
 def _new_job(client, sample_bytes, **fields) -> str:

@@ -1,6 +1,6 @@
 """End to end over real HTTP: the app under waitress, a real ``manage.py worker`` process running the real Engine
 on the tiny demo weights, the SQLite store and broker. Submit -> progress -> succeeded -> download (range) -> play;
-cancel while running; /generate returning the MP4. (A client hanging up: test_api_waitress.py.)"""
+cancel while running; /generate returning the MP4. (A client hanging up: test_waitress.py.)"""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ import av
 import pytest
 import requests
 
-from api_helpers import serve_in_thread
+from tests.api.helpers import serve_in_thread
 from text2video.api import create_app
 from text2video.jobs.store import JobStore
 from text2video.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "assets" / "sample_skeleton.mp4"
 SMALL = {"steps": "2", "frames": "4", "width": "64", "height": "64", "seed": "1", "input_type": "skeleton"}
 

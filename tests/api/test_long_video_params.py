@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api_helpers import expect_problem as problem, settings_of, store_of, submit
+from tests.api.helpers import expect_problem as problem, settings_of, store_of, submit
 from text2video.jobs.tasks import build_request
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from api_helpers import expect_problem as problem, settings_of, store_of, submit
+from tests.api.helpers import expect_problem as problem, settings_of, store_of, submit
 from text2video import storage
 
 

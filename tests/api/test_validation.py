@@ -6,7 +6,7 @@ from io import BytesIO
 
 import pytest
 
-from api_helpers import expect_problem as problem, store_of, submit
+from tests.api.helpers import expect_problem as problem, store_of, submit
 from text2video.api.schemas import JOB_PARAMS, validate_job_request
 from text2video.exceptions import InvalidInput
 from text2video.settings import Settings

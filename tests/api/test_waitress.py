@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from api_helpers import HandWorker, base_config, serve_in_thread, store_of
+from tests.api.helpers import HandWorker, base_config, serve_in_thread, store_of
 from text2video.api import create_app
 
 

@@ -11,21 +11,12 @@ import pytest
 import torch
 
 from text2video.cli import main
-from text2video.video import probe_video, read_frames, write_mp4
+from text2video.video import probe_video, read_frames
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_engine import skeleton_frames  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 FAST = ["--steps", "2", "--frames", "3", "--stride", "2", "--width", "64", "--height", "64", "--dtype", "fp32",
         "--device", "cpu"]
-
-
-@pytest.fixture(scope="module")
-def skeleton_video(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("cli-input") / "skeleton.mp4"
-    write_mp4(skeleton_frames(12), path, 24)
-    return path
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

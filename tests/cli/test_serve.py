@@ -14,7 +14,7 @@ import requests
 
 from text2video.jobs.status import JobStatus
 
-from service_helpers import make_settings, wait_for
+from tests.service import make_settings, wait_for
 
 pytest.importorskip("text2video.api")
 
@@ -107,7 +107,7 @@ def test_port_in_use_is_a_one_line_error(tmp_path):
     import subprocess
     import sys
 
-    from service_helpers import ROOT, process_env
+    from tests.service import ROOT, process_env
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

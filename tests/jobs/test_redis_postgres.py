@@ -17,7 +17,7 @@ from text2video.jobs.queue import enqueue
 from text2video.jobs.status import JobStatus
 from text2video.jobs.store import JobStore
 
-from service_helpers import make_settings, race_to_claim, wait_for
+from tests.service import make_settings, race_to_claim, wait_for
 
 pytestmark = pytest.mark.services
 

@@ -12,7 +12,7 @@ from text2video.exceptions import Conflict, NotFound, ServiceUnavailable
 from text2video.jobs.status import JobStage, JobStatus
 from text2video.jobs.store import SCHEMA_VERSION, JobStore, describe_exit, utcnow
 
-from service_helpers import race_to_claim
+from tests.service import race_to_claim
 
 
 def new_job(store, prompt="a girl dancing", **kw):

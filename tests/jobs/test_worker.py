@@ -14,7 +14,7 @@ from text2video.jobs.queue import enqueue
 from text2video.jobs.status import JobStatus
 from text2video.jobs.worker import Reaper
 
-from service_helpers import kill_when_denoising, make_settings, wait_for
+from tests.service import kill_when_denoising, make_settings, wait_for
 
 
 def test_job_runs_with_progress_and_files(live_worker):

@@ -10,7 +10,7 @@ import pytest
 
 from text2video.jobs.status import JobStatus
 
-from service_helpers import Harness, kill_when_denoising, make_settings, start_worker_process
+from tests.service import Harness, kill_when_denoising, make_settings, start_worker_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "assets" / "sample_skeleton.mp4"

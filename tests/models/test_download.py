@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from models_helpers import make_catalog, run_download
+from tests.models.helpers import make_catalog, run_download
 
 from text2video.exceptions import ServiceUnavailable
 from text2video.models import manifest, sources

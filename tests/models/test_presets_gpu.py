@@ -1,4 +1,4 @@
-"""Measure each memory preset on a real GPU (`pytest -m gpu tests/models/test_models_presets_gpu.py`).
+"""Measure each memory preset on a real GPU (`pytest -m gpu tests/models/test_presets_gpu.py`).
 
 The pipeline has the real Stable Diffusion v1-4 + Follow-Your-Pose shapes (UNet3D ~998 M parameters, CLIP-L text
 encoder, SD VAE) with random weights: peak memory and time depend on shapes, not on weight values, so no download

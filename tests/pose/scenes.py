@@ -1,4 +1,4 @@
-"""Synthetic scenes for the pose tests (imported by name; `conftest` is ambiguous when several folders have one)."""
+"""Synthetic scenes for the pose tests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 FPS = 30
 SIZE = (640, 480)  # w, h
 
@@ -41,12 +40,6 @@ def write_video(path: Path, frames) -> Path:
 PERSON_1080 = np.array([
     [540, 300], [560, 280], [520, 280], [580, 290], [500, 290], [620, 400], [460, 400], [680, 520], [400, 520],
     [720, 640], [360, 640], [600, 650], [480, 650], [620, 820], [460, 820], [630, 980], [450, 980]], float)
-
-
-def shared_videos(kind: str) -> list[Path]:
-    """For parametrize: files of ../shared/data/<kind> (empty when absent; use with the shared_data fixture)."""
-    folder = SHARED_DATA / kind
-    return sorted(folder.iterdir()) if folder.is_dir() else []
 
 
 def build_fixed_detector(path: Path, boxes, scores, input_size=(640, 640)) -> Path:

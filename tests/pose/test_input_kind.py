@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pose_media import shared_videos
+from tests.media import shared_videos
 from text2video.exceptions import InvalidInput
 from text2video.pose.input_kind import detect_input_kind, frame_looks_like_skeleton
 from text2video.pose.skeleton import render_skeleton

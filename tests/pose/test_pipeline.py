@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pose_media import FPS, PERSON_1080, SIZE, figure_box, write_video
+from tests.pose.scenes import FPS, PERSON_1080, SIZE, figure_box, write_video
 from text2video.exceptions import InvalidInput, ModelsMissing, NoPersonFound
 from text2video.pose import PoseOptions, prepare_pose_video
 from text2video.pose.pipeline import PoseModels
@@ -175,7 +175,7 @@ def test_two_people_subject_versus_all(tmp_path):
     """Two people (a fixed-box detector puts them where the video draws them): subject vs draw="all"."""
     import shutil
 
-    from pose_media import build_fixed_detector
+    from tests.pose.scenes import build_fixed_detector
     from text2video.pose.demo import build_pose_model
 
     big, small = (250, 80, 390, 440), (520, 200, 600, 400)

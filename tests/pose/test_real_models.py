@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pose_media import shared_videos
+from tests.media import shared_videos
 from text2video.models.layout import ModelPaths
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pose_media import PERSON_1080
+from tests.pose.scenes import PERSON_1080
 from text2video.pose.skeleton import CENTER, LEFT, LIMBS, RIGHT, measure_style, render_skeleton, stroke_width
 
 REFERENCE = "skeleton_solo_1080p30.mov"  # MPEG-4 at high quality: the cleanest of the reference renders

@@ -16,7 +16,7 @@ def test_short_prompt_is_not_truncated(clip_tokenizer):
 
 
 def test_long_prompt_lists_exactly_the_dropped_words(clip_tokenizer):
-    from prompt_helpers import CLIP_WORDS
+    from tests.prompt.helpers import CLIP_WORDS
 
     # 80 one-token words: 75 fit between the start and end tokens, the last 5 are dropped.
     single = [w for w in CLIP_WORDS if len(clip_tokenizer(w, add_special_tokens=False)["input_ids"]) == 1]

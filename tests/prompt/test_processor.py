@@ -67,7 +67,7 @@ def test_emoji_survive_translation(proc, fresh_translator):
 
 
 def test_long_prompt_reports_dropped_words(prompt_models, fresh_translator):
-    from prompt_helpers import CLIP_WORDS
+    from tests.prompt.helpers import CLIP_WORDS
 
     proc = PromptProcessor(prompt_models, max_chars=2000, translator=fresh_translator)
     single = [w for w in CLIP_WORDS if len(proc.clip_tokenizer(w, add_special_tokens=False)["input_ids"]) == 1]

@@ -11,7 +11,7 @@ import pytest
 
 from text2video.exceptions import InvalidInput, UnsupportedMedia
 from text2video.video import count_packets, probe_video
-from video_media import gop_video, make_video, shared_videos  # noqa: F401 (gop_video is a fixture)
+from tests.media import make_video, shared_videos
 
 # What the files in ../shared/data are (measured independently of our code: see shared/reference/README.md).
 EXPECTED = {
@@ -152,7 +152,7 @@ def test_estimated_and_counted_frames_without_stored_count(tmp_path):
 
 def test_cover_picture_stream_is_not_taken_for_the_video(tmp_path):
     # An MKV whose first video stream is a one-frame 32x32 picture (cover art), the second the real clip.
-    from video_media import frame_number, numbered_frame
+    from tests.media import frame_number, numbered_frame
     from text2video.video import iter_frames
 
     path = tmp_path / "cover.mkv"

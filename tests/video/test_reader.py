@@ -12,8 +12,7 @@ import pytest
 from text2video.exceptions import InvalidInput
 from text2video.video import (iter_frames, iter_sampled, probe_video, read_frames, resize_and_crop, sampled_fps,
                               sampled_frame_count)
-from video_media import (frame_number, gop_video, make_video, numbered_frame,  # noqa: F401 (gop_video: fixture)
-                         shared_videos)
+from tests.media import frame_number, make_video, numbered_frame, shared_videos
 
 ALL_SHARED = shared_videos("raw") + shared_videos("skeleton")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from text2video.video import probe_video, read_frames
-from video_media import top_level_boxes
+from tests.media import top_level_boxes
 
 SAMPLE = Path(__file__).resolve().parents[2] / "assets" / "sample_skeleton.mp4"
 # Limb colour families of the training style (shared/reference/README.md): left green, right blue, torso orange.

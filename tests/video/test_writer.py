@@ -12,7 +12,7 @@ from PIL import Image
 from text2video.exceptions import InvalidInput
 from text2video.video import (VideoWriter, iter_frames, iter_sampled, probe_video, read_frames, write_gif, write_mp4,
                               write_side_by_side)
-from video_media import frame_number, numbered_frame, top_level_boxes
+from tests.media import frame_number, numbered_frame, top_level_boxes
 
 
 def test_mp4_round_trip_h264_yuv420p_faststart(tmp_path):
