@@ -79,7 +79,8 @@ def test_openapi_request_schema_is_the_validation_schema(make_app):
 
 
 def test_openapi_with_external_validator(client):
-    validator = pytest.importorskip("openapi_spec_validator")
+    import openapi_spec_validator as validator
+
     validator.validate(client.get("/api/v1/openapi.json").get_json())
 
 

@@ -60,8 +60,6 @@ def live(tmp_path_factory, demo_models):
 
     from text2video.jobs.worker import settings_env
 
-    if not SAMPLE.is_file():
-        pytest.skip(f"{SAMPLE} is missing")
     root = tmp_path_factory.mktemp("api-live")
     settings = Settings.load({"data_dir": root / "data", "models_dir": "demo", "min_free_disk_mb": 1,
                               "sync_wait_s": 120.0, "heartbeat_interval_s": 0.5, "reaper_interval_s": 1.0,

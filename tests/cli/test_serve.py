@@ -16,8 +16,6 @@ from text2video.jobs.status import JobStatus
 
 from tests.service import make_settings, wait_for
 
-pytest.importorskip("text2video.api")
-
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:

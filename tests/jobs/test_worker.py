@@ -153,7 +153,8 @@ def _pid_alive(pid: int) -> bool:
 
 @pytest.mark.gpu
 def test_real_cuda_oom_fails_the_job_and_the_worker_keeps_serving(tmp_path, start_worker):
-    torch = pytest.importorskip("torch")
+    import torch
+
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")
     worker = start_worker(make_settings(tmp_path / "data", device="cuda"), "gpu-oom")

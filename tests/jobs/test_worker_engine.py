@@ -18,8 +18,6 @@ SAMPLE = ROOT / "assets" / "sample_skeleton.mp4"
 
 @pytest.fixture(scope="module")
 def demo_worker(tmp_path_factory, demo_models):
-    if not SAMPLE.is_file():
-        pytest.skip(f"{SAMPLE} is missing")
     root = tmp_path_factory.mktemp("demo-worker")
     settings = make_settings(root / "data", models_dir="demo", device="cpu")
     worker = start_worker_process(settings, "demo-worker", root, engine_factory=None)
