@@ -14,27 +14,14 @@ import requests
 
 from text2video.jobs.status import JobStatus
 
+from tests.media import make_video
 from tests.service import make_settings, wait_for
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     """A real 64x64 H.264 clip (the API probes uploads with PyAV)."""
-    import av
-    import numpy as np
-
-    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=10)
-        stream.width = stream.height = 64
-        stream.pix_fmt = "yuv420p"
-        for i in range(10):
-            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 20, np.uint8), format="rgb24")
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    return make_video(tmp_path_factory.mktemp("clip") / "clip.mp4", 10, width=64, height=64, fps=10)
 
 
 def submit(url: str, clip: Path, prompt: str = "a girl dancing", headers=None) -> dict:
