@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from tests.api.helpers import expect_problem, submit
 from text2video.api.schemas import JOB_PARAMS
 

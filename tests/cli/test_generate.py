@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.cli.helpers import manage
 from text2video.cli import main
 from text2video.video import probe_video, read_frames
-
-ROOT = Path(__file__).resolve().parents[2]
 
 FAST = ["--steps", "2", "--frames", "3", "--stride", "2", "--width", "64", "--height", "64", "--dtype", "fp32",
         "--device", "cpu"]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def manage(*args: str, demo_dir: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TEXT2VIDEO_DEMO_MODELS_DIR=str(demo_dir), OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=240)
 
 
 def leftovers(folder: Path) -> list[str]:

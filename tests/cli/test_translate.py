@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli.helpers import manage
 
 
 def _run(*args: str, demo_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TEXT2VIDEO_DEMO_MODELS_DIR": str(demo_dir), "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(ROOT / "backend")}
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), "translate", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return manage("translate", *args, demo_dir=demo_dir)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from text2video.diffusion.attention import SparseCausalAttnProcessor
-from text2video.diffusion.pipeline import FollowYourPosePipeline
 from text2video.diffusion.streaming import decode_to_writers
 from text2video.diffusion.windows import frame_windows
 from text2video.exceptions import InvalidInput
