@@ -26,7 +26,8 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def skeleton_video(tmp_path_factory) -> Path:
-    """A 12-frame synthetic skeleton clip (80 x 96, 24 fps) in the training colours."""
+    """A 12-frame synthetic skeleton clip (80 x 96, 24 fps) in the training colours (the browser tests override it
+    with a real skeleton video: tests/frontend/conftest.py)."""
     from text2video.video import write_mp4
 
     path = tmp_path_factory.mktemp("skeleton-input") / "skeleton.mp4"

@@ -1,6 +1,6 @@
-"""Media for the tests: the shared real videos in ../shared/data, and small real files written with PyAV whose
-frames can be identified after lossy compression (each frame a flat colour that encodes its index, plus a corner
-mark that shows orientation), and a synthetic skeleton clip in the training colours."""
+"""Media for the tests: the shared real videos in ../shared/data; small real files written with PyAV whose frames
+can be identified after lossy compression (each frame a flat colour that encodes its index, plus a corner mark that
+shows orientation); synthetic skeleton frames in the training colours."""
 
 from __future__ import annotations
 
