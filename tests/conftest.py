@@ -1,19 +1,19 @@
-"""Shared fixtures. Tests run the real loading and inference code on tiny demo models built once per session."""
+"""Shared fixtures. Tests run the real loading and inference code on tiny demo models built once per session.
+
+The service fixtures (settings, store, worker and server processes) are in tests/service_fixtures.py."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "backend"))  # also works without `pip install -e .`
+from tests.media import SHARED_DATA, skeleton_frames
 
-SHARED_DATA = ROOT.parent / "shared" / "data"
-TEST_DATA = Path(__file__).resolve().parent / "data"
-ASSETS = ROOT / "assets"
+pytest_plugins = ["tests.service_fixtures"]
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -24,10 +24,15 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def shared_videos(kind: str) -> list[Path]:
-    """For parametrize: files of ../shared/data/<kind> (empty when absent; use with the shared_data fixture)."""
-    folder = SHARED_DATA / kind
-    return sorted(folder.iterdir()) if folder.is_dir() else []
+@pytest.fixture(scope="session")
+def skeleton_video(tmp_path_factory) -> Path:
+    """A 12-frame synthetic skeleton clip (80 x 96, 24 fps) in the training colours (the browser tests override it
+    with a real skeleton video: tests/frontend/conftest.py)."""
+    from text2video.video import write_mp4
+
+    path = tmp_path_factory.mktemp("skeleton-input") / "skeleton.mp4"
+    write_mp4(skeleton_frames(12), path, 24)
+    return path
 
 
 @pytest.fixture(scope="session")

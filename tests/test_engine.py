@@ -20,21 +20,6 @@ OUTPUTS = {"skeleton.mp4", "result.mp4", "result.gif", "side_by_side.mp4"}
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def skeleton_frames(n: int, width: int = 80, height: int = 96) -> list[np.ndarray]:
-    """A stick figure in the training colours (left green, right blue, torso orange) on black, arms moving."""
-    frames = []
-    for i in range(n):
-        img = np.zeros((height, width, 3), np.uint8)
-        x = width // 2 + int(8 * np.sin(i / 3))
-        cv2.line(img, (x, 20), (x, 60), (255, 153, 51), 3)
-        cv2.line(img, (x, 30), (x - 15, 45 + i % 7), (0, 255, 0), 3)
-        cv2.line(img, (x, 30), (x + 15, 45 - i % 7), (0, 128, 255), 3)
-        cv2.line(img, (x, 60), (x - 10, 90), (0, 255, 0), 3)
-        cv2.line(img, (x, 60), (x + 10, 90), (0, 128, 255), 3)
-        frames.append(img)
-    return frames
-
-
 def raw_frames(n: int, width: int = 96, height: int = 96) -> list[np.ndarray]:
     """A bright 'person' moving in a dim room (not skeleton colours: detected as a raw video)."""
     rng = np.random.default_rng(0)
@@ -48,13 +33,6 @@ def raw_frames(n: int, width: int = 96, height: int = 96) -> list[np.ndarray]:
         cv2.rectangle(img, (x + 10, 60), (x + 15, 88), (220, 220, 220), -1)
         frames.append(img)
     return frames
-
-
-@pytest.fixture(scope="session")
-def skeleton_video(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("engine-input") / "skeleton.mp4"
-    write_mp4(skeleton_frames(12), path, 24)
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -13,11 +13,12 @@ import pytest
 import torch
 
 from text2video.diffusion.attention import SparseCausalAttnProcessor
-from text2video.diffusion.pipeline import FollowYourPosePipeline
 from text2video.diffusion.streaming import decode_to_writers
 from text2video.diffusion.windows import frame_windows
 from text2video.exceptions import InvalidInput
 from text2video.video import probe_video, write_mp4
+
+from tests.media import skeleton_frames
 
 SIZE = 64
 
@@ -203,18 +204,8 @@ def test_a_failing_writer_leaves_no_file(pipe, tmp_path):
 # ------------------------------------------------------------------------------------------------ engine
 @pytest.fixture(scope="module")
 def long_skeleton_video(tmp_path_factory) -> Path:
-    import cv2
-
-    frames = []
-    for i in range(40):
-        img = np.zeros((64, 64, 3), np.uint8)
-        x = 32 + int(10 * np.sin(i / 4))
-        cv2.line(img, (x, 10), (x, 40), (255, 153, 51), 3)
-        cv2.line(img, (x, 20), (x - 12, 34), (0, 255, 0), 3)
-        cv2.line(img, (x, 20), (x + 12, 34), (0, 128, 255), 3)
-        frames.append(img)
     path = tmp_path_factory.mktemp("long-input") / "skeleton.mp4"
-    write_mp4(frames, path, 30)
+    write_mp4(skeleton_frames(40, 64, 64), path, 30)
     return path
 
 

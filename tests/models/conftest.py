@@ -12,8 +12,8 @@ import pytest
 
 from text2video.models import sources
 
-from fakeservers import FakeServers, make_zip
-from models_helpers import run_download
+from tests.models.fakeservers import FakeServers, make_zip
+from tests.models.helpers import run_download
 
 
 def _content() -> tuple[dict[str, dict[str, bytes]], dict[str, bytes], dict[str, str]]:

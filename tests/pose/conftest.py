@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pose_media import draw_scene, write_video
+from tests.pose.scenes import draw_scene, write_video
 
 
 @pytest.fixture(scope="session")

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from prompt_helpers import CLIP_WORDS, write_clip_tokenizer  # noqa: E402
+from tests.prompt.helpers import CLIP_WORDS, write_clip_tokenizer
 
 
 @pytest.fixture(scope="session")

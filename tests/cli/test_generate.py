@@ -1,0 +1,99 @@
+"""`manage.py generate` end to end with --models demo, and every bad input: exit 2, one line, no partial file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.cli.helpers import manage
+from text2video.cli import main
+from text2video.video import probe_video, read_frames
+
+FAST = ["--steps", "2", "--frames", "3", "--stride", "2", "--width", "64", "--height", "64", "--dtype", "fp32",
+        "--device", "cpu"]
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_generate_end_to_end_with_demo_models(demo_models, skeleton_video, tmp_path):
+    out = tmp_path / "results" / "dance.mp4"
+    proc = manage("generate", "--pose-video", str(skeleton_video), "--prompt", "an astronaut dancing",
+                  "--out", str(out), "--models", "demo", "--seed", "5", "--scheduler", "dpm++", *FAST,
+                  demo_dir=demo_models)
+    assert proc.returncode == 0, proc.stderr
+    assert "prompt used (English): an astronaut dancing" in proc.stdout
+    assert "seed: 5" in proc.stdout
+    assert "noise" in proc.stderr  # demo weights say so
+    assert "Traceback" not in proc.stderr
+    assert leftovers(out.parent) == ["dance.gif", "dance.mp4", "dance_side_by_side.mp4", "dance_skeleton.mp4"]
+    info = probe_video(out)
+    assert (info.width, info.height, info.codec) == (64, 64, "h264") and info.fps == pytest.approx(12.0)
+    assert len(read_frames(out)) == 3
+    assert read_frames(out.parent / "dance_side_by_side.mp4").shape == (3, 64, 128, 3)
+    assert len(read_frames(out.parent / "dance_skeleton.mp4")) == 3
+
+
+def test_bad_input_in_a_real_process_is_one_line(demo_models, tmp_path):
+    out = tmp_path / "o.mp4"
+    proc = manage("generate", "--pose-video", str(tmp_path / "missing.mp4"), "--prompt", "a man", "--out",
+                  str(out), "--models", "demo", demo_dir=demo_models)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error: ")
+    assert "missing.mp4" in proc.stderr
+    assert leftovers(tmp_path) == []
+
+
+def _bad_cases(tmp: Path, video: Path, demo: Path) -> dict[str, tuple[list[str], str]]:
+    text_file = tmp / "notes.mp4"
+    text_file.write_text("not a video at all")
+    incomplete = tmp / "models"
+    (incomplete / "stable-diffusion-v1-4").mkdir(parents=True)
+    (incomplete / "stable-diffusion-v1-4" / "model_index.json").write_text("{}")
+    cases = {
+        "missing file": (["--pose-video", str(tmp / "nope.mp4")], "nope.mp4"),
+        "not a video": (["--pose-video", str(text_file)], "notes.mp4"),
+        "too few frames": (["--pose-video", str(video), "--frames", "40"], "40"),
+        "size not multiple of 64": (["--pose-video", str(video), "--width", "100"], "100"),
+        "steps <= 0": (["--pose-video", str(video), "--steps", "0"], "steps"),
+        "incomplete models": (["--pose-video", str(video), "--models", str(incomplete)], "manage.py download"),
+        "out not mp4": (["--pose-video", str(video), "--out", str(tmp / "out" / "x.avi")], "x.avi"),
+    }
+    if not torch.cuda.is_available():
+        cases["cuda without CUDA"] = (["--pose-video", str(video), "--device", "cuda"], "CUDA")
+    return cases
+
+
+@pytest.mark.parametrize("case", ["missing file", "not a video", "too few frames", "size not multiple of 64",
+                                  "steps <= 0", "incomplete models", "out not mp4", "cuda without CUDA"])
+def test_bad_input_exit_2_and_no_partial_file(demo_models, skeleton_video, tmp_path, capsys, case):
+    cases = _bad_cases(tmp_path, skeleton_video, demo_models)
+    if case not in cases:
+        pytest.skip("this machine has CUDA")
+    args, expected = cases[case]
+    out_dir = tmp_path / "out"
+    argv = ["generate", "--prompt", "a man dancing", "--out", str(out_dir / "x.mp4"), "--models", "demo",
+            "--steps", "1", "--frames", "2", "--width", "64", "--height", "64", "--dtype", "fp32", *args]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    error_lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(error_lines) == 1 and expected in error_lines[0], err
+    assert "Traceback" not in err
+    assert leftovers(out_dir) == []  # no output, no temporary folder
+
+
+def test_long_video_flags_reach_the_request():
+    from text2video.cli import build_parser
+
+    args = build_parser().parse_args(["generate", "--video", "v.mp4", "--prompt", "p", "--out", "o.mp4",
+                                      "--window", "16", "--window-overlap", "4", "--no-anchor"])
+    assert (args.window, args.window_overlap, args.anchor_first_frame) == (16, 4, False)
+    args = build_parser().parse_args(["generate", "--video", "v.mp4", "--prompt", "p", "--out", "o.mp4"])
+    assert args.anchor_first_frame is True

@@ -1,0 +1,210 @@
+"""Job store on SQLite: CRUD, paging, cancel rules, exactly-once claim under threads and processes, recovery."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from text2video.exceptions import Conflict, NotFound, ServiceUnavailable
+from text2video.jobs.status import JobStage, JobStatus
+from text2video.jobs.store import SCHEMA_VERSION, JobStore, describe_exit, utcnow
+
+from tests.service import race_to_claim
+
+
+def new_job(store, prompt="a girl dancing", **kw):
+    return store.create({"steps": 3, "seed": 1}, "input.mp4", prompt, None, **kw)
+
+
+def test_create_get_roundtrip_and_json(store):
+    job = store.create({"steps": 7, "guidance_scale": 9.5}, "input.mp4", "Cô gái nhảy", "blurry",
+                       api_key_id="k1", callback_url="https://example.org/hook", video_url="https://e.org/v.mp4")
+    assert len(job.id) == 32 and int(job.id, 16) >= 0
+    got = store.get(job.id)
+    data = got.to_dict()
+    assert data["status"] == "queued" and data["stage"] is None and data["progress"] == 0.0
+    assert data["prompt"] == "Cô gái nhảy" and data["negative_prompt"] == "blurry"
+    assert data["params"] == {"steps": 7, "guidance_scale": 9.5} and data["total_steps"] == 7
+    assert data["created_at"].endswith("Z") and data["finished_at"] is None and data["error"] is None
+    assert data["links"] == {"self": f"/api/v1/jobs/{job.id}", "cancel": f"/api/v1/jobs/{job.id}/cancel"}
+    assert data["files"] == {} and data["attempts"] == 0 and data["cancel_requested"] is False
+    assert got.created_at.tzinfo is not None
+    assert store.get("0" * 32) is None and store.get("../etc") is None
+
+
+def test_list_pages_newest_first_and_filters(store):
+    ids = [new_job(store, prompt=f"p{i}", api_key_id="a" if i % 2 else "b").id for i in range(7)]
+    page1, total = store.list(page=1, per_page=3)
+    page3, _ = store.list(page=3, per_page=3)
+    assert total == 7
+    assert [j.id for j in page1] == ids[::-1][:3]
+    assert [j.id for j in page3] == [ids[0]]
+    assert store.list(page=9, per_page=3) == ([], 7)
+    store.claim(ids[0], "w", 1)
+    running, n = store.list(status=JobStatus.RUNNING)
+    assert n == 1 and running[0].id == ids[0]
+    assert store.list(status="queued")[1] == 6
+    assert store.list(api_key_id="a")[1] == 3
+    assert store.count_active("a") == 3 and store.count_active("b") == 4 and store.count_active(None) == 0
+    assert store.queue_depth() == 6
+    assert store.count_by_status()["running"] == 1
+
+
+def test_cancel_rules(store):
+    queued, running, done = new_job(store), new_job(store), new_job(store)
+    store.claim(running.id, "w", 1)
+    store.claim(done.id, "w", 1)
+    store.mark_succeeded(done.id, "w", files=["result.mp4"])
+
+    c = store.request_cancel(queued.id)
+    assert c.status == JobStatus.CANCELED and c.finished_at is not None and c.error_code == "canceled"
+    r = store.request_cancel(running.id)
+    assert r.status == JobStatus.RUNNING and r.cancel_requested
+    assert store.is_cancel_requested(running.id)
+    with pytest.raises(Conflict) as exc:
+        store.request_cancel(done.id)
+    assert exc.value.http_status == 409 and "succeeded" in str(exc.value)
+    with pytest.raises(NotFound):
+        store.request_cancel("f" * 32)
+    # a canceled queued job can no longer be claimed: its message is skipped
+    assert store.claim(queued.id, "w", 1) is None
+    # canceling again is idempotent
+    assert store.request_cancel(queued.id).status == JobStatus.CANCELED
+
+
+def test_progress_only_from_the_owning_worker_and_files_merge(store):
+    job = new_job(store)
+    assert store.claim(job.id, "w1", 11).attempts == 1
+    assert not store.update_progress(job.id, "intruder", progress=0.9)
+    assert store.update_progress(job.id, "w1", stage=JobStage.GENERATING, progress=0.5, step=2, total_steps=4,
+                                 eta_seconds=3.0, english_prompt="a girl", files=["skeleton.mp4"])
+    assert store.update_progress(job.id, "w1", stage="generating", files=["keypoints.json"])
+    got = store.get(job.id)
+    assert got.stage == JobStage.GENERATING and got.step == 2 and got.total_steps == 4
+    assert got.files == ["skeleton.mp4", "keypoints.json"] and got.english_prompt == "a girl"
+    with pytest.raises(TypeError):
+        store.update_progress(job.id, "w1", bogus=1)
+    assert store.mark_succeeded(job.id, "w1", files=["result.mp4"], fps=6.0)
+    got = store.get(job.id)
+    assert got.status == JobStatus.SUCCEEDED and got.progress == 1.0 and got.fps == 6.0
+    assert got.files == ["skeleton.mp4", "keypoints.json", "result.mp4"]
+    assert set(got.to_dict()["files"]) == {"skeleton.mp4", "keypoints.json", "result.mp4"}
+    assert "cancel" not in got.to_dict()["links"]
+    # a finished job is never written again by a late worker
+    assert not store.mark_failed(job.id, "x", "late", worker="w1")
+    assert not store.update_progress(job.id, "w1", progress=0.1)
+
+
+def test_delete(store):
+    job = new_job(store)
+    assert store.delete(job.id) and store.get(job.id) is None and not store.delete(job.id)
+    assert store.is_cancel_requested(job.id)  # the worker of a deleted job stops
+
+
+def test_claim_exactly_once_under_threads(store):
+    jobs = [new_job(store).id for _ in range(10)]
+    wins = race_to_claim(store, jobs, contenders=8)
+    assert sorted(j for j, _ in wins) == sorted(jobs)  # each job claimed exactly once
+    for job_id, n in wins:
+        got = store.get(job_id)
+        assert got.worker == f"w{n}" and got.attempts == 1
+
+
+def _claim_all(url: str, jobs: list[str], n: int, queue) -> None:
+    store = JobStore(url)
+    queue.put([j for j in jobs if store.claim(j, f"proc{n}", n) is not None])
+
+
+def test_claim_exactly_once_across_processes(store):
+    jobs = [new_job(store).id for _ in range(20)]
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_claim_all, args=(store.database_url, jobs, n, queue)) for n in range(3)]
+    for p in procs:
+        p.start()
+    won = [queue.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    flat = [j for part in won for j in part]
+    assert sorted(flat) == sorted(jobs), won
+
+
+def test_recover_lost_retries_once_then_fails_with_exit_code(store):
+    job = new_job(store)
+    store.claim(job.id, "w", 100)
+    assert store.recover_lost(job.id, exit_code=-9, max_retries=1, worker="w", worker_pid=999) is None  # not ours
+    assert store.recover_lost(job.id, exit_code=-9, max_retries=1, worker="w", worker_pid=100) == "requeued"
+    got = store.get(job.id)
+    assert got.status == JobStatus.QUEUED and got.worker is None and got.attempts == 1
+    assert "exit code -9 = SIGKILL" in got.warnings[0]
+    store.claim(job.id, "w", 101)
+    assert store.recover_lost(job.id, exit_code=-9, max_retries=1, worker="w", worker_pid=101) == "failed"
+    got = store.get(job.id)
+    assert got.status == JobStatus.FAILED and got.error_code == "worker_lost" and got.attempts == 2
+    assert got.error_message.startswith("worker lost (exit code -9 = SIGKILL, possibly out of memory)")
+    assert store.recover_lost(job.id, exit_code=-9, max_retries=1) is None  # finished: nothing to do
+
+
+def test_recover_planned_stop_does_not_count_and_cancel_wins(store):
+    job = new_job(store)
+    store.claim(job.id, "w", 1)
+    assert store.recover_lost(job.id, exit_code=0, max_retries=0, count_attempt=False) == "requeued"
+    assert store.get(job.id).attempts == 0
+    store.claim(job.id, "w", 2)
+    store.request_cancel(job.id)
+    assert store.recover_lost(job.id, exit_code=-9, max_retries=5) == "canceled"
+    assert store.get(job.id).status == JobStatus.CANCELED
+
+
+def test_stale_running_uses_heartbeat(store):
+    a, b = new_job(store), new_job(store)
+    store.claim(a.id, "w", 1)
+    store.claim(b.id, "w", 1)
+    store.set_fields(a.id, heartbeat_at=utcnow() - timedelta(seconds=120))
+    assert [j.id for j in store.stale_running(60)] == [a.id]
+    assert store.heartbeat(a.id, "w")
+    assert store.stale_running(60) == []
+    assert not store.heartbeat(a.id, "other-worker")
+
+
+def test_describe_exit():
+    assert describe_exit(-9) == "worker lost (exit code -9 = SIGKILL, possibly out of memory)"
+    assert describe_exit(137) == "worker lost (exit code 137, possibly out of memory)"
+    assert "unknown" in describe_exit(None)
+
+
+def test_webhook_outbox_marked_in_the_finishing_update(store):
+    with_hook = new_job(store, callback_url="https://example.org/h")
+    without = new_job(store)
+    for j in (with_hook, without):
+        store.claim(j.id, "w", 1)
+        store.mark_failed(j.id, "no_person", "nobody there", worker="w")
+    assert store.get(with_hook.id).webhook_status == "pending"
+    assert store.get(without.id).webhook_status is None
+    queued = new_job(store, callback_url="https://example.org/h")
+    store.request_cancel(queued.id)
+    assert store.get(queued.id).webhook_status == "pending"
+    assert {j.id for j in store.due_webhooks()} == {with_hook.id, queued.id}
+
+
+def test_sqlite_is_wal_and_schema_version_is_checked(store, service_settings):
+    path = service_settings.database_url[len("sqlite:///"):]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.execute("UPDATE t2v_schema SET version = ?", (SCHEMA_VERSION + 1,))
+    other = JobStore(service_settings.database_url)
+    with pytest.raises(ServiceUnavailable) as exc:
+        other.create_tables()
+    assert f"schema version {SCHEMA_VERSION + 1}" in str(exc.value)
+
+
+def test_worker_records(store):
+    store.worker_heartbeat("gpu0", hostname="h", pid=5, device="cuda")
+    store.worker_heartbeat("gpu1", hostname="h", pid=6)
+    store.worker_heartbeat("gpu1", hostname="h", pid=None, stopped=True)
+    from text2video.jobs.queue import workers_alive
+    alive = workers_alive(store)
+    assert [w["name"] for w in alive] == ["gpu0"] and alive[0]["device"] == "cuda"

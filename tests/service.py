@@ -1,0 +1,232 @@
+"""Helpers for the service tests (imported by service_fixtures.py and the test modules).
+
+Service fixtures (service_fixtures.py): settings in a temporary data folder, live worker and API server subprocesses.
+
+- ``service_settings``: fresh Settings (own data dir, SQLite store and broker, fast heartbeats), no env leakage.
+- ``live_worker`` (session): ONE real ``manage.py worker`` supervisor + Celery child on the tiny test engine
+  (tests/tiny_engine.py), shared by the session; ``live_worker.create(...)`` stores + enqueues a job.
+- ``start_worker`` / ``start_server`` (function): factories for tests that kill or restart processes.
+Processes are stopped by pid (never by name) at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from text2video.jobs.queue import enqueue, make_celery
+from text2video.jobs.store import JobStore
+from text2video.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_ENGINE = "tests.tiny_engine:create_engine"
+
+FAST = {"heartbeat_interval_s": 0.5, "heartbeat_timeout_s": 4.0, "reaper_interval_s": 1.0, "min_free_disk_mb": 1,
+        "worker_stop_grace_s": 2.0, "retention_days": 7.0}
+
+
+def make_settings(data_dir: Path, **overrides) -> Settings:
+    """Settings for a test: only what is given here (the developer's TEXT2VIDEO_* variables are ignored)."""
+    values = {"data_dir": data_dir, **FAST, **overrides}
+    return Settings.load(values, environ={})
+
+
+def process_env(settings: Settings, engine_factory: str | None = TINY_ENGINE) -> dict[str, str]:
+    from text2video.jobs.worker import settings_env
+
+    env = settings_env(settings)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "backend"), env.get("PYTHONPATH", "")])
+    if engine_factory:
+        env["TEXT2VIDEO_ENGINE_FACTORY"] = engine_factory
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def race_to_claim(store: JobStore, jobs: list[str], contenders: int) -> list[tuple[str, int]]:
+    """``contenders`` threads, released together, each try to claim every job; returns (job id, winner) pairs."""
+    import threading
+
+    wins: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(contenders)
+
+    def contender(n: int) -> None:
+        barrier.wait()
+        for job_id in jobs:
+            if store.claim(job_id, f"w{n}", n) is not None:
+                with lock:
+                    wins.append((job_id, n))
+
+    threads = [threading.Thread(target=contender, args=(n,)) for n in range(contenders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return wins
+
+
+def kill_when_denoising(worker, job_id: str, attempt: int, timeout: float) -> int:
+    """Wait until ``job_id`` runs its ``attempt``-th attempt and has reported a denoising step, then SIGKILL the
+    process running it; returns that pid."""
+    from text2video.jobs.status import JobStatus
+
+    def running():
+        job = worker.store.get(job_id)
+        return job if job.status == JobStatus.RUNNING and job.attempts == attempt and job.step >= 1 else None
+
+    job = wait_for(running, timeout, what=f"attempt {attempt} denoising")
+    os.kill(job.worker_pid, signal.SIGKILL)
+    return job.worker_pid
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@dataclass
+class Harness:
+    """A data folder with its store and Celery app, plus helpers to submit and follow jobs."""
+
+    settings: Settings
+    store: JobStore = field(init=False)
+
+    def __post_init__(self):
+        self.store = JobStore(self.settings.database_url)
+        self.store.create_tables()
+        self.celery_app = make_celery(self.settings)
+
+    def create(self, prompt: str = "a dancer", steps: int = 2, enqueue_it: bool = True, **extra) -> str:
+        from text2video.storage import save_upload
+
+        params = {"steps": steps, "width": 64, "height": 64, "frames": 2, "seed": 1, **extra.pop("params", {})}
+        job = self.store.create(params, None, prompt, extra.pop("negative_prompt", None), **extra)
+        name = save_upload(self.settings, job.id, b"\x00fake video bytes", "clip.mp4")
+        self.store.set_fields(job.id, input_file=name)
+        if enqueue_it:
+            enqueue(self.celery_app, job.id)
+        return job.id
+
+    def wait_status(self, job_id: str, *statuses: str, timeout: float = 30.0):
+        statuses = statuses or ("succeeded", "failed", "canceled")
+
+        def done():
+            job = self.store.get(job_id)
+            return job if job is not None and job.status.value in statuses else None
+        return wait_for(done, timeout, what=f"job {job_id} to reach {statuses}")
+
+    def wait_all(self, job_ids, timeout: float = 60.0):
+        def done():
+            jobs = [self.store.get(i) for i in job_ids]
+            return jobs if all(j.finished for j in jobs) else None
+        return wait_for(done, timeout, interval=0.25, what=f"{len(job_ids)} jobs to finish")
+
+    def runs(self) -> list[tuple[int, str]]:
+        """(pid, job id) of every generate() the tiny engine performed in this data folder."""
+        path = Path(self.settings.data_dir) / "runs.log"
+        if not path.exists():
+            return []
+        return [(int(p), j) for p, j in (line.split() for line in path.read_text().splitlines() if line.strip())]
+
+    def engine_loads(self) -> list[int]:
+        path = Path(self.settings.data_dir) / "engine-loads.log"
+        return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+class Proc:
+    """A subprocess of ours: its output goes to a log file (read it on failure)."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], log_path: Path):
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        self.popen = subprocess.Popen(cmd, env=env, cwd=str(ROOT), stdout=self._log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        self.pid = self.popen.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.alive():
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log.close()
+        return self.popen.returncode
+
+
+@dataclass
+class LiveWorker(Harness):
+    name: str = "test-worker"
+    proc: Proc | None = None
+
+    def child_pid(self, timeout: float = 20.0) -> int:
+        """The pid of the Celery child (from the worker table: the supervisor writes it)."""
+        def pid():
+            recs = [w for w in self.store.live_workers(within_s=30) if w.name == self.name]
+            return recs[0].pid if recs and recs[0].pid else None
+        return wait_for(pid, timeout, what=f"worker {self.name} child pid")
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        wait_for(lambda: "ready." in self.proc.output() or not self.proc.alive(), timeout,
+                 what=f"worker {self.name} to be ready")
+        assert self.proc.alive(), self.proc.output()[-3000:]
+
+
+def start_worker_process(settings: Settings, name: str, log_dir: Path, engine_factory: str | None = TINY_ENGINE,
+                         wait: bool = True) -> LiveWorker:
+    worker = LiveWorker(settings=settings, name=name)
+    cmd = [sys.executable, str(ROOT / "manage.py"), "worker", "--name", name]
+    worker.proc = Proc(cmd, process_env(settings, engine_factory), log_dir / f"{name}-{int(time.time()*1000)}.log")
+    if wait:
+        worker.wait_ready()
+    return worker
+
+
+@dataclass
+class LiveServer(Harness):
+    proc: Proc | None = None
+    url: str = ""
+    banner: str = ""
+
+    def wait_url(self, timeout: float = 60.0) -> str:
+        def found():
+            m = re.search(r"Text2Video API: (http://\S+)", self.proc.output())
+            return m.group(1) if m else (None if self.proc.alive() else "dead")
+        url = wait_for(found, timeout, what="serve to print its URL")
+        assert url != "dead", self.proc.output()[-3000:]
+        self.url = url
+        self.banner = self.proc.output()
+        return url
+
+
+def start_server_process(settings: Settings, log_dir: Path, *args: str, engine_factory: str | None = TINY_ENGINE,
+                         env_extra: dict | None = None) -> LiveServer:
+    server = LiveServer(settings=settings)
+    cmd = [sys.executable, str(ROOT / "manage.py"), "serve", "--port", "0", *args]
+    env = process_env(settings, engine_factory)
+    env.update(env_extra or {})
+    server.proc = Proc(cmd, env, log_dir / f"serve-{int(time.time()*1000)}.log")
+    server.wait_url()
+    return server
