@@ -10,9 +10,9 @@ Delivery design: a transactional outbox in the job table plus one dispatcher thr
 The UPDATE that finishes a job also marks its webhook ``pending`` (``jobs.store``), so a notification survives any
 restart, and the GPU worker never waits on someone's slow endpoint: it only writes a row. The dispatcher leases one
 attempt at a time (a conditional UPDATE, so two API nodes never send the same attempt), sends it through the SSRF
-guard (``api.netguard``: every address checked at connect time, no redirects), and on failure schedules the next
-attempt with exponential backoff (1, 2, 4, 8, 16 s... up to ``webhook_max_attempts``). A separate Celery queue would
-need its own consumer process and still a retry schedule; the outbox needs neither.
+guard (``text2video.netguard``: every address checked at connect time, no redirects), and on failure schedules the
+next attempt with exponential backoff (1, 2, 4, 8, 16 s... up to ``webhook_max_attempts``). A separate Celery queue
+would need its own consumer process and still a retry schedule; the outbox needs neither.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
 
+from . import netguard
 from .exceptions import InvalidInput
 from .settings import Settings
 
@@ -122,14 +123,6 @@ def build_message(job, secret: str, base_url: str = "", timestamp: int | None = 
                   "webhook-signature": sign(secret, msg_id, timestamp, body)}
 
 
-def validate_callback_url(url: str, settings: Settings) -> str:
-    """Submit-time check of a ``callback_url`` (the same SSRF rules as ``video_url``); F2's API calls this."""
-    from .api import netguard
-
-    netguard.validate_url(url, field="callback_url", policy=netguard.Policy.from_settings(settings))
-    return url
-
-
 # --- delivery -----------------------------------------------------------------------------------------------------
 def backoff_s(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
     """Delay before attempt ``attempt + 1``: 1, 2, 4, 8, 16... seconds."""
@@ -172,7 +165,6 @@ class WebhookDispatcher:
         return len(futures)
 
     def _deliver(self, job_id: str, attempt: int) -> None:
-        from .api import netguard
         from .jobs.store import utcnow
 
         try:
@@ -225,9 +217,5 @@ class WebhookDispatcher:
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
-def delivery_state(job) -> dict[str, Any]:  # noqa: ANN001
-    return {"status": job.webhook_status, "attempts": job.webhook_attempts, "error": job.webhook_error}
-
-
-__all__ = ["generate_secret", "load_or_create_secret", "sign", "verify", "build_message", "validate_callback_url",
-           "WebhookDispatcher", "backoff_s", "message_id", "SECRET_PREFIX"]
+__all__ = ["generate_secret", "load_or_create_secret", "sign", "verify", "build_message", "WebhookDispatcher",
+           "backoff_s", "message_id", "SECRET_PREFIX"]

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from text2video import webhooks
+from text2video import netguard, webhooks
 from text2video.jobs.status import JobStatus
 
 
@@ -161,7 +161,7 @@ def test_private_callback_refused_without_retry(service_settings, store, receive
     assert job.webhook_status == "failed" and job.webhook_attempts == 1 and rx.requests == []
     assert "127.0.0.1" in job.webhook_error or "loopback" in job.webhook_error.lower()
     with pytest.raises(Exception) as exc:
-        webhooks.validate_callback_url(rx.url, service_settings)
+        netguard.validate_url(rx.url, field="callback_url", policy=netguard.Policy.from_settings(service_settings))
     assert exc.value.field == "callback_url"
 
 

@@ -132,7 +132,7 @@ def build_request(job: Job, settings: Settings) -> GenerationRequest:
 
 def _fetch_input(job: Job, settings: Settings, store: JobStore) -> Job:
     """A job submitted with ``video_url`` whose file the API did not download: fetch it here, SSRF-checked."""
-    from ..api import netguard
+    from .. import netguard
     from ..storage import job_dir
 
     dest = job_dir(settings, job.id, create=True) / "input.mp4"
