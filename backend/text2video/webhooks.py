@@ -6,8 +6,8 @@ every retry of one event, for de-duplication), ``webhook-timestamp`` (unix secon
 secret ``whsec_<base64>``. The secret is ``settings.webhook_secret`` or, when empty, generated once and kept in
 ``<data_dir>/webhook_secret`` (shared by every node through the data folder).
 
-Delivery design: a transactional outbox in the job table plus one dispatcher thread in every ``serve`` process.
-The UPDATE that finishes a job also marks its webhook ``pending`` (``jobs.store``), so a notification survives any
+Delivery design: a transactional outbox in the job table (``jobs.outbox``) plus one dispatcher thread in every
+``serve`` process. The UPDATE that finishes a job also marks its webhook ``pending``, so a notification survives any
 restart, and the GPU worker never waits on someone's slow endpoint: it only writes a row. The dispatcher leases one
 attempt at a time (a conditional UPDATE, so two API nodes never send the same attempt), sends it through the SSRF
 guard (``text2video.netguard``: every address checked at connect time, no redirects), and on failure schedules the
@@ -33,6 +33,9 @@ from typing import Any, Mapping
 
 from . import netguard
 from .exceptions import InvalidInput
+from .jobs.outbox import WebhookOutbox
+from .jobs.store import JobStore
+from .jobs.tables import utcnow
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -133,9 +136,10 @@ class WebhookDispatcher:
     """Delivers due webhooks from the job store. ``start()`` runs it in a background thread; ``run_once()`` for tests
     and cron-like use."""
 
-    def __init__(self, store, settings: Settings, *, base_url: str = "", poll_s: float = 0.5,  # noqa: ANN001
+    def __init__(self, store: JobStore, settings: Settings, *, base_url: str = "", poll_s: float = 0.5,
                  threads: int = 4, backoff_base_s: float = 1.0):
         self.store, self.settings = store, settings
+        self.outbox = WebhookOutbox(store)
         self.base_url = base_url
         self.poll_s = poll_s
         self.backoff_base_s = backoff_base_s
@@ -149,12 +153,12 @@ class WebhookDispatcher:
     def run_once(self, wait: bool = True) -> int:
         """Start delivery of every due webhook; with ``wait`` block until those attempts finish. Returns how many."""
         futures = []
-        for job in self.store.due_webhooks():
+        for job in self.outbox.due():
             with self._lock:
                 if job.id in self._inflight:
                     continue
             lease = max(60.0, self.settings.webhook_timeout_s * 3)
-            if not self.store.lease_webhook(job.id, job.webhook_attempts, lease):
+            if not self.outbox.lease(job.id, job.webhook_attempts, lease):
                 continue  # another dispatcher took this attempt
             with self._lock:
                 self._inflight.add(job.id)
@@ -165,8 +169,6 @@ class WebhookDispatcher:
         return len(futures)
 
     def _deliver(self, job_id: str, attempt: int) -> None:
-        from .jobs.store import utcnow
-
         try:
             job = self.store.get(job_id)
             if job is None or not job.callback_url:
@@ -182,14 +184,14 @@ class WebhookDispatcher:
             except Exception as exc:  # noqa: BLE001 - connection refused, timeout, DNS: retry later
                 ok, error, permanent = False, f"{type(exc).__name__}: {exc}", False
             if ok:
-                self.store.webhook_result(job_id, "delivered")
+                self.outbox.record(job_id, "delivered")
                 log.info("webhook for job %s delivered (attempt %d)", job_id, attempt)
             elif permanent or attempt >= self.settings.webhook_max_attempts:
-                self.store.webhook_result(job_id, "failed", error=f"attempt {attempt}: {error}")
+                self.outbox.record(job_id, "failed", error=f"attempt {attempt}: {error}")
                 log.warning("webhook for job %s given up after %d attempts: %s", job_id, attempt, error)
             else:
                 delay = backoff_s(attempt, self.backoff_base_s)
-                self.store.webhook_result(job_id, "pending", next_at=utcnow() + timedelta(seconds=delay),
+                self.outbox.record(job_id, "pending", next_at=utcnow() + timedelta(seconds=delay),
                                           error=f"attempt {attempt}: {error}")
                 log.info("webhook for job %s failed (attempt %d: %s); next in %.0f s", job_id, attempt, error, delay)
         except Exception:  # noqa: BLE001 - never kill the pool thread; the lease expires and it is retried

@@ -10,7 +10,10 @@ import pytest
 
 from text2video.exceptions import Conflict, NotFound, ServiceUnavailable
 from text2video.jobs.status import JobStage, JobStatus
-from text2video.jobs.store import SCHEMA_VERSION, JobStore, describe_exit, utcnow
+from text2video.jobs.outbox import WebhookOutbox
+from text2video.jobs.store import JobStore
+from text2video.jobs.tables import SCHEMA_VERSION, utcnow
+from text2video.jobs.workers import WorkerRegistry, describe_exit
 
 from service_helpers import race_to_claim
 
@@ -187,7 +190,7 @@ def test_webhook_outbox_marked_in_the_finishing_update(store):
     queued = new_job(store, callback_url="https://example.org/h")
     store.request_cancel(queued.id)
     assert store.get(queued.id).webhook_status == "pending"
-    assert {j.id for j in store.due_webhooks()} == {with_hook.id, queued.id}
+    assert {j.id for j in WebhookOutbox(store).due()} == {with_hook.id, queued.id}
 
 
 def test_sqlite_is_wal_and_schema_version_is_checked(store, service_settings):
@@ -202,9 +205,9 @@ def test_sqlite_is_wal_and_schema_version_is_checked(store, service_settings):
 
 
 def test_worker_records(store):
-    store.worker_heartbeat("gpu0", hostname="h", pid=5, device="cuda")
-    store.worker_heartbeat("gpu1", hostname="h", pid=6)
-    store.worker_heartbeat("gpu1", hostname="h", pid=None, stopped=True)
-    from text2video.jobs.queue import workers_alive
-    alive = workers_alive(store)
+    registry = WorkerRegistry(store)
+    registry.heartbeat("gpu0", hostname="h", pid=5, device="cuda")
+    registry.heartbeat("gpu1", hostname="h", pid=6)
+    registry.heartbeat("gpu1", hostname="h", pid=None, stopped=True)
+    alive = [w.to_dict() for w in registry.live()]
     assert [w["name"] for w in alive] == ["gpu0"] and alive[0]["device"] == "cuda"

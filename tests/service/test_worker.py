@@ -13,6 +13,7 @@ import pytest
 from text2video.jobs.queue import enqueue
 from text2video.jobs.status import JobStatus
 from text2video.jobs.worker import Reaper
+from text2video.jobs.workers import WorkerRegistry
 
 from service_helpers import kill_when_denoising, make_settings, wait_for
 
@@ -135,7 +136,7 @@ def test_stopping_a_worker_puts_its_running_job_back_without_counting(tmp_path, 
     assert worker.proc.stop(timeout=30) == 0
     job = worker.store.get(job_id)
     assert job.status == JobStatus.QUEUED and job.attempts == 0, job.to_dict()
-    assert not [w for w in worker.store.live_workers() if w.name == "gpu-d"]
+    assert not [w for w in WorkerRegistry(worker.store).live() if w.name == "gpu-d"]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -168,7 +169,7 @@ def test_real_cuda_oom_fails_the_job_and_the_worker_keeps_serving(tmp_path, star
 def test_a_job_stuck_past_the_time_limit_is_failed_and_its_child_replaced(tmp_path, start_worker):
     from datetime import timedelta
 
-    from text2video.jobs.store import utcnow
+    from text2video.jobs.tables import utcnow
 
     settings = make_settings(tmp_path / "data", job_timeout_s=3600)
     worker = start_worker(settings, "gpu-e")

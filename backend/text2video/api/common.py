@@ -8,7 +8,7 @@ import time
 from flask import g, request
 
 from ..exceptions import NotFound
-from ..jobs.store import Job
+from ..jobs.tables import Job
 from .auth import auth_enabled, authenticate, sign_file_url
 from .services import services
 

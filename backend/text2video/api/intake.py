@@ -21,7 +21,7 @@ from werkzeug.datastructures import FileStorage
 from .. import netguard, storage
 from ..exceptions import (BadRequest, InvalidInput, RateLimited, ServiceUnavailable, Text2VideoError,
                           UnsupportedMedia)
-from ..jobs.store import Job
+from ..jobs.tables import Job
 from .schemas import CLIENT_ID, VIDEO_EXTENSIONS, JobRequest, validate_job_request
 from .services import services
 

@@ -21,6 +21,7 @@ from celery import Celery
 
 from ..exceptions import ServiceUnavailable
 from ..settings import Settings
+from .store import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def enqueue(celery_app: Celery, job_id: str) -> None:
                                  hint="Check TEXT2VIDEO_BROKER_URL (Redis running?) and retry.") from exc
 
 
-def requeue_queued(celery_app: Celery, store) -> int:  # noqa: ANN001 - JobStore; avoids an import cycle
+def requeue_queued(celery_app: Celery, store: JobStore) -> int:
     """Send a message again for every job stored as ``queued`` (at ``serve`` start: a crash between storing a job
     and sending its message must not lose it). Duplicates are harmless: only one delivery can claim a job."""
     count = 0
@@ -146,16 +147,6 @@ def purge_delivered_messages(settings: Settings, older_than_s: float = 86400.0) 
         engine.dispose()
 
 
-def workers_alive(store, within_s: float | None = None) -> list[dict[str, Any]]:  # noqa: ANN001
-    """Workers whose heartbeat is recent (read from the job store, so it works with every broker).
-
-    ``store`` is a :class:`text2video.jobs.store.JobStore`; ``within_s`` defaults to 3 heartbeat intervals + 5 s.
-    Each item: name, hostname, pid, device, current_job, started_at, heartbeat_at."""
-    if within_s is None:
-        within_s = 20.0
-    return [w.to_dict() for w in store.live_workers(within_s=within_s)]
-
-
 def _safe_url(url: str) -> str:
     """The broker URL without its password, for messages."""
     if "@" in url and "://" in url:
@@ -164,4 +155,5 @@ def _safe_url(url: str) -> str:
     return url
 
 
-__all__ = ["make_celery", "enqueue", "requeue_queued", "workers_alive", "purge_delivered_messages", "celery_config", "TASK_NAME", "JOB_QUEUE"]
+__all__ = ["make_celery", "enqueue", "requeue_queued", "purge_delivered_messages", "celery_config", "TASK_NAME",
+           "JOB_QUEUE"]

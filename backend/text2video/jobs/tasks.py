@@ -23,7 +23,8 @@ from ..exceptions import Canceled, InvalidInput, OutOfMemory, Text2VideoError
 from ..settings import Settings
 from .queue import TASK_NAME
 from .status import JobStage
-from .store import Job, JobStore
+from .store import JobStore
+from .tables import Job
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ import pytest
 
 from api_helpers import expect_problem, submit
 from text2video.api.schemas import JOB_PARAMS
+from text2video.jobs.workers import WorkerRegistry
 
 
 def _routes(app) -> set[tuple[str, str]]:
@@ -158,7 +159,7 @@ def test_health_sees_models_and_workers(make_app, tmp_path):
         (models / rel).parent.mkdir(parents=True, exist_ok=True)
         (models / rel).write_bytes(b"")
     app = make_app(models_dir=str(models))
-    app.extensions["text2video"].store.worker_heartbeat("w1", hostname="h", pid=1, device="cpu")
+    WorkerRegistry(app.extensions["text2video"].store).heartbeat("w1", hostname="h", pid=1, device="cpu")
     body = app.test_client().get("/api/v1/health").get_json()
     assert body["models"]["present"] is True and body["models"]["demo"] is True
     assert body["workers"]["alive"] == 1 and body["device"]["workers"] == ["cpu"] and body["status"] == "ok"
