@@ -12,7 +12,9 @@ restart, and the GPU worker never waits on someone's slow endpoint: it only writ
 attempt at a time (a conditional UPDATE, so two API nodes never send the same attempt), sends it through the SSRF
 guard (``text2video.netguard``: every address checked at connect time, no redirects), and on failure schedules the
 next attempt with exponential backoff (1, 2, 4, 8, 16 s... up to ``webhook_max_attempts``). A separate Celery queue
-would need its own consumer process and still a retry schedule; the outbox needs neither.
+would need its own consumer process and still a retry schedule; the outbox needs neither. The body is the job JSON
+made by the function the dispatcher is given (``serve`` passes the API's ``links.job_document`` with its public URL):
+this module knows no URLs.
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from . import netguard
 from .exceptions import InvalidInput
 from .jobs.outbox import WebhookOutbox
 from .jobs.store import JobStore
-from .jobs.tables import utcnow
+from .jobs.tables import Job, utcnow
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -111,17 +113,12 @@ def message_id(job_id: str, status: str) -> str:
     return f"msg_{job_id}_{status}"
 
 
-def build_message(job, secret: str, base_url: str = "", timestamp: int | None = None  # noqa: ANN001
+def build_message(document: dict[str, Any], secret: str, timestamp: int | None = None
                   ) -> tuple[bytes, dict[str, str]]:
-    """Body (the job JSON, absolute URLs when ``base_url`` is known) and signed headers for one attempt."""
-    data = job.to_dict()
-    if base_url:
-        base = base_url.rstrip("/")
-        data["files"] = {name: base + url for name, url in data["files"].items()}
-        data["links"] = {name: base + url for name, url in data["links"].items()}
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    """Body (the job JSON ``document``) and signed headers for one attempt."""
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     timestamp = int(time.time()) if timestamp is None else timestamp
-    msg_id = message_id(job.id, data["status"])
+    msg_id = message_id(document["id"], document["status"])
     return body, {"content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(timestamp),
                   "webhook-signature": sign(secret, msg_id, timestamp, body)}
 
@@ -133,14 +130,14 @@ def backoff_s(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
 
 
 class WebhookDispatcher:
-    """Delivers due webhooks from the job store. ``start()`` runs it in a background thread; ``run_once()`` for tests
-    and cron-like use."""
+    """Delivers due webhooks from the job store's outbox; ``job_json`` makes the body of a job. ``start()`` runs it
+    in a background thread; ``run_once()`` for tests and cron-like use."""
 
-    def __init__(self, store: JobStore, settings: Settings, *, base_url: str = "", poll_s: float = 0.5,
-                 threads: int = 4, backoff_base_s: float = 1.0):
+    def __init__(self, store: JobStore, settings: Settings, *, job_json: Callable[[Job], dict[str, Any]],
+                 poll_s: float = 0.5, threads: int = 4, backoff_base_s: float = 1.0):
         self.store, self.settings = store, settings
         self.outbox = WebhookOutbox(store)
-        self.base_url = base_url
+        self.job_json = job_json
         self.poll_s = poll_s
         self.backoff_base_s = backoff_base_s
         self.secret = load_or_create_secret(settings)
@@ -173,7 +170,7 @@ class WebhookDispatcher:
             job = self.store.get(job_id)
             if job is None or not job.callback_url:
                 return
-            body, headers = build_message(job, self.secret, self.base_url)
+            body, headers = build_message(self.job_json(job), self.secret)
             try:
                 response = netguard.send(job.callback_url, "POST", body=body, headers=headers, field="callback_url",
                                          timeout_s=self.settings.webhook_timeout_s,

@@ -10,6 +10,7 @@ import pytest
 
 from text2video.exceptions import Conflict, NotFound, ServiceUnavailable
 from text2video.jobs.status import JobStage, JobStatus
+from text2video.api.links import job_document
 from text2video.jobs.outbox import WebhookOutbox
 from text2video.jobs.store import JobStore
 from text2video.jobs.tables import SCHEMA_VERSION, utcnow
@@ -27,7 +28,7 @@ def test_create_get_roundtrip_and_json(store):
                        api_key_id="k1", callback_url="https://example.org/hook", video_url="https://e.org/v.mp4")
     assert len(job.id) == 32 and int(job.id, 16) >= 0
     got = store.get(job.id)
-    data = got.to_dict()
+    data = job_document(got)
     assert data["status"] == "queued" and data["stage"] is None and data["progress"] == 0.0
     assert data["prompt"] == "Cô gái nhảy" and data["negative_prompt"] == "blurry"
     assert data["params"] == {"steps": 7, "guidance_scale": 9.5} and data["total_steps"] == 7
@@ -94,8 +95,8 @@ def test_progress_only_from_the_owning_worker_and_files_merge(store):
     got = store.get(job.id)
     assert got.status == JobStatus.SUCCEEDED and got.progress == 1.0 and got.fps == 6.0
     assert got.files == ["skeleton.mp4", "keypoints.json", "result.mp4"]
-    assert set(got.to_dict()["files"]) == {"skeleton.mp4", "keypoints.json", "result.mp4"}
-    assert "cancel" not in got.to_dict()["links"]
+    assert set(job_document(got)["files"]) == {"skeleton.mp4", "keypoints.json", "result.mp4"}
+    assert "cancel" not in job_document(got)["links"]
     # a finished job is never written again by a late worker
     assert not store.mark_failed(job.id, "x", "late", worker="w1")
     assert not store.update_progress(job.id, "w1", progress=0.1)

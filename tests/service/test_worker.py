@@ -10,6 +10,8 @@ from collections import Counter
 
 import pytest
 
+from text2video.api.links import job_document
+from text2video.jobs.fields import job_data
 from text2video.jobs.queue import enqueue
 from text2video.jobs.status import JobStatus
 from text2video.jobs.worker import Reaper
@@ -21,8 +23,8 @@ from service_helpers import kill_when_denoising, make_settings, wait_for
 def test_job_runs_with_progress_and_files(live_worker):
     job_id = live_worker.create("a dancer", steps=3, callback_url=None)
     job = live_worker.wait_status(job_id, timeout=30)
-    assert job.status == JobStatus.SUCCEEDED, job.to_dict()
-    data = job.to_dict()
+    data = job_document(job)
+    assert job.status == JobStatus.SUCCEEDED, data
     assert data["progress"] == 1.0 and data["attempts"] == 1 and data["english_prompt"] == "a dancer"
     assert set(data["files"]) == {"skeleton.mp4", "keypoints.json", "result.mp4", "result.gif", "side_by_side.mp4"}
     folder = live_worker.settings.jobs_dir / job_id
@@ -135,7 +137,7 @@ def test_stopping_a_worker_puts_its_running_job_back_without_counting(tmp_path, 
     wait_for(lambda: worker.store.get(job_id).status == JobStatus.RUNNING, 30, what="job running")
     assert worker.proc.stop(timeout=30) == 0
     job = worker.store.get(job_id)
-    assert job.status == JobStatus.QUEUED and job.attempts == 0, job.to_dict()
+    assert job.status == JobStatus.QUEUED and job.attempts == 0, job_data(job)
     assert not [w for w in WorkerRegistry(worker.store).live() if w.name == "gpu-d"]
 
 

@@ -5,7 +5,8 @@ dead worker's job) is ONE conditional ``UPDATE ... WHERE status = ...``: the dat
 exactly once even when its message is delivered twice. The UPDATE that finishes a job also puts it in the webhook
 outbox (:mod:`text2video.jobs.outbox`) when it has a callback URL.
 
-The store returns detached :class:`~text2video.jobs.tables.Job` rows (plain snapshots).
+The store returns detached :class:`~text2video.jobs.tables.Job` rows (plain snapshots) and knows no URLs: the job
+JSON is built from :mod:`text2video.jobs.fields`, its links by the API.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The job database's tables (SQLAlchemy ORM): jobs (with their webhook outbox columns), workers, schema version.
 
-Column and table names are the stored format: renaming one needs a new :data:`SCHEMA_VERSION`.
+Column and table names are the stored format: renaming one needs a new :data:`SCHEMA_VERSION`. The JSON form of a
+job is built from :mod:`text2video.jobs.fields`, not here.
 """
 
 from __future__ import annotations
@@ -119,43 +120,6 @@ class Job(Base):
         if not self.error_code:
             return None
         return {"code": self.error_code, "message": self.error_message or ""}
-
-    def to_dict(self, url_prefix: str = "/api/v1") -> dict[str, Any]:
-        """The job JSON of the service contract. URLs are relative to the server (the API may rewrite them)."""
-        self_url = f"{url_prefix}/jobs/{self.id}"
-        status = JobStatus(self.status)
-        links = {"self": self_url}
-        if not status.finished:
-            links["cancel"] = f"{self_url}/cancel"
-        return {
-            "id": self.id,
-            "status": status.value,
-            "stage": JobStage(self.stage).value if self.stage else None,
-            "progress": round(float(self.progress or 0.0), 4),
-            "step": self.step or 0,
-            "total_steps": self.total_steps or 0,
-            "eta_seconds": None if self.eta_seconds is None else round(float(self.eta_seconds), 1),
-            "prompt": self.prompt,
-            "english_prompt": self.english_prompt,
-            "language": self.language,
-            "negative_prompt": self.negative_prompt,
-            "params": dict(self.params or {}),
-            "input_kind": self.input_kind,
-            "pose_summary": self.pose_summary,
-            "fps": self.fps,
-            "device": self.device,
-            "memory_preset": self.memory_preset,
-            "demo": bool(self.demo),
-            "warnings": list(self.warnings or []),
-            "created_at": isoformat(self.created_at),
-            "started_at": isoformat(self.started_at),
-            "finished_at": isoformat(self.finished_at),
-            "error": self.error,
-            "files": {name: f"{self_url}/files/{name}" for name in (self.files or [])},
-            "links": links,
-            "cancel_requested": bool(self.cancel_requested),
-            "attempts": self.attempts or 0,
-        }
 
 
 class WorkerRecord(Base):

@@ -79,6 +79,24 @@ def test_openapi_request_schema_is_the_validation_schema(make_app):
     assert "steps" in expect_problem(client.post("/api/v1/jobs", json={"prompt": "x", "steps": 151}), 422)["errors"]
 
 
+def test_openapi_job_schema_is_the_job_json(app, client, sample_bytes, hand_worker):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schema = doc["components"]["schemas"]["Job"]
+    queued = submit(client, sample_bytes).get_json()
+    done_id = submit(client, sample_bytes).get_json()["id"]
+    hand_worker.succeed(done_id)
+    failed_id = submit(client, sample_bytes).get_json()["id"]
+    hand_worker.fail(failed_id, "no_person", "nobody in the video")
+    jobs = [queued] + [client.get(f"/api/v1/jobs/{i}").get_json() for i in (done_id, failed_id)]
+    assert jobs[1]["files"] and jobs[2]["error"]  # links and errors filled, not only nulls
+    for job in jobs:
+        assert set(job) == set(schema["properties"]), job["status"]  # every key documented, every documented key sent
+        assert set(schema["required"]) <= set(job)
+    jsonschema = pytest.importorskip("jsonschema")
+    for job in jobs:
+        jsonschema.Draft202012Validator(schema).validate(job)
+
+
 def test_openapi_with_external_validator(client):
     validator = pytest.importorskip("openapi_spec_validator")
     validator.validate(client.get("/api/v1/openapi.json").get_json())
