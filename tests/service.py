@@ -22,6 +22,7 @@ from pathlib import Path
 
 from text2video.jobs.queue import enqueue, make_celery
 from text2video.jobs.store import JobStore
+from text2video.jobs.workers import WorkerRegistry
 from text2video.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,7 +185,7 @@ class LiveWorker(Harness):
     def child_pid(self, timeout: float = 20.0) -> int:
         """The pid of the Celery child (from the worker table: the supervisor writes it)."""
         def pid():
-            recs = [w for w in self.store.live_workers(within_s=30) if w.name == self.name]
+            recs = [w for w in WorkerRegistry(self.store).live(within_s=30) if w.name == self.name]
             return recs[0].pid if recs and recs[0].pid else None
         return wait_for(pid, timeout, what=f"worker {self.name} child pid")
 

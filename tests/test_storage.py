@@ -11,7 +11,8 @@ import pytest
 
 from text2video import storage
 from text2video.exceptions import InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
-from text2video.jobs.store import utcnow
+from text2video.jobs.retention import cleanup_expired
+from text2video.jobs.tables import utcnow
 
 
 def test_job_dir_and_file_names_are_safe(service_settings):
@@ -81,12 +82,12 @@ def test_cleanup_expired_removes_old_finished_jobs_only(service_settings, store)
     orphan = storage.job_dir(service_settings, "f" * 32, create=True)
     past = time.time() - 8 * 86400
     os.utime(orphan, (past, past))
-    assert storage.cleanup_expired(store, service_settings) == 1
+    assert cleanup_expired(store, service_settings) == 1
     assert store.get(old) is None and not storage.job_dir(service_settings, old).exists()
     assert not orphan.exists()
     for keep in (recent, running, queued):
         assert store.get(keep) is not None and storage.job_dir(service_settings, keep).exists()
-    assert storage.cleanup_expired(store, service_settings.replace(retention_days=0)) == 0
+    assert cleanup_expired(store, service_settings.replace(retention_days=0)) == 0
 
 
 def test_disk_floor(service_settings):

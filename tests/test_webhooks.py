@@ -15,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from text2video import webhooks
+from text2video import netguard, webhooks
+from text2video.api.links import job_document
 from text2video.jobs.status import JobStatus
 
 
@@ -106,7 +107,8 @@ def test_delivered_signed_and_retried_with_backoff(service_settings, store, rece
     settings = service_settings.replace(url_allow_private=True)
     rx = receiver(fail_first=2)
     job_id = finished_job(store, rx.url)
-    dispatcher = webhooks.WebhookDispatcher(store, settings, base_url="https://t2v.example", backoff_base_s=0.2)
+    dispatcher = webhooks.WebhookDispatcher(store, settings, backoff_base_s=0.2,
+                                            job_json=lambda job: job_document(job, "https://t2v.example/"))
     try:
         deadline = time.monotonic() + 15
         while store.get(job_id).webhook_status not in ("delivered", "failed") and time.monotonic() < deadline:
@@ -136,7 +138,7 @@ def test_gives_up_after_max_attempts(service_settings, store, receiver):
     settings = service_settings.replace(url_allow_private=True, webhook_max_attempts=2)
     rx = receiver(fail_first=100)
     job_id = finished_job(store, rx.url, status="failed")
-    dispatcher = webhooks.WebhookDispatcher(store, settings, backoff_base_s=0.05)
+    dispatcher = webhooks.WebhookDispatcher(store, settings, job_json=job_document, backoff_base_s=0.05)
     try:
         deadline = time.monotonic() + 10
         while store.get(job_id).webhook_status != "failed" and time.monotonic() < deadline:
@@ -152,7 +154,7 @@ def test_gives_up_after_max_attempts(service_settings, store, receiver):
 def test_private_callback_refused_without_retry(service_settings, store, receiver):
     rx = receiver()
     job_id = finished_job(store, rx.url)  # 127.0.0.1, and url_allow_private is off
-    dispatcher = webhooks.WebhookDispatcher(store, service_settings)
+    dispatcher = webhooks.WebhookDispatcher(store, service_settings, job_json=job_document)
     try:
         dispatcher.run_once()
     finally:
@@ -161,7 +163,7 @@ def test_private_callback_refused_without_retry(service_settings, store, receive
     assert job.webhook_status == "failed" and job.webhook_attempts == 1 and rx.requests == []
     assert "127.0.0.1" in job.webhook_error or "loopback" in job.webhook_error.lower()
     with pytest.raises(Exception) as exc:
-        webhooks.validate_callback_url(rx.url, service_settings)
+        netguard.validate_url(rx.url, field="callback_url", policy=netguard.Policy.from_settings(service_settings))
     assert exc.value.field == "callback_url"
 
 
@@ -169,7 +171,7 @@ def test_background_dispatcher_delivers_a_canceled_job(service_settings, store, 
     rx = receiver()
     job = store.create({}, "input.mp4", "p", None, callback_url=rx.url)
     dispatcher = webhooks.WebhookDispatcher(store, service_settings.replace(url_allow_private=True),
-                                            poll_s=0.1).start()
+                                            job_json=job_document, poll_s=0.1).start()
     try:
         store.request_cancel(job.id)
         deadline = time.monotonic() + 10

@@ -9,7 +9,6 @@ same folder and renamed when complete: a reader never sees half a file.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
@@ -21,8 +20,6 @@ from typing import IO, Iterator
 from .exceptions import InvalidInput, NotFound, ServiceUnavailable
 from .settings import Settings
 
-log = logging.getLogger(__name__)
-
 OUTPUT_FILES = ("skeleton.mp4", "keypoints.json", "result.mp4", "result.gif", "side_by_side.mp4")
 # Upload extensions we keep (the API probes the content too); anything else is stored as .bin and probed.
 _EXT_RE = re.compile(r"^\.[a-z0-9]{1,5}$")
@@ -30,9 +27,14 @@ _JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+def is_job_id(name: object) -> bool:
+    """A uuid4 hex, the only form of job id that may become a folder name."""
+    return isinstance(name, str) and bool(_JOB_ID_RE.match(name))
+
+
 def job_dir(settings: Settings, job_id: str, create: bool = False) -> Path:
     """``<data_dir>/jobs/<job_id>``; the id must be a uuid4 hex (it becomes a path)."""
-    if not isinstance(job_id, str) or not _JOB_ID_RE.match(job_id):
+    if not is_job_id(job_id):
         raise NotFound(f"job {job_id!r} does not exist", field="id", value=job_id,
                        hint="Job ids are 32 hexadecimal characters, as returned by POST /api/v1/jobs.")
     path = settings.jobs_dir / job_id
@@ -144,42 +146,6 @@ def delete_job_files(settings: Settings, job_id: str) -> bool:
     return not folder.exists()
 
 
-def cleanup_expired(store, settings: Settings) -> int:  # noqa: ANN001 - JobStore (no import cycle)
-    """Delete finished jobs older than ``settings.retention_days`` (row and files); return how many.
-
-    Also removes job folders that have no row any more (a crash between deleting the row and the files).
-    ``retention_days <= 0`` keeps everything."""
-    if settings.retention_days <= 0:
-        return 0
-    removed = 0
-    for job in store.expired(settings.retention_days):
-        delete_job_files(settings, job.id)
-        if store.delete(job.id):
-            removed += 1
-    removed_orphans = _remove_orphan_folders(store, settings)
-    if removed or removed_orphans:
-        log.info("retention: removed %d expired jobs and %d orphan folders (older than %.1f days)", removed,
-                 removed_orphans, settings.retention_days)
-    return removed
-
-
-def _remove_orphan_folders(store, settings: Settings) -> int:  # noqa: ANN001
-    import time
-
-    root = settings.jobs_dir
-    if not root.is_dir():
-        return 0
-    cutoff = time.time() - settings.retention_days * 86400
-    count = 0
-    for entry in root.iterdir():
-        # Only old folders: a brand-new folder may belong to a job whose row is being written right now.
-        if _JOB_ID_RE.match(entry.name) and entry.is_dir() and entry.stat().st_mtime < cutoff \
-                and store.get(entry.name) is None:
-            shutil.rmtree(entry, ignore_errors=True)
-            count += 1
-    return count
-
-
 def free_disk_mb(settings: Settings) -> float:
     """Free space (MB) on the filesystem holding the data folder."""
     path = Path(settings.data_dir)
@@ -198,5 +164,5 @@ def check_disk_floor(settings: Settings) -> None:
 
 
 __all__ = ["OUTPUT_FILES", "job_dir", "job_file", "atomic_write", "atomic_write_bytes", "atomic_write_text",
-           "upload_extension", "save_upload", "existing_files", "delete_job_files", "cleanup_expired",
-           "free_disk_mb", "check_disk_floor"]
+           "upload_extension", "save_upload", "existing_files", "delete_job_files", "free_disk_mb",
+           "check_disk_floor", "is_job_id"]

@@ -6,13 +6,15 @@ every retry of one event, for de-duplication), ``webhook-timestamp`` (unix secon
 secret ``whsec_<base64>``. The secret is ``settings.webhook_secret`` or, when empty, generated once and kept in
 ``<data_dir>/webhook_secret`` (shared by every node through the data folder).
 
-Delivery design: a transactional outbox in the job table plus one dispatcher thread in every ``serve`` process.
-The UPDATE that finishes a job also marks its webhook ``pending`` (``jobs.store``), so a notification survives any
+Delivery design: a transactional outbox in the job table (``jobs.outbox``) plus one dispatcher thread in every
+``serve`` process. The UPDATE that finishes a job also marks its webhook ``pending``, so a notification survives any
 restart, and the GPU worker never waits on someone's slow endpoint: it only writes a row. The dispatcher leases one
 attempt at a time (a conditional UPDATE, so two API nodes never send the same attempt), sends it through the SSRF
-guard (``api.netguard``: every address checked at connect time, no redirects), and on failure schedules the next
-attempt with exponential backoff (1, 2, 4, 8, 16 s... up to ``webhook_max_attempts``). A separate Celery queue would
-need its own consumer process and still a retry schedule; the outbox needs neither.
+guard (``text2video.netguard``: every address checked at connect time, no redirects), and on failure schedules the
+next attempt with exponential backoff (1, 2, 4, 8, 16 s... up to ``webhook_max_attempts``). A separate Celery queue
+would need its own consumer process and still a retry schedule; the outbox needs neither. The body is the job JSON
+made by the function the dispatcher is given (``serve`` passes the API's ``links.job_document`` with its public URL):
+this module knows no URLs.
 """
 
 from __future__ import annotations
@@ -29,9 +31,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
+from . import netguard
 from .exceptions import InvalidInput
+from .jobs.outbox import WebhookOutbox
+from .jobs.store import JobStore
+from .jobs.tables import Job, utcnow
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,27 +113,14 @@ def message_id(job_id: str, status: str) -> str:
     return f"msg_{job_id}_{status}"
 
 
-def build_message(job, secret: str, base_url: str = "", timestamp: int | None = None  # noqa: ANN001
+def build_message(document: dict[str, Any], secret: str, timestamp: int | None = None
                   ) -> tuple[bytes, dict[str, str]]:
-    """Body (the job JSON, absolute URLs when ``base_url`` is known) and signed headers for one attempt."""
-    data = job.to_dict()
-    if base_url:
-        base = base_url.rstrip("/")
-        data["files"] = {name: base + url for name, url in data["files"].items()}
-        data["links"] = {name: base + url for name, url in data["links"].items()}
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    """Body (the job JSON ``document``) and signed headers for one attempt."""
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     timestamp = int(time.time()) if timestamp is None else timestamp
-    msg_id = message_id(job.id, data["status"])
+    msg_id = message_id(document["id"], document["status"])
     return body, {"content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(timestamp),
                   "webhook-signature": sign(secret, msg_id, timestamp, body)}
-
-
-def validate_callback_url(url: str, settings: Settings) -> str:
-    """Submit-time check of a ``callback_url`` (the same SSRF rules as ``video_url``); F2's API calls this."""
-    from .api import netguard
-
-    netguard.validate_url(url, field="callback_url", policy=netguard.Policy.from_settings(settings))
-    return url
 
 
 # --- delivery -----------------------------------------------------------------------------------------------------
@@ -137,13 +130,14 @@ def backoff_s(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
 
 
 class WebhookDispatcher:
-    """Delivers due webhooks from the job store. ``start()`` runs it in a background thread; ``run_once()`` for tests
-    and cron-like use."""
+    """Delivers due webhooks from the job store's outbox; ``job_json`` makes the body of a job. ``start()`` runs it
+    in a background thread; ``run_once()`` for tests and cron-like use."""
 
-    def __init__(self, store, settings: Settings, *, base_url: str = "", poll_s: float = 0.5,  # noqa: ANN001
-                 threads: int = 4, backoff_base_s: float = 1.0):
+    def __init__(self, store: JobStore, settings: Settings, *, job_json: Callable[[Job], dict[str, Any]],
+                 poll_s: float = 0.5, threads: int = 4, backoff_base_s: float = 1.0):
         self.store, self.settings = store, settings
-        self.base_url = base_url
+        self.outbox = WebhookOutbox(store)
+        self.job_json = job_json
         self.poll_s = poll_s
         self.backoff_base_s = backoff_base_s
         self.secret = load_or_create_secret(settings)
@@ -156,12 +150,12 @@ class WebhookDispatcher:
     def run_once(self, wait: bool = True) -> int:
         """Start delivery of every due webhook; with ``wait`` block until those attempts finish. Returns how many."""
         futures = []
-        for job in self.store.due_webhooks():
+        for job in self.outbox.due():
             with self._lock:
                 if job.id in self._inflight:
                     continue
             lease = max(60.0, self.settings.webhook_timeout_s * 3)
-            if not self.store.lease_webhook(job.id, job.webhook_attempts, lease):
+            if not self.outbox.lease(job.id, job.webhook_attempts, lease):
                 continue  # another dispatcher took this attempt
             with self._lock:
                 self._inflight.add(job.id)
@@ -172,14 +166,11 @@ class WebhookDispatcher:
         return len(futures)
 
     def _deliver(self, job_id: str, attempt: int) -> None:
-        from .api import netguard
-        from .jobs.store import utcnow
-
         try:
             job = self.store.get(job_id)
             if job is None or not job.callback_url:
                 return
-            body, headers = build_message(job, self.secret, self.base_url)
+            body, headers = build_message(self.job_json(job), self.secret)
             try:
                 response = netguard.send(job.callback_url, "POST", body=body, headers=headers, field="callback_url",
                                          timeout_s=self.settings.webhook_timeout_s,
@@ -190,14 +181,14 @@ class WebhookDispatcher:
             except Exception as exc:  # noqa: BLE001 - connection refused, timeout, DNS: retry later
                 ok, error, permanent = False, f"{type(exc).__name__}: {exc}", False
             if ok:
-                self.store.webhook_result(job_id, "delivered")
+                self.outbox.record(job_id, "delivered")
                 log.info("webhook for job %s delivered (attempt %d)", job_id, attempt)
             elif permanent or attempt >= self.settings.webhook_max_attempts:
-                self.store.webhook_result(job_id, "failed", error=f"attempt {attempt}: {error}")
+                self.outbox.record(job_id, "failed", error=f"attempt {attempt}: {error}")
                 log.warning("webhook for job %s given up after %d attempts: %s", job_id, attempt, error)
             else:
                 delay = backoff_s(attempt, self.backoff_base_s)
-                self.store.webhook_result(job_id, "pending", next_at=utcnow() + timedelta(seconds=delay),
+                self.outbox.record(job_id, "pending", next_at=utcnow() + timedelta(seconds=delay),
                                           error=f"attempt {attempt}: {error}")
                 log.info("webhook for job %s failed (attempt %d: %s); next in %.0f s", job_id, attempt, error, delay)
         except Exception:  # noqa: BLE001 - never kill the pool thread; the lease expires and it is retried
@@ -225,9 +216,5 @@ class WebhookDispatcher:
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
-def delivery_state(job) -> dict[str, Any]:  # noqa: ANN001
-    return {"status": job.webhook_status, "attempts": job.webhook_attempts, "error": job.webhook_error}
-
-
-__all__ = ["generate_secret", "load_or_create_secret", "sign", "verify", "build_message", "validate_callback_url",
-           "WebhookDispatcher", "backoff_s", "message_id", "SECRET_PREFIX"]
+__all__ = ["generate_secret", "load_or_create_secret", "sign", "verify", "build_message", "WebhookDispatcher",
+           "backoff_s", "message_id", "SECRET_PREFIX"]

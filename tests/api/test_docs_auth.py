@@ -7,6 +7,7 @@ import re
 
 from tests.api.helpers import expect_problem, submit
 from text2video.api.schemas import JOB_PARAMS
+from text2video.jobs.workers import WorkerRegistry
 
 
 def _routes(app) -> set[tuple[str, str]]:
@@ -74,6 +75,24 @@ def test_openapi_request_schema_is_the_validation_schema(make_app):
     assert {"step", "id", "video"} <= set(legacy["properties"]) and "1" in legacy["properties"]["lang"]["enum"]
     # a value the document allows is accepted, one just outside is refused, by the same numbers
     assert "steps" in expect_problem(client.post("/api/v1/jobs", json={"prompt": "x", "steps": 151}), 422)["errors"]
+
+
+def test_openapi_job_schema_is_the_job_json(app, client, sample_bytes, hand_worker):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schema = doc["components"]["schemas"]["Job"]
+    queued = submit(client, sample_bytes).get_json()
+    done_id = submit(client, sample_bytes).get_json()["id"]
+    hand_worker.succeed(done_id)
+    failed_id = submit(client, sample_bytes).get_json()["id"]
+    hand_worker.fail(failed_id, "no_person", "nobody in the video")
+    jobs = [queued] + [client.get(f"/api/v1/jobs/{i}").get_json() for i in (done_id, failed_id)]
+    assert jobs[1]["files"] and jobs[2]["error"]  # links and errors filled, not only nulls
+    for job in jobs:
+        assert set(job) == set(schema["properties"]), job["status"]  # every key documented, every documented key sent
+        assert set(schema["required"]) <= set(job)
+    jsonschema = pytest.importorskip("jsonschema")
+    for job in jobs:
+        jsonschema.Draft202012Validator(schema).validate(job)
 
 
 def test_openapi_with_external_validator(client):
@@ -160,7 +179,7 @@ def test_health_sees_models_and_workers(make_app, tmp_path):
         (models / rel).parent.mkdir(parents=True, exist_ok=True)
         (models / rel).write_bytes(b"")
     app = make_app(models_dir=str(models))
-    app.extensions["text2video"].store.worker_heartbeat("w1", hostname="h", pid=1, device="cpu")
+    WorkerRegistry(app.extensions["text2video"].store).heartbeat("w1", hostname="h", pid=1, device="cpu")
     body = app.test_client().get("/api/v1/health").get_json()
     assert body["models"]["present"] is True and body["models"]["demo"] is True
     assert body["workers"]["alive"] == 1 and body["device"]["workers"] == ["cpu"] and body["status"] == "ok"

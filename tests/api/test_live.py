@@ -19,6 +19,7 @@ import requests
 from tests.api.helpers import serve_in_thread
 from text2video.api import create_app
 from text2video.jobs.store import JobStore
+from text2video.jobs.workers import WorkerRegistry
 from text2video.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +77,7 @@ def live(tmp_path_factory, demo_models):
                                   start_new_session=True)
     live = Live(f"http://127.0.0.1:{server.effective_port}", settings, store, worker, log)
     deadline = time.monotonic() + 120
-    while not any(w.name == "api-live-worker" for w in store.live_workers(within_s=30)):
+    while not any(w.name == "api-live-worker" for w in WorkerRegistry(store).live(within_s=30)):
         assert worker.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
         time.sleep(0.2)
     yield live

@@ -12,6 +12,7 @@ import psutil
 import pytest
 import requests
 
+from text2video.jobs.fields import job_data
 from text2video.jobs.status import JobStatus
 
 from tests.media import make_video
@@ -69,7 +70,7 @@ def test_api_restart_loses_no_queued_job(tmp_path, start_server, clip):
 
     full = start_server(settings)
     jobs = full.wait_all([*ids, lost], timeout=120)
-    assert all(j.status == JobStatus.SUCCEEDED for j in jobs), [j.to_dict() for j in jobs]
+    assert all(j.status == JobStatus.SUCCEEDED for j in jobs), [job_data(j) for j in jobs]
     counts = Counter(j for _, j in full.runs())
     assert all(counts[i] == 1 for i in [*ids, lost]), counts  # each exactly once despite the re-sent messages
 

@@ -13,6 +13,7 @@ from collections import Counter
 
 import pytest
 
+from text2video.jobs.fields import job_data
 from text2video.jobs.queue import enqueue
 from text2video.jobs.status import JobStatus
 from text2video.jobs.store import JobStore
@@ -100,7 +101,7 @@ def test_redis_broker_and_postgres_store_with_a_live_worker(tmp_path, start_work
     for job_id in ids[:5]:
         enqueue(worker.celery_app, job_id)  # duplicates
     jobs = worker.wait_all(ids, timeout=60)
-    assert all(j.status == JobStatus.SUCCEEDED for j in jobs), [j.to_dict() for j in jobs]
+    assert all(j.status == JobStatus.SUCCEEDED for j in jobs), [job_data(j) for j in jobs]
     assert all(n == 1 for n in Counter(j for _, j in worker.runs()).values())
 
     # a killed child on Redis: the supervisor re-queues the job, the fresh child runs it again

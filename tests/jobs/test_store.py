@@ -10,7 +10,11 @@ import pytest
 
 from text2video.exceptions import Conflict, NotFound, ServiceUnavailable
 from text2video.jobs.status import JobStage, JobStatus
-from text2video.jobs.store import SCHEMA_VERSION, JobStore, describe_exit, utcnow
+from text2video.api.links import job_document
+from text2video.jobs.outbox import WebhookOutbox
+from text2video.jobs.store import JobStore
+from text2video.jobs.tables import SCHEMA_VERSION, utcnow
+from text2video.jobs.workers import WorkerRegistry, describe_exit
 
 from tests.service import race_to_claim
 
@@ -24,7 +28,7 @@ def test_create_get_roundtrip_and_json(store):
                        api_key_id="k1", callback_url="https://example.org/hook", video_url="https://e.org/v.mp4")
     assert len(job.id) == 32 and int(job.id, 16) >= 0
     got = store.get(job.id)
-    data = got.to_dict()
+    data = job_document(got)
     assert data["status"] == "queued" and data["stage"] is None and data["progress"] == 0.0
     assert data["prompt"] == "Cô gái nhảy" and data["negative_prompt"] == "blurry"
     assert data["params"] == {"steps": 7, "guidance_scale": 9.5} and data["total_steps"] == 7
@@ -91,8 +95,8 @@ def test_progress_only_from_the_owning_worker_and_files_merge(store):
     got = store.get(job.id)
     assert got.status == JobStatus.SUCCEEDED and got.progress == 1.0 and got.fps == 6.0
     assert got.files == ["skeleton.mp4", "keypoints.json", "result.mp4"]
-    assert set(got.to_dict()["files"]) == {"skeleton.mp4", "keypoints.json", "result.mp4"}
-    assert "cancel" not in got.to_dict()["links"]
+    assert set(job_document(got)["files"]) == {"skeleton.mp4", "keypoints.json", "result.mp4"}
+    assert "cancel" not in job_document(got)["links"]
     # a finished job is never written again by a late worker
     assert not store.mark_failed(job.id, "x", "late", worker="w1")
     assert not store.update_progress(job.id, "w1", progress=0.1)
@@ -187,7 +191,7 @@ def test_webhook_outbox_marked_in_the_finishing_update(store):
     queued = new_job(store, callback_url="https://example.org/h")
     store.request_cancel(queued.id)
     assert store.get(queued.id).webhook_status == "pending"
-    assert {j.id for j in store.due_webhooks()} == {with_hook.id, queued.id}
+    assert {j.id for j in WebhookOutbox(store).due()} == {with_hook.id, queued.id}
 
 
 def test_sqlite_is_wal_and_schema_version_is_checked(store, service_settings):
@@ -202,9 +206,9 @@ def test_sqlite_is_wal_and_schema_version_is_checked(store, service_settings):
 
 
 def test_worker_records(store):
-    store.worker_heartbeat("gpu0", hostname="h", pid=5, device="cuda")
-    store.worker_heartbeat("gpu1", hostname="h", pid=6)
-    store.worker_heartbeat("gpu1", hostname="h", pid=None, stopped=True)
-    from text2video.jobs.queue import workers_alive
-    alive = workers_alive(store)
+    registry = WorkerRegistry(store)
+    registry.heartbeat("gpu0", hostname="h", pid=5, device="cuda")
+    registry.heartbeat("gpu1", hostname="h", pid=6)
+    registry.heartbeat("gpu1", hostname="h", pid=None, stopped=True)
+    alive = [w.to_dict() for w in registry.live()]
     assert [w["name"] for w in alive] == ["gpu0"] and alive[0]["device"] == "cuda"

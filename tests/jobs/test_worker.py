@@ -10,9 +10,12 @@ from collections import Counter
 
 import pytest
 
+from text2video.api.links import job_document
+from text2video.jobs.fields import job_data
 from text2video.jobs.queue import enqueue
 from text2video.jobs.status import JobStatus
 from text2video.jobs.worker import Reaper
+from text2video.jobs.workers import WorkerRegistry
 
 from tests.service import kill_when_denoising, make_settings, wait_for
 
@@ -20,8 +23,8 @@ from tests.service import kill_when_denoising, make_settings, wait_for
 def test_job_runs_with_progress_and_files(live_worker):
     job_id = live_worker.create("a dancer", steps=3, callback_url=None)
     job = live_worker.wait_status(job_id, timeout=30)
-    assert job.status == JobStatus.SUCCEEDED, job.to_dict()
-    data = job.to_dict()
+    data = job_document(job)
+    assert job.status == JobStatus.SUCCEEDED, data
     assert data["progress"] == 1.0 and data["attempts"] == 1 and data["english_prompt"] == "a dancer"
     assert set(data["files"]) == {"skeleton.mp4", "keypoints.json", "result.mp4", "result.gif", "side_by_side.mp4"}
     folder = live_worker.settings.jobs_dir / job_id
@@ -134,8 +137,8 @@ def test_stopping_a_worker_puts_its_running_job_back_without_counting(tmp_path, 
     wait_for(lambda: worker.store.get(job_id).status == JobStatus.RUNNING, 30, what="job running")
     assert worker.proc.stop(timeout=30) == 0
     job = worker.store.get(job_id)
-    assert job.status == JobStatus.QUEUED and job.attempts == 0, job.to_dict()
-    assert not [w for w in worker.store.live_workers() if w.name == "gpu-d"]
+    assert job.status == JobStatus.QUEUED and job.attempts == 0, job_data(job)
+    assert not [w for w in WorkerRegistry(worker.store).live() if w.name == "gpu-d"]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -169,7 +172,7 @@ def test_real_cuda_oom_fails_the_job_and_the_worker_keeps_serving(tmp_path, star
 def test_a_job_stuck_past_the_time_limit_is_failed_and_its_child_replaced(tmp_path, start_worker):
     from datetime import timedelta
 
-    from text2video.jobs.store import utcnow
+    from text2video.jobs.tables import utcnow
 
     settings = make_settings(tmp_path / "data", job_timeout_s=3600)
     worker = start_worker(settings, "gpu-e")

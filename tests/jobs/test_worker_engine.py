@@ -8,6 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
+from text2video.jobs.fields import job_data
 from text2video.jobs.status import JobStatus
 
 from tests.service import Harness, kill_when_denoising, make_settings, start_worker_process
@@ -38,7 +39,7 @@ def create_skeleton_job(h: Harness, steps: int) -> str:
 
 def test_real_engine_job_produces_playable_files(demo_worker):
     job = demo_worker.wait_status(create_skeleton_job(demo_worker, steps=2), timeout=120)
-    assert job.status == JobStatus.SUCCEEDED, (job.to_dict(), demo_worker.proc.output()[-3000:])
+    assert job.status == JobStatus.SUCCEEDED, (job_data(job), demo_worker.proc.output()[-3000:])
     assert job.demo and job.input_kind == "skeleton" and job.params["seed"] == 3
     assert {"result.mp4", "result.gif", "side_by_side.mp4", "skeleton.mp4"} <= set(job.files)
     with av.open(str(demo_worker.settings.jobs_dir / job.id / "result.mp4")) as container:

@@ -5,7 +5,8 @@
 
 Blueprints: ``jobs`` (/api/v1/jobs...), ``generate`` (POST /generate), ``health`` (/api/v1/health), ``docs``
 (/api/v1/openapi.json, /api/v1/docs), ``frontend`` (/ and the SPA's files). Production: ``manage.py serve`` runs it
-under waitress. The web process stores jobs and sends queue messages; it never loads a model.
+under waitress. The web process stores jobs and sends queue messages; it never loads a model. URLs of jobs and their
+files are made in ``links`` only (the job store returns data).
 """
 
 from __future__ import annotations

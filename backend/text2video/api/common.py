@@ -1,4 +1,4 @@
-"""Helpers shared by the views: the job JSON, ``get_job_or_404``, ``Prefer: wait``."""
+"""Helpers shared by the views: the job JSON with signed file links, ``get_job_or_404``, ``Prefer: wait``."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import time
 from flask import g, request
 
 from ..exceptions import NotFound
-from ..jobs.store import Job
+from ..jobs.tables import Job
 from .auth import auth_enabled, authenticate, sign_file_url
+from .links import job_document
 from .services import services
 
-API_PREFIX = "/api/v1"
 MAX_PREFER_WAIT_S = 60
 POLL_INTERVAL_S = 0.25
 _WAIT_RE = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d{1,6})\"?", re.IGNORECASE)
@@ -20,14 +20,10 @@ _WAIT_RE = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d{1,6})\"?", re.IGNORECASE)
 
 def job_json(job: Job) -> dict:
     """The job as the service contract shows it; file links are signed when keys are on (for ``<video src>``)."""
-    data = job.to_dict(url_prefix=API_PREFIX)
+    data = job_document(job)
     if auth_enabled():
         data["files"] = {name: sign_file_url(url, job.id, name) for name, url in data["files"].items()}
     return data
-
-
-def job_location(job_id: str) -> str:
-    return f"{API_PREFIX}/jobs/{job_id}"
 
 
 def get_job_or_404(job_id: str) -> Job:
@@ -69,5 +65,4 @@ def wait_until_finished(job: Job, seconds: float) -> Job:
     return job
 
 
-__all__ = ["job_json", "job_location", "get_job_or_404", "prefer_wait", "wait_until_finished", "API_PREFIX",
-           "MAX_PREFER_WAIT_S", "client_gone"]
+__all__ = ["job_json", "get_job_or_404", "prefer_wait", "wait_until_finished", "MAX_PREFER_WAIT_S", "client_gone"]

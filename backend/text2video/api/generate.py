@@ -14,8 +14,9 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from .. import exceptions, storage
 from ..jobs.status import JobStatus
 from .auth import authenticate, require_key
-from .common import job_json, job_location, wait_until_finished
+from .common import job_json, wait_until_finished
 from .intake import create_job, read_submission
+from .links import job_location
 from .problems import problem
 from .services import get_settings
 

@@ -12,6 +12,7 @@ import time
 from flask import Blueprint, jsonify
 
 from .. import storage
+from ..jobs.workers import WorkerRegistry
 from ..models.inventory import inventory, resolve_root
 from ..models.layout import FYP_DIR, POSE_DIR, POSE_PRESETS, SD_DIR, TRANSLATION_DIR
 from .auth import auth_enabled, is_authenticated
@@ -60,9 +61,7 @@ def health():
     if not is_authenticated():
         body["status"] = "ok" if store_ok else "unavailable"
         return jsonify(body), 200 if store_ok else 503
-    from ..jobs.queue import workers_alive
-
-    workers = workers_alive(store) if store_ok else []
+    workers = [w.to_dict() for w in WorkerRegistry(store).live()] if store_ok else []
     models = models_report(settings.models_dir, settings.pose_preset)
     free_mb = storage.free_disk_mb(settings)
     problems = []

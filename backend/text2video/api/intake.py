@@ -18,11 +18,10 @@ from typing import Any
 from flask import request
 from werkzeug.datastructures import FileStorage
 
-from .. import storage
+from .. import netguard, storage
 from ..exceptions import (BadRequest, InvalidInput, RateLimited, ServiceUnavailable, Text2VideoError,
                           UnsupportedMedia)
-from ..jobs.store import Job
-from . import netguard
+from ..jobs.tables import Job
 from .schemas import CLIENT_ID, VIDEO_EXTENSIONS, JobRequest, validate_job_request
 from .services import services
 

@@ -8,8 +8,9 @@ from .. import storage
 from ..exceptions import Conflict, InvalidInput, NotFound
 from ..jobs.status import JobStatus
 from .auth import auth_enabled, authenticate, check_file_access, require_key
-from .common import get_job_or_404, job_json, job_location, prefer_wait, wait_until_finished
+from .common import get_job_or_404, job_json, prefer_wait, wait_until_finished
 from .intake import create_job, read_submission
+from .links import job_location
 from .services import get_settings, get_store
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")

@@ -1,11 +1,14 @@
-"""The OpenAPI 3.1 document, built from the same :mod:`schemas` that validate requests."""
+"""The OpenAPI 3.1 document, built from the same :mod:`schemas` that validate requests and the same field tables
+(:mod:`text2video.jobs.fields`, :mod:`.links`) that make the job JSON."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..jobs.status import JobStage, JobStatus
+from ..jobs.fields import JOB_FIELDS, object_schema
+from ..jobs.status import JobStatus
 from ..settings import Settings
+from .links import LINK_FIELDS
 from .problems import PROBLEM_MIME
 from .schemas import request_schema
 
@@ -179,7 +182,7 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
             "schemas": {
                 "JobCreate": request_schema(settings, multipart=False),
-                "Job": _job_schema(),
+                "Job": object_schema({**JOB_FIELDS, **LINK_FIELDS}),
                 "JobPage": {"type": "object", "required": ["items", "page", "per_page", "total", "pages"],
                             "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}},
                                            "page": {"type": "integer"}, "per_page": {"type": "integer"},
@@ -198,38 +201,6 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                     "device": {"type": "object"}, "models": {"type": "object"}, "workers": {"type": "object"},
                     "queue": {"type": "object"}, "jobs": {"type": ["object", "null"]}, "disk": {"type": "object"}}},
             },
-        },
-    }
-
-
-def _job_schema() -> dict[str, Any]:
-    nullable_str = {"type": ["string", "null"]}
-    return {
-        "type": "object",
-        "required": ["id", "status", "progress", "params", "files", "links", "created_at"],
-        "properties": {
-            "id": {"type": "string"},
-            "status": {"type": "string", "enum": [s.value for s in JobStatus]},
-            "stage": {"type": ["string", "null"], "enum": [s.value for s in JobStage] + [None]},
-            "progress": {"type": "number", "minimum": 0, "maximum": 1},
-            "step": {"type": "integer"}, "total_steps": {"type": "integer"},
-            "eta_seconds": {"type": ["number", "null"]},
-            "prompt": {"type": "string"}, "english_prompt": nullable_str, "language": nullable_str,
-            "negative_prompt": nullable_str,
-            "params": {"type": "object", "description": "The validated parameters (see JobCreate); POST /generate "
-                                                        "adds `client_id` (its `id` field)"},
-            "input_kind": nullable_str, "pose_summary": nullable_str, "fps": {"type": ["number", "null"]},
-            "device": nullable_str, "memory_preset": nullable_str, "demo": {"type": "boolean"},
-            "warnings": {"type": "array", "items": {"type": "string"}},
-            "created_at": {"type": "string", "format": "date-time"},
-            "started_at": {"type": ["string", "null"], "format": "date-time"},
-            "finished_at": {"type": ["string", "null"], "format": "date-time"},
-            "error": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["code", "message"], "properties": {
-                "code": {"type": "string"}, "message": {"type": "string"}}}]},
-            "files": {"type": "object", "additionalProperties": {"type": "string"},
-                      "description": "Output file name -> URL, only the files that exist now"},
-            "links": {"type": "object", "additionalProperties": {"type": "string"}},
-            "cancel_requested": {"type": "boolean"}, "attempts": {"type": "integer"},
         },
     }
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from ..jobs.store import Job, JobStore
+from ..jobs.store import JobStore
+from ..jobs.tables import Job
 from ..settings import Settings
 
 EXTENSION = "text2video"
@@ -52,7 +53,7 @@ class Services:
 
     def read_job(self, job_id: str):
         """The job row by id, or None: the fast read path for status polls (a read-only snapshot with the
-        :class:`~text2video.jobs.store.Job` attributes and ``to_dict``; Core, not the ORM: half the cost)."""
+        :class:`~text2video.jobs.tables.Job` attributes; Core, not the ORM: half the cost)."""
         if self._read_engine is None or not isinstance(job_id, str) or len(job_id) > 64:
             return self.store.get(job_id)
         with self._read_engine.connect() as conn:  # the read transaction ends here: no stale snapshot
@@ -75,12 +76,11 @@ class Services:
 
 
 class JobSnapshot:
-    """A job row read without the ORM; behaves like a detached :class:`Job` for reading (same ``to_dict``)."""
+    """A job row read without the ORM; behaves like a detached :class:`Job` for reading."""
 
     def __init__(self, row) -> None:  # noqa: ANN001 - a RowMapping
         self.__dict__.update(row)
 
-    to_dict = Job.to_dict
     finished = Job.finished
     error = Job.error
 

@@ -68,6 +68,7 @@ class Server:
         from waitress import create_server
 
         from ..api import create_app
+        from ..api.links import job_document
         from ..jobs.queue import make_celery, requeue_queued
         from ..jobs.store import JobStore
         from ..jobs.worker import Reaper
@@ -112,7 +113,8 @@ class Server:
         except Exception as exc:  # noqa: BLE001 - the broker may come later; queued rows stay queued
             log.warning("could not re-send queued jobs: %s", exc)
         self.reaper = Reaper(self.store, s, self.celery_app).start()
-        self.webhooks = WebhookDispatcher(self.store, s, base_url=self.public_url or self.local_url).start()
+        base_url = self.public_url or self.local_url
+        self.webhooks = WebhookDispatcher(self.store, s, job_json=lambda job: job_document(job, base_url)).start()
         if self.with_worker:
             self._start_worker()
         self.http_thread = threading.Thread(target=self._serve_http, name="waitress", daemon=True)

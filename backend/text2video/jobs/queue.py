@@ -21,6 +21,7 @@ from kombu.utils.url import maybe_sanitize_url
 
 from ..exceptions import ServiceUnavailable
 from ..settings import Settings, sqlite_file
+from .store import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def enqueue(celery_app: Celery, job_id: str) -> None:
                                  hint="Check TEXT2VIDEO_BROKER_URL (Redis running?) and retry.") from exc
 
 
-def requeue_queued(celery_app: Celery, store) -> int:  # noqa: ANN001 - JobStore; avoids an import cycle
+def requeue_queued(celery_app: Celery, store: JobStore) -> int:
     """Send a message again for every job stored as ``queued`` (at ``serve`` start: a crash between storing a job
     and sending its message must not lose it). Duplicates are harmless: only one delivery can claim a job."""
     count = 0
@@ -148,14 +149,5 @@ def purge_delivered_messages(settings: Settings, older_than_s: float = 86400.0) 
         engine.dispose()
 
 
-def workers_alive(store, within_s: float | None = None) -> list[dict[str, Any]]:  # noqa: ANN001
-    """Workers whose heartbeat is recent (read from the job store, so it works with every broker).
-
-    ``store`` is a :class:`text2video.jobs.store.JobStore`; ``within_s`` defaults to 3 heartbeat intervals + 5 s.
-    Each item: name, hostname, pid, device, current_job, started_at, heartbeat_at."""
-    if within_s is None:
-        within_s = 20.0
-    return [w.to_dict() for w in store.live_workers(within_s=within_s)]
-
-
-__all__ = ["make_celery", "enqueue", "requeue_queued", "workers_alive", "purge_delivered_messages", "celery_config", "TASK_NAME", "JOB_QUEUE"]
+__all__ = ["make_celery", "enqueue", "requeue_queued", "purge_delivered_messages", "celery_config", "TASK_NAME",
+           "JOB_QUEUE"]

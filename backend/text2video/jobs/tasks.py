@@ -23,7 +23,8 @@ from ..exceptions import Canceled, InvalidInput, OutOfMemory, Text2VideoError
 from ..settings import Settings
 from .queue import TASK_NAME
 from .status import JobStage
-from .store import Job, JobStore
+from .store import JobStore
+from .tables import Job
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def build_request(job: Job, settings: Settings) -> GenerationRequest:
 
 def _fetch_input(job: Job, settings: Settings, store: JobStore) -> Job:
     """A job submitted with ``video_url`` whose file the API did not download: fetch it here, SSRF-checked."""
-    from ..api import netguard
+    from .. import netguard
     from ..storage import job_dir
 
     dest = job_dir(settings, job.id, create=True) / "input.mp4"

@@ -15,7 +15,7 @@ What the supervisor cannot see (the whole machine or the supervisor itself dying
 job refreshes ``heartbeat_at`` every ``heartbeat_interval_s``, and the :class:`Reaper` running in every supervisor
 and in every ``serve`` process recovers jobs whose heartbeat is older than ``heartbeat_timeout_s``. A supervisor
 restarted under the same ``--name`` recovers that name's running jobs at once. The reaper also applies the
-retention period (``storage.cleanup_expired``).
+retention period (``jobs.retention``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ from typing import Any
 
 from ..settings import Settings
 from .queue import JOB_QUEUE, enqueue, make_celery, purge_delivered_messages, requeue_queued
+from .retention import cleanup_expired
 from .store import JobStore
+from .tables import utcnow
+from .workers import WorkerRegistry
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +81,6 @@ class Reaper:
                            reason=reason):
                 counts["recovered"] += 1
         try:
-            from ..storage import cleanup_expired
             counts["expired"] = cleanup_expired(self.store, self.settings)
         except Exception as exc:  # noqa: BLE001 - retention must never stop recovery
             log.warning("retention cleanup failed: %s", exc)
@@ -141,9 +143,9 @@ class Supervisor:
         try:
             pid = self.child.pid if self.child else None
             running = self.store.running_jobs(worker=self.name, worker_pid=pid) if pid else []
-            self.store.worker_heartbeat(self.name, hostname=socket.gethostname(), pid=pid,
-                                        device=self.settings.device, models=str(self.settings.models_dir),
-                                        current_job=running[0].id if running else None)
+            WorkerRegistry(self.store).heartbeat(self.name, hostname=socket.gethostname(), pid=pid,
+                                                 device=self.settings.device, models=str(self.settings.models_dir),
+                                                 current_job=running[0].id if running else None)
             for job in running:  # the child is alive: its jobs are alive, even during one very long step
                 self.store.heartbeat(job.id, self.name)
                 self._enforce_time_limit(job)
@@ -153,8 +155,6 @@ class Supervisor:
     def _enforce_time_limit(self, job) -> None:  # noqa: ANN001
         """The engine stops itself past ``job_timeout_s`` (its cancel check); a child stuck inside one step never
         asks, so a minute later the supervisor fails the job and replaces the child."""
-        from .store import utcnow
-
         limit = self.settings.job_timeout_s + 60
         if job.started_at is None or (utcnow() - job.started_at).total_seconds() < limit:
             return
@@ -233,7 +233,7 @@ class Supervisor:
             self._stop_child()
             self.reaper.stop()
             try:
-                self.store.worker_heartbeat(self.name, hostname=socket.gethostname(), pid=None, stopped=True)
+                WorkerRegistry(self.store).heartbeat(self.name, hostname=socket.gethostname(), pid=None, stopped=True)
             except Exception:  # noqa: BLE001
                 pass
         return 0

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.api.helpers import LocalServer, expect_problem, settings_of, store_of
-from text2video.api import netguard
+from text2video import netguard
 from text2video.exceptions import InvalidInput
 
 

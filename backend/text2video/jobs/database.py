@@ -1,0 +1,85 @@
+"""The connection to the job database, shared by the job store, the webhook outbox and the worker registry.
+
+SQLite file in the data folder by default (WAL journal + busy timeout, so the API and the workers can write at the
+same time); any SQLAlchemy URL (``postgresql+psycopg://...``) for several machines.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import create_engine, event, inspect
+from sqlalchemy.engine import Engine as SAEngine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from ..exceptions import ServiceUnavailable
+from ..settings import sqlite_file
+from .tables import SCHEMA_VERSION, Base, Job, SchemaInfo
+
+
+def make_engine(database_url: str) -> SAEngine:
+    """SQLAlchemy engine; for SQLite: WAL + 30 s busy timeout on every connection."""
+    if database_url.startswith("sqlite"):
+        # NullPool: a fresh connection per session is cheap for SQLite and avoids sharing one across fork().
+        engine = create_engine(database_url, poolclass=NullPool, connect_args={"timeout": 30,
+                                                                               "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer (API polls while worker writes)
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a crash loses at most the last commit
+            cur.close()
+
+        return engine
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]  # psycopg 3, not psycopg2
+    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """One engine and its sessions. Thread-safe; every session is one transaction."""
+
+    def __init__(self, database_url: str):
+        self.database_url = database_url
+        self.engine = make_engine(database_url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as s:
+            with s.begin():
+                yield s
+
+    def create_tables(self) -> None:
+        """Create missing tables and check the schema version (safe to call from every process at start)."""
+        db_file = sqlite_file(self.database_url)
+        if db_file is not None:
+            db_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Base.metadata.create_all(self.engine)
+        except Exception as exc:  # noqa: BLE001 - a concurrent creator may have won; re-check below
+            if not self._tables_exist():
+                raise ServiceUnavailable(f"cannot create the job tables in {self.engine.url!r}: {exc}",
+                                         hint="Check TEXT2VIDEO_DATABASE_URL and that the database is reachable.")
+        with self.session() as s:
+            info = s.get(SchemaInfo, 1)
+            if info is None:
+                s.add(SchemaInfo(id=1, version=SCHEMA_VERSION))
+            elif info.version != SCHEMA_VERSION:
+                raise ServiceUnavailable(
+                    f"job database {self.engine.url!r} has schema version {info.version}, this code expects "
+                    f"{SCHEMA_VERSION}",
+                    hint="Point TEXT2VIDEO_DATABASE_URL at a new database, or delete the old one (jobs are lost).")
+
+    def _tables_exist(self) -> bool:
+        return inspect(self.engine).has_table(Job.__tablename__)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+__all__ = ["Database", "make_engine"]
