@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.api.helpers import expect_problem, submit
 from text2video.api.schemas import JOB_PARAMS
 from text2video.jobs.workers import WorkerRegistry
