@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .devices import cpu_bf16
 from .settings import Settings
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -63,21 +64,6 @@ class Report:
 
 
 # --- machine facts ------------------------------------------------------------------------------------------------
-
-
-def cpu_bf16() -> tuple[bool, str]:
-    """(native bf16?, which instructions) from /proc/cpuinfo flags (x86: AVX512-BF16 or AMX-BF16)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False, "unknown (no /proc/cpuinfo)"
-    flags = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-            break
-    found = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
-    return bool(found), ", ".join(found) or "none"
 
 
 def nvidia_driver_present() -> bool:

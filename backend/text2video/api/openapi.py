@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document, built from the same :mod:`schemas` that validate requests."""
+"""The OpenAPI 3.1 document; the request schemas come from the declarations that validate requests
+(:mod:`text2video.request` via :mod:`.schemas`)."""
 
 from __future__ import annotations
 
