@@ -181,15 +181,14 @@ def _unknown_field(key: str, known: Mapping[str, Param]) -> str:
             f"; known fields: {', '.join(sorted(known))}")
 
 
-def _window_rule(values: dict[str, Any]) -> str | None:
+def _window_rule(values: dict[str, Any]) -> InvalidInput | None:
     """The one rule across two fields: the overlap is smaller than the window."""
-    if values.get("window_overlap") is None:
-        return None
+    overlap = values.get("window_overlap")
     window = values.get("window") or DEFAULT_WINDOW
-    if values["window_overlap"] < window:
+    if overlap is None or overlap < window:
         return None
-    return (f"window_overlap must be smaller than the window ({window}), not {values['window_overlap']}; "
-            f"use e.g. {window // 3}")
+    return InvalidInput(f"window_overlap must be smaller than the window ({window}), not {overlap}",
+                        field="window_overlap", value=overlap, hint=f"Use e.g. {window // 3}.")
 
 
 def parse_params(data: Mapping[str, Any], settings: Settings, *, legacy: bool = False,
@@ -217,8 +216,9 @@ def parse_params(data: Mapping[str, Any], settings: Settings, *, legacy: bool = 
                 values[name] = coerce(known[name], raw, settings, legacy)
             except InvalidInput as exc:
                 errors[key] = exc
-    if "window_overlap" not in errors and _window_rule(values):
-        errors["window_overlap"] = _window_rule(values)
+    window_error = _window_rule(values)
+    if window_error is not None and "window_overlap" not in errors:
+        errors["window_overlap"] = window_error
     for p in known.values():
         if p.required and p.name not in values and p.name not in errors:
             errors[p.name] = (f"{p.name} is required: describe the character and the scene, e.g. "
@@ -320,7 +320,7 @@ def _cli_help(p: Param, settings: Settings) -> str:
 
 def add_cli_flags(parser: argparse.ArgumentParser, settings: Settings) -> None:
     """One flag per parameter; values stay text (None = not given) so :func:`parse_params` judges them exactly
-    as it judges a form field."""
+    as it judges a form field, with the same messages."""
     for p in REQUEST_PARAMS:
         dest, help_text = p.name, _cli_help(p, settings)
         if p.type == "boolean":
