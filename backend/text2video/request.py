@@ -105,6 +105,10 @@ def _describe(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "...'"
 
 
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
 def _typed(param: Param, raw: Any, settings: Settings, legacy: bool) -> Any:
     """``raw`` (form text or a typed JSON/Python value) as the declared type, or InvalidInput."""
     name = param.name
@@ -155,8 +159,8 @@ def coerce(param: Param, raw: Any, settings: Settings, legacy: bool = False) -> 
 
     lo, hi = param.resolve("minimum", settings), param.resolve("maximum", settings)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        span = f"between {lo:g} and {hi:g}" if lo is not None and hi is not None else \
-            (f"at least {lo:g}" if lo is not None else f"at most {hi:g}")
+        span = f"between {_number(lo)} and {_number(hi)}" if lo is not None and hi is not None else \
+            (f"at least {_number(lo)}" if lo is not None else f"at most {_number(hi)}")
         raise bad(f"must be {span}, not {_describe(raw)}", f"Pick a value {span}.")
     if param.multiple_of and value % param.multiple_of:
         down = max(param.multiple_of, value - value % param.multiple_of)
@@ -312,7 +316,7 @@ def _cli_help(p: Param, settings: Settings) -> str:
         facts.append("one of " + ", ".join(p.enum))
     lo, hi = p.resolve("minimum", settings), p.resolve("maximum", settings)
     if lo is not None and hi is not None:
-        facts.append(f"{lo:g}..{hi:g}" + (f", a multiple of {p.multiple_of}" if p.multiple_of else ""))
+        facts.append(f"{_number(lo)}..{_number(hi)}" + (f", a multiple of {p.multiple_of}" if p.multiple_of else ""))
     if default is not None and p.type != "boolean":
         facts.append(f"default {default}")
     return p.description.replace("%", "%%") + (f" ({'; '.join(facts)})" if facts else "")
