@@ -46,6 +46,7 @@ class Param:
     aliases: tuple[str, ...] = ()  # older names accepted by POST /generate (the first prototype's form)
     legacy_values: Mapping[str, str] | None = None  # older values accepted by POST /generate (lang 0/1)
     flag: str = ""  # CLI flag; "" = --name-with-dashes (a boolean flag switches away from the default)
+    above_max: str = ""  # what to do instead when a value is over the maximum (replaces "Pick a value ...")
 
     def resolve(self, attr: str, settings: Settings) -> Any:
         value = getattr(self, attr)
@@ -75,7 +76,9 @@ REQUEST_PARAMS: tuple[Param, ...] = (
     Param("seed", "integer", "Random seed for a reproducible result (absent = random; the one used is reported).",
           minimum=0, maximum=2**32 - 1),
     Param("frames", "integer", "Frames to generate (absent = the server default, capped by the video's length).",
-          minimum=1, maximum=lambda s: s.max_output_frames),
+          minimum=1, maximum=lambda s: s.max_output_frames,
+          above_max="Raise the stride (fewer frames per second of source: output fps = source fps / stride) or trim "
+          "the video; an operator can raise TEXT2VIDEO_MAX_OUTPUT_FRAMES (setting max_output_frames)."),
     Param("stride", "integer", "Use every k-th frame of the reference video (5 = the Follow-Your-Pose default).",
           default=lambda s: s.stride, minimum=1, maximum=60),
     Param("width", "integer", "Output width in pixels, a multiple of 64.", default=lambda s: s.width,
@@ -161,7 +164,8 @@ def coerce(param: Param, raw: Any, settings: Settings, legacy: bool = False) -> 
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         span = f"between {_number(lo)} and {_number(hi)}" if lo is not None and hi is not None else \
             (f"at least {_number(lo)}" if lo is not None else f"at most {_number(hi)}")
-        raise bad(f"must be {span}, not {_describe(raw)}", f"Pick a value {span}.")
+        fix = param.above_max if hi is not None and value > hi and param.above_max else f"Pick a value {span}."
+        raise bad(f"must be {span}, not {_describe(raw)}", fix)
     if param.multiple_of and value % param.multiple_of:
         down = max(param.multiple_of, value - value % param.multiple_of)
         raise bad(f"must be a multiple of {param.multiple_of}, not {value}",
