@@ -88,9 +88,7 @@ def output_paths(out: Path) -> dict[str, Path]:
     return {name: stem.parent / (stem.name + suffix) for name, suffix in _OUTPUTS.items()}
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..engine import Engine
-
+def _out_path(args: argparse.Namespace) -> Path:
     out = Path(args.out)
     if out.suffix.lower() != ".mp4":
         raise InvalidInput(f"--out must name an .mp4 file, got {args.out!r}", field="out", value=args.out,
@@ -98,6 +96,13 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and out.is_dir():
         raise InvalidInput(f"--out {args.out!r} is a folder", field="out", value=args.out,
                            hint="Give a file name ending in .mp4.")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..engine import Engine
+
+    out = _out_path(args)
     request = build_request(args)
     if not getattr(args, "verbose", False):
         _quiet_libraries()
@@ -140,7 +145,11 @@ def run(args: argparse.Namespace) -> int:
         for bar in bars.values():
             bar.close()
         shutil.rmtree(work, ignore_errors=True)
+    _print_result(result)
+    return 0
 
+
+def _print_result(result: Any) -> None:
     print(f"prompt used (English): {result.english_prompt}")
     if result.negative_prompt:
         print(f"negative prompt used: {result.negative_prompt}")
@@ -154,4 +163,3 @@ def run(args: argparse.Namespace) -> int:
     for name in ("result.mp4", "result.gif", "side_by_side.mp4", "skeleton.mp4", "keypoints.json"):
         if name in result.files:
             print(f"wrote {result.files[name]}")
-    return 0
