@@ -264,10 +264,6 @@ def _validate(self: Any, settings: Optional[Settings] = None) -> Any:
     return self
 
 
-def _to_dict(self: Any) -> dict[str, Any]:
-    return {"video": str(self.video), **{p.name: getattr(self, p.name) for p in REQUEST_PARAMS}}
-
-
 def _request_field(p: Param) -> tuple[str, Any, Any]:
     # Settings-driven defaults stay None until validate(settings) fills them in.
     default = None if callable(p.default) else p.default
@@ -276,8 +272,9 @@ def _request_field(p: Param) -> tuple[str, Any, Any]:
 
 GenerationRequest = make_dataclass(
     "GenerationRequest",
-    [("video", Path), ("prompt", str), *(_request_field(p) for p in REQUEST_PARAMS if not p.required)],
-    namespace={"validate": _validate, "to_dict": _to_dict,
+    [("video", Path), *((p.name, _PY_TYPES[p.type]) for p in REQUEST_PARAMS if p.required),
+     *(_request_field(p) for p in REQUEST_PARAMS if not p.required)],
+    namespace={"validate": _validate,
                "__doc__": "One generation request: ``video`` (a raw video of a person or a skeleton video) and one "
                           "field per :data:`REQUEST_PARAMS` entry (None = the settings' default / absent).",
                "__module__": __name__})
