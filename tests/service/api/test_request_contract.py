@@ -128,3 +128,15 @@ def test_every_parameter_is_walked():
     walked = {case.values[0] for case in CASES}
     assert walked == {p.name for p in REQUEST_PARAMS}
     assert all(any(not case.values[2] for case in CASES if case.values[0] == p.name) for p in REQUEST_PARAMS)
+
+
+def test_library_guards_allow_what_the_request_allows():
+    """The stages keep their own guards (as diffusers' check_inputs); they must accept every declared value."""
+    from text2video.diffusion.pipeline import SCHEDULERS
+    from text2video.pose.input_kind import INPUT_TYPES
+    from text2video.prompt.validation import LANGS
+    from text2video.request import PARAMS_BY_NAME
+
+    assert PARAMS_BY_NAME["scheduler"].enum == SCHEDULERS
+    assert PARAMS_BY_NAME["input_type"].enum == INPUT_TYPES
+    assert PARAMS_BY_NAME["lang"].enum == LANGS
