@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from text2video.engine import (Engine, GenerationRequest, cpu_supports_bf16, resolve_device, resolve_dtype)
+from text2video.devices import cpu_bf16, resolve_device, resolve_dtype
+from text2video.engine import Engine, GenerationRequest
 from text2video.exceptions import Canceled, DeviceError, InvalidInput, ModelsMissing
 from text2video.jobs.status import JobStage
+from text2video.settings import Settings
 from text2video.video import probe_video, read_frames, write_mp4
 
 OUTPUTS = {"skeleton.mp4", "result.mp4", "result.gif", "side_by_side.mp4"}
@@ -186,7 +188,7 @@ def test_raw_video_goes_through_the_pose_stage(engine, raw_video, tmp_path):
 def test_request_validation(skeleton_video, changes, field):
     req = request(changes.pop("video", skeleton_video), **changes)
     with pytest.raises(InvalidInput) as info:
-        req.validate(max_frames=1024)
+        req.validate(Settings())
     assert info.value.field == field and info.value.hint
 
 
@@ -205,7 +207,7 @@ def test_models_missing_and_devices(tmp_path):
         Engine(tmp_path, device="cpu")
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_dtype("auto", torch.device("cuda")) == torch.float16
-    expected = torch.bfloat16 if cpu_supports_bf16() else torch.float32
+    expected = torch.bfloat16 if cpu_bf16()[0] else torch.float32
     assert resolve_dtype("auto", torch.device("cpu")) == expected
     assert resolve_dtype("bf16", torch.device("cpu")) == torch.bfloat16
     with pytest.raises(DeviceError, match="fp16"):

@@ -17,6 +17,7 @@ from typing import Any
 
 from kombu.utils.url import maybe_sanitize_url
 
+from .devices import cpu_bf16
 from .settings import Settings, sqlite_file
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -65,21 +66,6 @@ class Report:
 
 
 # --- machine facts ------------------------------------------------------------------------------------------------
-
-
-def cpu_bf16() -> tuple[bool, str]:
-    """(native bf16?, which instructions) from /proc/cpuinfo flags (x86: AVX512-BF16 or AMX-BF16)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False, "unknown (no /proc/cpuinfo)"
-    flags = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-            break
-    found = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
-    return bool(found), ", ".join(found) or "none"
 
 
 def nvidia_driver_present() -> bool:

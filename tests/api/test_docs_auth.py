@@ -8,8 +8,9 @@ import re
 import pytest
 
 from tests.api.helpers import expect_problem, submit
-from text2video.api.schemas import JOB_PARAMS
+from text2video.api.schemas import URL_PARAMS
 from text2video.jobs.workers import WorkerRegistry
+from text2video.request import REQUEST_PARAMS
 
 
 def _routes(app) -> set[tuple[str, str]]:
@@ -65,7 +66,7 @@ def test_openapi_request_schema_is_the_validation_schema(make_app):
     doc = client.get("/api/v1/openapi.json").get_json()
     schema = doc["paths"]["/api/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     props = schema["properties"]
-    assert {p.name for p in JOB_PARAMS} | {"video"} == set(props) and schema["required"] == ["prompt"]
+    assert {p.name for p in REQUEST_PARAMS + URL_PARAMS} | {"video"} == set(props) and schema["required"] == ["prompt"]
     assert props["steps"] == {"type": "integer", "description": props["steps"]["description"], "minimum": 1,
                               "maximum": 150, "default": 40}
     assert props["width"]["multipleOf"] == 64 and props["width"]["maximum"] == 1024

@@ -7,8 +7,9 @@ from io import BytesIO
 import pytest
 
 from tests.api.helpers import expect_problem as problem, store_of, submit
-from text2video.api.schemas import JOB_PARAMS, validate_job_request
+from text2video.api.schemas import URL_PARAMS, validate_job_request
 from text2video.exceptions import InvalidInput
+from text2video.request import REQUEST_PARAMS
 from text2video.settings import Settings
 
 
@@ -102,14 +103,13 @@ def test_schema_defaults_come_from_settings():
     req = validate_job_request({"prompt": "a girl"}, settings)
     assert req.params["steps"] == 30 and req.params["width"] == 256 and req.params["height"] == 512
     assert "seed" not in req.params and "frames" not in req.params  # absent = the engine decides
-    assert {p.name for p in JOB_PARAMS} >= {"prompt", "steps", "guidance_scale", "width", "height", "scheduler",
+    assert {p.name for p in REQUEST_PARAMS + URL_PARAMS} >= {"prompt", "steps", "guidance_scale", "width", "height", "scheduler",
                                             "lang", "input_type", "seed", "frames", "stride", "callback_url"}
 
 
 def test_legacy_names_only_on_generate():
     settings = Settings.load({}, environ={})
-    req = validate_job_request({"prompt": "cô gái", "step": "20", "lang": "1", "id": "abc"}, settings, legacy=True,
-                               extra={"id": __import__("text2video.api.schemas", fromlist=["x"]).CLIENT_ID})
+    req = validate_job_request({"prompt": "cô gái", "step": "20", "lang": "1", "id": "abc"}, settings, legacy=True)
     assert req.params["steps"] == 20 and req.params["lang"] == "vi" and req.params["client_id"] == "abc"
     with pytest.raises(InvalidInput) as info:
         validate_job_request({"prompt": "x", "step": "20"}, settings)

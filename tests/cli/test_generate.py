@@ -89,11 +89,13 @@ def test_bad_input_exit_2_and_no_partial_file(demo_models, skeleton_video, tmp_p
     assert leftovers(out_dir) == []  # no output, no temporary folder
 
 
-def test_long_video_flags_reach_the_request():
+def test_long_video_flags_reach_the_request(skeleton_video):
     from text2video.cli import build_parser
+    from text2video.cli.generate import build_request
 
-    args = build_parser().parse_args(["generate", "--video", "v.mp4", "--prompt", "p", "--out", "o.mp4",
+    args = build_parser().parse_args(["generate", "--video", str(skeleton_video), "--prompt", "p", "--out", "o.mp4",
                                       "--window", "16", "--window-overlap", "4", "--no-anchor"])
-    assert (args.window, args.window_overlap, args.anchor_first_frame) == (16, 4, False)
-    args = build_parser().parse_args(["generate", "--video", "v.mp4", "--prompt", "p", "--out", "o.mp4"])
-    assert args.anchor_first_frame is True
+    request = build_request(args)
+    assert (request.window, request.window_overlap, request.anchor_first_frame) == (16, 4, False)
+    args = build_parser().parse_args(["generate", "--video", str(skeleton_video), "--prompt", "p", "--out", "o.mp4"])
+    assert build_request(args).anchor_first_frame is True

@@ -22,7 +22,7 @@ from .. import netguard, storage
 from ..exceptions import (BadRequest, InvalidInput, RateLimited, ServiceUnavailable, Text2VideoError,
                           UnsupportedMedia)
 from ..jobs.tables import Job
-from .schemas import CLIENT_ID, VIDEO_EXTENSIONS, JobRequest, validate_job_request
+from .schemas import VIDEO_EXTENSIONS, JobRequest, validate_job_request
 from .services import services
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def read_submission(*, legacy: bool = False) -> Submission:
     if "video" in data:
         raise InvalidInput("video must be a file upload (multipart/form-data)", field="video",
                            hint="Upload the file as 'video', or give its address as 'video_url'.")
-    req = validate_job_request(data, services().settings, legacy=legacy, extra={"id": CLIENT_ID} if legacy else None)
+    req = validate_job_request(data, services().settings, legacy=legacy)
     if upload is not None and req.video_url:
         raise InvalidInput("both a video file and video_url were given", field="video_url",
                            hint="Send one of them.")

@@ -1,5 +1,6 @@
-"""The OpenAPI 3.1 document, built from the same :mod:`schemas` that validate requests and the same field tables
-(:mod:`text2video.jobs.fields`, :mod:`.links`) that make the job JSON."""
+"""The OpenAPI 3.1 document: the request schemas come from the declarations that validate requests
+(:mod:`text2video.request` via :mod:`.schemas`), the job schema from the field tables that make the job JSON
+(:mod:`text2video.jobs.fields`, :mod:`.links`)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..devices import DTYPES
 from ..exceptions import InvalidInput
+from ..models.layout import POSE_PRESETS
 
 HELP = "generate a video from a reference (skeleton or raw) video and a prompt"
 
@@ -33,48 +35,34 @@ _OUTPUTS = {
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..request import add_cli_flags
     from ..settings import Settings
 
     s = Settings.load()
+    p.set_defaults(settings=s)  # loaded once per run, passed down to the request and the engine
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--pose-video", "--video", dest="video", metavar="PATH",
                      help="reference video: a ready-made skeleton video, or (with the pose stage) a raw video of "
                      "a person; the kind is detected unless --input-type says")
-    p.add_argument("--prompt", required=True, help="what to generate, in English or Vietnamese")
     p.add_argument("--out", required=True, metavar="OUT.mp4", help="output MP4; OUT.gif, OUT_side_by_side.mp4 "
                    "and OUT_skeleton.mp4 are written next to it")
+    add_cli_flags(p, s)  # --prompt, --steps, --guidance-scale... from text2video.request
     p.add_argument("--models", default=str(s.models_dir), metavar="DIR|demo",
                    help=f"models folder (default {s.models_dir}); 'demo' = tiny random weights (output is noise)")
-    p.add_argument("--steps", type=int, default=s.steps, help=f"denoising steps (default {s.steps})")
-    p.add_argument("--guidance-scale", type=float, default=s.guidance_scale,
-                   help=f"classifier-free guidance (default {s.guidance_scale}; 1 = off)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
-    p.add_argument("--negative-prompt", default=None, help="what to avoid")
-    p.add_argument("--frames", type=int, default=None,
-                   help=f"frames to generate (default: up to {s.frames}, as many as the video gives)")
-    p.add_argument("--stride", type=int, default=s.stride, help=f"use every k-th video frame (default {s.stride})")
-    p.add_argument("--width", type=int, default=s.width, help=f"output width, multiple of 64 (default {s.width})")
-    p.add_argument("--height", type=int, default=s.height,
-                   help=f"output height, multiple of 64 (default {s.height})")
-    p.add_argument("--scheduler", choices=("ddim", "dpm++"), default=s.scheduler,
-                   help=f"sampler (default {s.scheduler}; dpm++ needs fewer steps)")
     p.add_argument("--device", default=s.device, help="auto | cpu | cuda | cuda:N (default auto)")
-    p.add_argument("--dtype", choices=("auto", "fp32", "fp16", "bf16"), default=s.dtype,
+    p.add_argument("--dtype", choices=DTYPES, default=s.dtype,
                    help="weights precision (default auto: fp16 on CUDA, bf16 on CPUs that support it, else fp32)")
     p.add_argument("--memory", default=s.memory, help="memory preset: auto | high | medium | low")
-    p.add_argument("--lang", choices=("auto", "vi", "en"), default="auto", help="prompt language (default auto)")
-    p.add_argument("--input-type", choices=("auto", "video", "skeleton"), default="auto",
-                   help="force the kind of --video (default: detected)")
-    p.add_argument("--window", type=int, default=None,
-                   help="long videos: frames denoised together (default 24; longer videos go in overlapping "
-                   "windows)")
-    p.add_argument("--window-overlap", type=int, default=None, help="frames shared by neighbouring windows "
-                   "(default 8)")
-    p.add_argument("--no-anchor", dest="anchor_first_frame", action="store_false",
-                   help="long videos: let each window use its own first frame instead of the video's (to compare)")
-    p.add_argument("--pose-preset", choices=("balanced", "accurate"), default=s.pose_preset,
+    p.add_argument("--pose-preset", choices=POSE_PRESETS, default=s.pose_preset,
                    help=f"pose models for raw video input (default {s.pose_preset})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_request(args: argparse.Namespace) -> Any:
+    """The generation request of these flags, validated (bad input fails here, before any model loads)."""
+    from ..request import cli_params, request_from_params
+
+    return request_from_params(Path(args.video), cli_params(args), args.settings).validate(args.settings)
 
 
 _BAR_LABELS = {"extracting_pose": "pose", "generating": "denoising"}
@@ -100,9 +88,7 @@ def output_paths(out: Path) -> dict[str, Path]:
     return {name: stem.parent / (stem.name + suffix) for name, suffix in _OUTPUTS.items()}
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..engine import Engine, GenerationRequest
-
+def _out_path(args: argparse.Namespace) -> Path:
     out = Path(args.out)
     if out.suffix.lower() != ".mp4":
         raise InvalidInput(f"--out must name an .mp4 file, got {args.out!r}", field="out", value=args.out,
@@ -110,20 +96,18 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and out.is_dir():
         raise InvalidInput(f"--out {args.out!r} is a folder", field="out", value=args.out,
                            hint="Give a file name ending in .mp4.")
-    request = GenerationRequest(
-        video=Path(args.video), prompt=args.prompt, negative_prompt=args.negative_prompt, lang=args.lang,
-        input_type=args.input_type, steps=args.steps, guidance_scale=args.guidance_scale, seed=args.seed,
-        frames=args.frames, stride=args.stride, width=args.width, height=args.height, scheduler=args.scheduler,
-        window=args.window, window_overlap=args.window_overlap,
-        anchor_first_frame=args.anchor_first_frame)
-    # Fail on bad input before loading any model.
-    from ..settings import Settings
+    return out
 
-    request.validate(max_frames=Settings.load().max_output_frames)
+
+def run(args: argparse.Namespace) -> int:
+    from ..engine import Engine
+
+    out = _out_path(args)
+    request = build_request(args)
     if not getattr(args, "verbose", False):
         _quiet_libraries()
     engine = Engine(args.models, device=args.device, dtype=args.dtype, memory=args.memory,
-                    pose_preset=args.pose_preset)
+                    pose_preset=args.pose_preset, settings=args.settings)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".tmp", dir=out.parent))
@@ -161,7 +145,11 @@ def run(args: argparse.Namespace) -> int:
         for bar in bars.values():
             bar.close()
         shutil.rmtree(work, ignore_errors=True)
+    _print_result(result)
+    return 0
 
+
+def _print_result(result: Any) -> None:
     print(f"prompt used (English): {result.english_prompt}")
     if result.negative_prompt:
         print(f"negative prompt used: {result.negative_prompt}")
@@ -175,4 +163,3 @@ def run(args: argparse.Namespace) -> int:
     for name in ("result.mp4", "result.gif", "side_by_side.mp4", "skeleton.mp4", "keypoints.json"):
         if name in result.files:
             print(f"wrote {result.files[name]}")
-    return 0

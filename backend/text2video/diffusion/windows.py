@@ -10,11 +10,12 @@ by two is a cross-fade (no seam). Pure functions, no torch state: cheap to test 
 
 from __future__ import annotations
 
-from typing import Optional
-
-import torch
+from typing import TYPE_CHECKING, Optional
 
 from ..exceptions import InvalidInput
+
+if TYPE_CHECKING:  # torch loads on first use: request validation reads the defaults below without it
+    import torch
 
 # Defaults, chosen as follows. Window 24: Follow-Your-Pose was trained and is sampled on clips of up to 24-32
 # frames (longer clips leave the temporal attention's training range), and 24 frames at 512x512 fit the
@@ -65,6 +66,8 @@ def window_weights(windows: list[tuple[int, int]], video_length: int) -> list[to
 
     In an overlap of ``o`` frames the outgoing window weighs ``o/(o+1) ... 1/(o+1)`` and the incoming one the
     complement, so both contribute to every shared frame (never 0) and the fade is symmetric."""
+    import torch
+
     raw = []
     for k, (start, end) in enumerate(windows):
         idx = torch.arange(start, end, dtype=torch.float64)

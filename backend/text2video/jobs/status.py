@@ -1,6 +1,9 @@
-"""The one job-status vocabulary shared by the API, the worker and the frontend."""
+"""The one job-status vocabulary shared by the API, the worker and the frontend (the stage names come from the
+engine's :mod:`text2video.progress`)."""
 
 from enum import Enum
+
+from ..progress import JobStage
 
 
 class JobStatus(str, Enum):
@@ -15,10 +18,4 @@ class JobStatus(str, Enum):
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
-class JobStage(str, Enum):
-    """What a running job is doing now (in pipeline order)."""
-
-    TRANSLATING = "translating"
-    EXTRACTING_POSE = "extracting_pose"
-    GENERATING = "generating"
-    ENCODING = "encoding"
+__all__ = ["JobStatus", "JobStage"]

@@ -12,14 +12,14 @@ import logging
 import os
 import threading
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable
 
 from celery import Celery
 
-from ..engine import GenerationRequest, Progress
 from ..exceptions import Canceled, InvalidInput, OutOfMemory, Text2VideoError
+from ..progress import Progress
+from ..request import GenerationRequest, request_from_params
 from ..settings import Settings
 from .queue import TASK_NAME
 from .status import JobStage
@@ -28,8 +28,6 @@ from .tables import Job
 
 log = logging.getLogger(__name__)
 
-# GenerationRequest fields a job's params may set (anything else in params is kept on the row, not passed on).
-_REQUEST_FIELDS = {f.name for f in fields(GenerationRequest)} - {"video", "prompt", "negative_prompt"}
 OOM_ADVICE = ("The GPU ran out of memory. Try again with fewer frames, a smaller width/height, or start the worker "
               "with a lower memory preset (--memory low).")
 
@@ -116,32 +114,12 @@ class _Heartbeat(threading.Thread):
 
 
 def build_request(job: Job, settings: Settings) -> GenerationRequest:
-    params = dict(job.params or {})
+    """The engine's request for ``job``: its stored params, the settings' defaults for any the row lacks."""
     if not job.input_file:
         raise InvalidInput(f"job {job.id} has no input video", field="video",
                            hint="Submit the job again with a video file or video_url.")
-    kwargs = {k: v for k, v in params.items() if k in _REQUEST_FIELDS and v is not None}
-    kwargs.setdefault("stride", settings.stride)
-    kwargs.setdefault("steps", settings.steps)
-    kwargs.setdefault("guidance_scale", settings.guidance_scale)
-    kwargs.setdefault("width", settings.width)
-    kwargs.setdefault("height", settings.height)
-    kwargs.setdefault("scheduler", settings.scheduler)
-    return GenerationRequest(video=settings.jobs_dir / job.id / job.input_file, prompt=job.prompt,
-                             negative_prompt=job.negative_prompt, **kwargs)
-
-
-def _fetch_input(job: Job, settings: Settings, store: JobStore) -> Job:
-    """A job submitted with ``video_url`` whose file the API did not download: fetch it here, SSRF-checked."""
-    from .. import netguard
-    from ..storage import job_dir
-
-    dest = job_dir(settings, job.id, create=True) / "input.mp4"
-    netguard.fetch(job.video_url, dest, field="video_url", max_bytes=int(settings.max_upload_mb * 1024 * 1024),
-                   timeout_s=settings.url_fetch_timeout_s, policy=netguard.Policy.from_settings(settings))
-    store.set_fields(job.id, input_file=dest.name)
-    job.input_file = dest.name
-    return job
+    params = {**(job.params or {}), "prompt": job.prompt, "negative_prompt": job.negative_prompt}
+    return request_from_params(settings.jobs_dir / job.id / job.input_file, params, settings)
 
 
 def _is_cuda_oom(exc: BaseException) -> bool:
@@ -175,8 +153,6 @@ def execute_job(job_id: str, *, settings: Settings, store: JobStore, get_engine:
     heartbeat.start()
     cancel = _CancelCheck(store, job_id, settings.job_timeout_s)
     try:
-        if not job.input_file and job.video_url:
-            job = _fetch_input(job, settings, store)
         request = build_request(job, settings)
         engine = get_engine()
         out_dir = settings.jobs_dir / job_id

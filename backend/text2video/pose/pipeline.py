@@ -152,12 +152,13 @@ def iter_pose_frames(video_path: str | os.PathLike, *, width: int, height: int, 
                      max_frames: int | None = None, target_fps: float | None = None, input_type: str = "auto",
                      models_dir: str | os.PathLike | None = None, preset: str = "balanced", device: str = "auto",
                      draw: str = "subject", progress: ProgressFn | None = None, models: PoseModels | None = None,
-                     options: PoseOptions | None = None) -> PoseStream:
-    """Like :func:`prepare_pose_video` but frames come lazily (long videos; rendering costs ~10 ms a frame)."""
+                     options: PoseOptions | None = None, info=None) -> PoseStream:
+    """Like :func:`prepare_pose_video` but frames come lazily (long videos; rendering costs ~10 ms a frame).
+    ``info``: the video's probe when the caller already has it (it is not probed again)."""
     from ..video import iter_frames, probe_video, sampled_fps, sampled_frame_count
 
     _check(width, height, draw)
-    info = probe_video(video_path)
+    info = info or probe_video(video_path)
     kind = detect_input_kind(video_path, input_type)
     fps = sampled_fps(info, stride, target_fps)
     expected = sampled_frame_count(info, stride, target_fps)
@@ -193,11 +194,13 @@ def prepare_pose_video(video_path: str | os.PathLike, *, width: int, height: int
                        max_frames: int | None = None, target_fps: float | None = None, input_type: str = "auto",
                        models_dir: str | os.PathLike | None = None, preset: str = "balanced", device: str = "auto",
                        draw: str = "subject", progress: ProgressFn | None = None,
-                       models: PoseModels | None = None, options: PoseOptions | None = None) -> PoseVideo:
+                       models: PoseModels | None = None, options: PoseOptions | None = None,
+                       info=None) -> PoseVideo:
     """Skeleton frames for the video model, from a raw video (pose estimated) or a skeleton video (resized)."""
     stream = iter_pose_frames(video_path, width=width, height=height, stride=stride, max_frames=max_frames,
                               target_fps=target_fps, input_type=input_type, models_dir=models_dir, preset=preset,
-                              device=device, draw=draw, progress=progress, models=models, options=options)
+                              device=device, draw=draw, progress=progress, models=models, options=options,
+                              info=info)
     frames = list(stream)
     array = np.stack(frames) if frames else np.zeros((0, height, width, 3), np.uint8)
     return PoseVideo(frames=array, fps=stream.fps, kind=stream.kind, report=stream.report, provider=stream.provider)

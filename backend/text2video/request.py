@@ -1,0 +1,346 @@
+"""The generation request: each parameter declared ONCE, and everything derived from that declaration.
+
+:data:`REQUEST_PARAMS` names each parameter's type, default (a callable of :class:`Settings` where an operator can
+configure it), bounds, allowed values, older alias and help text. From it come:
+
+- :func:`parse_params`: the one validation (types, bounds, enums, prompts, cross-field rules) used by the API,
+  the ``generate`` CLI, the worker and :class:`GenerationRequest`, so every entry point gives the same verdict;
+- :class:`GenerationRequest`: the engine's request (one dataclass field per parameter, plus ``video``);
+- the API's JSON Schema (:func:`param_schema`) and the CLI's flags (:func:`add_cli_flags`).
+
+Adding a parameter = adding one :class:`Param` here (and using it in the engine). The diffusion pipeline's
+``check_inputs`` stays as the library-level guard, as in diffusers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from dataclasses import dataclass, field, make_dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+from .diffusion.windows import DEFAULT_OVERLAP, DEFAULT_WINDOW
+from .exceptions import InvalidInput
+from .settings import Settings
+
+Dynamic = Callable[[Settings], Any]
+_PY_TYPES = {"string": str, "integer": int, "number": float, "boolean": bool}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str  # "string" | "integer" | "number" | "boolean"
+    description: str
+    default: Any | Dynamic = None  # None = absent (the engine decides, e.g. a random seed)
+    minimum: float | Dynamic | None = None
+    maximum: float | Dynamic | None = None
+    multiple_of: int | None = None
+    enum: tuple[str, ...] | None = None
+    max_length: int | Dynamic | None = None
+    required: bool = False
+    format: str | None = None  # "uri"
+    example: Any = None
+    aliases: tuple[str, ...] = ()  # older names accepted by POST /generate (the first prototype's form)
+    legacy_values: Mapping[str, str] | None = None  # older values accepted by POST /generate (lang 0/1)
+    flag: str = ""  # CLI flag; "" = --name-with-dashes (a boolean flag switches away from the default)
+    above_max: str = ""  # what to do instead when a value is over the maximum (replaces "Pick a value ...")
+
+    def resolve(self, attr: str, settings: Settings) -> Any:
+        value = getattr(self, attr)
+        return value(settings) if callable(value) else value
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+
+REQUEST_PARAMS: tuple[Param, ...] = (
+    Param("prompt", "string", "What the new character looks like and where it is, in Vietnamese or English "
+          "(Vietnamese is translated to English first).", required=True,
+          max_length=lambda s: s.prompt_max_chars, example="Cô gái nhảy trên núi"),
+    Param("negative_prompt", "string", "What to avoid in the picture (optional; translated like the prompt).",
+          max_length=lambda s: s.prompt_max_chars, example="blurry, low quality"),
+    Param("lang", "string", "Language of the prompt: auto-detect, Vietnamese or English. POST /generate also "
+          "accepts the first prototype's values 1 (Vietnamese) and 0 (English).", default="auto",
+          enum=("auto", "vi", "en"), legacy_values={"1": "vi", "0": "en"}),
+    Param("input_type", "string", "What the reference video is: a person filmed (pose is extracted), a ready-made "
+          "skeleton video in the training style, or auto-detect.", default="auto",
+          enum=("auto", "video", "skeleton")),
+    Param("steps", "integer", "Denoising steps (more = slower, finer).", default=lambda s: s.steps,
+          minimum=1, maximum=150, aliases=("step",)),
+    Param("guidance_scale", "number", "Classifier-free guidance: how strictly the picture follows the prompt "
+          "(1 = off).", default=lambda s: s.guidance_scale, minimum=1, maximum=30),
+    Param("seed", "integer", "Random seed for a reproducible result (absent = random; the one used is reported).",
+          minimum=0, maximum=2**32 - 1),
+    Param("frames", "integer", "Frames to generate (absent = the server default, capped by the video's length).",
+          minimum=1, maximum=lambda s: s.max_output_frames,
+          above_max="Raise the stride (fewer frames per second of source: output fps = source fps / stride) or trim "
+          "the video; an operator can raise TEXT2VIDEO_MAX_OUTPUT_FRAMES (setting max_output_frames)."),
+    Param("stride", "integer", "Use every k-th frame of the reference video (5 = the Follow-Your-Pose default).",
+          default=lambda s: s.stride, minimum=1, maximum=60),
+    Param("width", "integer", "Output width in pixels, a multiple of 64.", default=lambda s: s.width,
+          minimum=64, maximum=1024, multiple_of=64),
+    Param("height", "integer", "Output height in pixels, a multiple of 64.", default=lambda s: s.height,
+          minimum=64, maximum=1024, multiple_of=64),
+    Param("scheduler", "string", "Sampler: DDIM (the reference) or DPM-Solver++ (good results in fewer steps).",
+          default=lambda s: s.scheduler, enum=("ddim", "dpm++")),
+    Param("window", "integer", f"Long videos: frames per denoising window (absent = {DEFAULT_WINDOW}, the clip "
+          "length the model was trained on). Videos longer than one window are made in overlapping windows.",
+          minimum=2, maximum=lambda s: s.max_output_frames),
+    Param("window_overlap", "integer", f"Long videos: frames shared by neighbouring windows (absent = "
+          f"{DEFAULT_OVERLAP}); must be smaller than the window.", minimum=0,
+          maximum=lambda s: s.max_output_frames - 1),
+    Param("anchor_first_frame", "boolean", "Long videos: every window also attends to the video's first frame so "
+          "the character keeps one appearance (default true; false only to compare).", default=True,
+          flag="--no-anchor"),
+)
+PARAMS_BY_NAME = {p.name: p for p in REQUEST_PARAMS}
+PROMPT_FIELDS = ("prompt", "negative_prompt")
+_BOOL_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False,
+               "off": False}
+
+
+def _describe(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...'"
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def _typed(param: Param, raw: Any, settings: Settings, legacy: bool) -> Any:
+    """``raw`` (form text or a typed JSON/Python value) as the declared type, or InvalidInput."""
+    name = param.name
+
+    def bad(msg: str, hint: str) -> InvalidInput:
+        return InvalidInput(f"{name} {msg}", field=name, value=raw, hint=hint)
+
+    if param.type == "integer":
+        if isinstance(raw, float) and raw.is_integer():
+            return int(raw)
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d{1,20}\s*", raw):
+            return int(raw)
+        example = param.resolve("default", settings) or param.resolve("minimum", settings) or 1
+        raise bad(f"must be a whole number, not {_describe(raw)}", f"Send a number such as {example}.")
+    if param.type == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in _BOOL_WORDS:
+            return _BOOL_WORDS[raw.strip().lower()]
+        raise bad(f"must be true or false, not {_describe(raw)}", "Send true or false.")
+    if param.type == "number":
+        try:
+            if isinstance(raw, bool):
+                raise TypeError
+            value = float(raw.strip()) if isinstance(raw, str) else float(raw)
+        except (TypeError, ValueError):
+            raise bad(f"must be a number, not {_describe(raw)}", "Send a number such as 12.5.") from None
+        if not math.isfinite(value):
+            raise bad(f"must be a finite number, not {_describe(raw)}", "Send a number such as 12.5.")
+        return value
+    if not isinstance(raw, str):
+        raise bad(f"must be text, not {_describe(raw)}", "Send it as a string.")
+    value = raw.strip() if param.enum or param.format else raw
+    if legacy and param.legacy_values and value in param.legacy_values:
+        value = param.legacy_values[value]
+    return value.lower() if param.enum else value
+
+
+def coerce(param: Param, raw: Any, settings: Settings, legacy: bool = False) -> Any:
+    """One value -> the declared type within its bounds, or InvalidInput naming the field, the value and the fix."""
+    name = param.name
+    value = _typed(param, raw, settings, legacy)
+
+    def bad(msg: str, hint: str) -> InvalidInput:
+        return InvalidInput(f"{name} {msg}", field=name, value=raw, hint=hint)
+
+    lo, hi = param.resolve("minimum", settings), param.resolve("maximum", settings)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        span = f"between {_number(lo)} and {_number(hi)}" if lo is not None and hi is not None else \
+            (f"at least {_number(lo)}" if lo is not None else f"at most {_number(hi)}")
+        fix = param.above_max if hi is not None and value > hi and param.above_max else f"Pick a value {span}."
+        raise bad(f"must be {span}, not {_describe(raw)}", fix)
+    if param.multiple_of and value % param.multiple_of:
+        down = max(param.multiple_of, value - value % param.multiple_of)
+        raise bad(f"must be a multiple of {param.multiple_of}, not {value}",
+                  f"Use {down} or {down + param.multiple_of}.")
+    if param.enum and value not in param.enum:
+        raise bad(f"must be one of {', '.join(param.enum)}, not {_describe(raw)}",
+                  f"Use one of: {', '.join(param.enum)}.")
+    max_len = param.resolve("max_length", settings)
+    if name in PROMPT_FIELDS:
+        from .prompt.validation import validate_prompt  # measures after normalising; no models, no torch
+
+        return validate_prompt(value, field=name, max_chars=max_len)
+    if max_len is not None and isinstance(value, str) and len(value) > max_len:
+        raise bad(f"is {len(value)} characters long, over the limit of {max_len}", "Use a shorter value.")
+    return value
+
+
+def _unknown_field(key: str, known: Mapping[str, Param]) -> str:
+    close = [n for n in known if n.startswith(key[:3])] if len(key) >= 3 else []
+    return (f"unknown field {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "") +
+            f"; known fields: {', '.join(sorted(known))}")
+
+
+def _window_rule(values: dict[str, Any]) -> InvalidInput | None:
+    """The one rule across two fields: the overlap is smaller than the window."""
+    overlap = values.get("window_overlap")
+    window = values.get("window") or DEFAULT_WINDOW
+    if overlap is None or overlap < window:
+        return None
+    return InvalidInput(f"window_overlap must be smaller than the window ({window}), not {overlap}",
+                        field="window_overlap", value=overlap, hint=f"Use e.g. {window // 3}.")
+
+
+def parse_params(data: Mapping[str, Any], settings: Settings, *, legacy: bool = False,
+                 extra: Mapping[str, Param] | None = None) -> dict[str, Any]:
+    """Every field of ``data`` checked at once -> {name: value} with the declared defaults filled in (absent
+    optional fields stay None); all problems are reported together in one InvalidInput (422).
+
+    ``legacy``: also accept the old /generate names and values. ``extra``: further fields the caller accepts
+    (the API's video_url...). Unknown fields are refused (a typo such as ``step`` would otherwise be ignored).
+    """
+    known = {**PARAMS_BY_NAME, **(extra or {})}
+    aliases = {a: p.name for p in REQUEST_PARAMS for a in p.aliases} if legacy else {}
+    errors: dict[str, InvalidInput | str] = {}
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        name = aliases.get(key, key)
+        if name not in known:
+            errors[key] = _unknown_field(key, known)
+        elif name in values:
+            errors[key] = f"{name} was given twice (as {key!r} and under another name)"
+        elif raw is None or (isinstance(raw, str) and raw.strip() == "" and name != "prompt"):
+            continue  # an empty form field means "not given"
+        else:
+            try:
+                values[name] = coerce(known[name], raw, settings, legacy)
+            except InvalidInput as exc:
+                errors[key] = exc
+    window_error = _window_rule(values)
+    if window_error is not None and "window_overlap" not in errors:
+        errors["window_overlap"] = window_error
+    for p in known.values():
+        if p.required and p.name not in values and p.name not in errors:
+            errors[p.name] = (f"{p.name} is required: describe the character and the scene, e.g. "
+                              "\"a girl dancing on a mountain\"")
+    _raise_errors(errors, data)
+    return {p.name: values.get(p.name, p.resolve("default", settings)) for p in known.values()}
+
+
+def _raise_errors(errors: Mapping[str, InvalidInput | str], data: Mapping[str, Any]) -> None:
+    if not errors:
+        return
+    messages = {key: str(err) for key, err in errors.items()}
+    if len(errors) > 1:
+        raise InvalidInput(f"{len(errors)} fields are invalid: {', '.join(errors)}", errors=messages)
+    (key, err), = errors.items()
+    if isinstance(err, InvalidInput):
+        raise InvalidInput(err.message, field=key, value=data.get(key), hint=err.hint, errors=messages)
+    raise InvalidInput(err, field=key, value=data.get(key))
+
+
+# --- the engine's request --------------------------------------------------------------------------------------
+
+def _validate(self: Any, settings: Optional[Settings] = None) -> Any:
+    """Check every field (the same :func:`parse_params` as the API and the CLI) and fill in the defaults of
+    ``settings``; raises :class:`InvalidInput` naming the field, the value and the fix. Returns self."""
+    settings = settings if settings is not None else Settings.load()
+    given = {p.name: getattr(self, p.name) for p in REQUEST_PARAMS}
+    for name, value in parse_params(given, settings).items():
+        setattr(self, name, value)
+    video = self.video = Path(self.video)
+    if not video.is_file():
+        problem = "video file not found" if not video.exists() else "not a file"
+        raise InvalidInput(f"{problem}: {str(video)!r}", field="video", value=str(video),
+                           hint="Give the path of a video file.")
+    return self
+
+
+def _request_field(p: Param) -> tuple[str, Any, Any]:
+    # Settings-driven defaults stay None until validate(settings) fills them in.
+    default = None if callable(p.default) else p.default
+    return p.name, Optional[_PY_TYPES[p.type]], field(default=default)
+
+
+GenerationRequest = make_dataclass(
+    "GenerationRequest",
+    [("video", Path), *((p.name, _PY_TYPES[p.type]) for p in REQUEST_PARAMS if p.required),
+     *(_request_field(p) for p in REQUEST_PARAMS if not p.required)],
+    namespace={"validate": _validate,
+               "__doc__": "One generation request: ``video`` (a raw video of a person or a skeleton video) and one "
+                          "field per :data:`REQUEST_PARAMS` entry (None = the settings' default / absent).",
+               "__module__": __name__})
+
+
+def request_from_params(video: Path, params: Mapping[str, Any], settings: Settings) -> Any:
+    """A :class:`GenerationRequest` from a {name: value} mapping (a job's row, CLI flags), the defaults of
+    ``settings`` filled in for what it lacks; other keys are ignored. Not validated: the engine does that."""
+    values = {p.name: params[p.name] if params.get(p.name) is not None else p.resolve("default", settings)
+              for p in REQUEST_PARAMS}
+    return GenerationRequest(video=Path(video), **values)
+
+
+# --- derived documents: JSON Schema and CLI flags ---------------------------------------------------------------
+
+def param_schema(param: Param, settings: Settings) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": param.type, "description": param.description}
+    for attr, key in (("minimum", "minimum"), ("maximum", "maximum"), ("max_length", "maxLength"),
+                      ("default", "default")):
+        value = param.resolve(attr, settings)
+        if value is not None:
+            schema[key] = value
+    if param.multiple_of:
+        schema["multipleOf"] = param.multiple_of
+    if param.enum:
+        schema["enum"] = list(param.enum)
+    if param.format:
+        schema["format"] = param.format
+    if param.example is not None:
+        schema["examples"] = [param.example]
+    if param.name in PROMPT_FIELDS:
+        schema["minLength"] = 1
+    return schema
+
+
+def _cli_help(p: Param, settings: Settings) -> str:
+    facts = []
+    default = p.resolve("default", settings)
+    if p.enum:
+        facts.append("one of " + ", ".join(p.enum))
+    lo, hi = p.resolve("minimum", settings), p.resolve("maximum", settings)
+    if lo is not None and hi is not None:
+        facts.append(f"{_number(lo)}..{_number(hi)}" + (f", a multiple of {p.multiple_of}" if p.multiple_of else ""))
+    if default is not None and p.type != "boolean":
+        facts.append(f"default {default}")
+    return p.description.replace("%", "%%") + (f" ({'; '.join(facts)})" if facts else "")
+
+
+def add_cli_flags(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    """One flag per parameter; values stay text (None = not given) so :func:`parse_params` judges them exactly
+    as it judges a form field, with the same messages."""
+    for p in REQUEST_PARAMS:
+        dest, help_text = p.name, _cli_help(p, settings)
+        if p.type == "boolean":
+            parser.add_argument(p.cli_flag, dest=dest, action="store_const", const=not p.default, default=None,
+                                help=help_text)
+        else:
+            metavar = "{" + ",".join(p.enum) + "}" if p.enum else p.name.upper()
+            parser.add_argument(p.cli_flag, dest=dest, required=p.required, default=None, metavar=metavar,
+                                help=help_text)
+
+
+def cli_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The request parameters given on the command line (flags left out are absent)."""
+    return {p.name: getattr(args, p.name) for p in REQUEST_PARAMS if getattr(args, p.name, None) is not None}
+
+
+__all__ = ["Param", "REQUEST_PARAMS", "PARAMS_BY_NAME", "PROMPT_FIELDS", "GenerationRequest", "parse_params",
+           "coerce", "request_from_params", "param_schema", "add_cli_flags", "cli_params"]
