@@ -106,7 +106,7 @@ def python_verdict(video: Path, name: str, value: Any) -> set[str]:
 
 @pytest.fixture(scope="module")
 def contract_client(tmp_path_factory):
-    from api_helpers import base_config
+    from tests.api.helpers import base_config
     from text2video.api import create_app
 
     app = create_app(base_config(tmp_path_factory.mktemp("contract"), max_queued_per_key=0))
