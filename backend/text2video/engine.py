@@ -61,6 +61,7 @@ class GenerationRequest:
     window: int | None = None  # long videos: frames per context window (None = pipeline default)
     window_overlap: int | None = None
     anchor_first_frame: bool = True  # long videos: every window attends to the video's frame 0 (one identity)
+    loras: tuple = ()  # installed style LoRAs: LoraChoice, "NAME[:WEIGHT]" or {"name", "weight"} (models/loras.py)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -117,6 +118,9 @@ class GenerationRequest:
             if not _is_int(self.window_overlap) or not 0 <= self.window_overlap < limit:
                 raise bad("window_overlap", f"window_overlap must be >= 0 and below the window ({limit}), got "
                           f"{self.window_overlap!r}", f"Use e.g. {limit // 3}.")
+        from .models.loras import read_choices
+
+        self.loras = tuple(read_choices(list(self.loras)))  # count and weights; names: against the models folder
         if not isinstance(self.anchor_first_frame, bool):
             raise bad("anchor_first_frame", f"anchor_first_frame must be true or false, got "
                       f"{self.anchor_first_frame!r}", "Use true (one identity across windows) or false.")
@@ -438,6 +442,9 @@ class Engine:
         from . import video as video_io
 
         request.validate(max_frames=self.settings.max_output_frames)
+        from .models.loras import check_choices
+
+        lora_files = [(file.path, choice.weight) for choice, file in check_choices(request.loras, self.models_dir)]
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
@@ -543,11 +550,15 @@ class Engine:
                 check_cancel()
                 return True
 
-            out = pipe(english, pose=skeleton, video_length=frames, height=request.height, width=request.width,
-                       num_inference_steps=request.steps, guidance_scale=float(request.guidance_scale),
-                       negative_prompt=negative, generator=generator, output_type="latent", callback=on_step,
-                       decode_chunk_size=decode_chunk, window_size=window, window_overlap=overlap,
-                       anchor_first_frame=request.anchor_first_frame)
+            from .diffusion.lora import applied_loras
+
+            # LoRAs change the loaded weights for this job only; the exact weights are back after the block.
+            with applied_loras(pipe, lora_files):
+                out = pipe(english, pose=skeleton, video_length=frames, height=request.height, width=request.width,
+                           num_inference_steps=request.steps, guidance_scale=float(request.guidance_scale),
+                           negative_prompt=negative, generator=generator, output_type="latent", callback=on_step,
+                           decode_chunk_size=decode_chunk, window_size=window, window_overlap=overlap,
+                           anchor_first_frame=request.anchor_first_frame)
             latents = out.frames
             del out
             timings["generate"] = time.monotonic() - t0

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from ..exceptions import InvalidInput
+from ..models.loras import DEFAULT_WEIGHT, MAX_LORAS, MAX_WEIGHT, MIN_WEIGHT, check_choices
 from ..settings import Settings
 
 Value = Any
@@ -23,7 +24,7 @@ Dynamic = Callable[[Settings], Any]
 @dataclass(frozen=True)
 class Param:
     name: str
-    type: str  # "string" | "integer" | "number" | "boolean"
+    type: str  # "string" | "integer" | "number" | "boolean" | "array"
     description: str
     default: Value | Dynamic = None  # None = absent (the engine decides, e.g. a random seed)
     minimum: float | Dynamic | None = None
@@ -37,6 +38,10 @@ class Param:
     aliases: tuple[str, ...] = ()  # older names accepted by POST /generate (the first prototype's form)
     legacy_values: Mapping[str, str] | None = None  # older values accepted by POST /generate (lang 0/1)
     in_params: bool = True  # stored in job.params (prompt/urls have their own columns)
+    items: Mapping[str, Any] | None = None  # "array": the JSON schema of one item
+    max_items: int | None = None
+    # values that are more than a scalar: raw form/JSON value -> the stored value, or InvalidInput naming the field
+    parse: Callable[[Any, Settings], Any] | None = None
 
     def resolve(self, attr: str, settings: Settings) -> Any:
         value = getattr(self, attr)
@@ -78,6 +83,15 @@ JOB_PARAMS: tuple[Param, ...] = (
           "smaller than the window.", minimum=0, maximum=lambda s: s.max_output_frames - 1),
     Param("anchor_first_frame", "boolean", "Long videos: every window also attends to the video's first frame so "
           "the character keeps one appearance (default true; false only to compare).", default=True),
+    Param("loras", "array", "Style LoRAs installed on the server (GET /api/v1/loras), at most 3, each with a "
+          "weight from -2 to 2 (1 = as trained). JSON: a list of \"NAME:WEIGHT\" or {name, weight}; a form: "
+          "\"NAME:WEIGHT,NAME2\". Only installed names can be used.", max_items=MAX_LORAS,
+          items={"oneOf": [{"type": "string", "examples": ["watercolor:0.8"]},
+                           {"type": "object", "required": ["name"], "additionalProperties": False,
+                            "properties": {"name": {"type": "string"},
+                                           "weight": {"type": "number", "minimum": MIN_WEIGHT, "maximum": MAX_WEIGHT,
+                                                      "default": DEFAULT_WEIGHT}}}]},
+          parse=lambda raw, s: [choice.to_dict() for choice, _ in check_choices(raw, s.models_dir)]),
     Param("video_url", "string", "Public http(s) URL of the reference video, instead of uploading `video` "
           "(downloaded by the server; private and local addresses are refused).", format="uri", in_params=False,
           max_length=2048, example="https://example.com/dance.mp4"),
@@ -116,6 +130,8 @@ def _coerce(param: Param, raw: Any, settings: Settings, legacy: bool) -> Any:
     def bad(msg: str, hint: str) -> InvalidInput:
         return InvalidInput(f"{name} {msg}", field=name, value=raw, hint=hint)
 
+    if param.parse is not None:
+        return param.parse(raw, settings)
     if param.type == "integer":
         if isinstance(raw, bool):
             raise bad(f"must be a whole number, not {_describe(raw)}", "Send a number such as 50.")
@@ -261,7 +277,10 @@ def validate_job_request(data: Mapping[str, Any], settings: Settings, *, legacy:
 
 # --- OpenAPI ------------------------------------------------------------------------------------------------------
 
-def param_schema(param: Param, settings: Settings) -> dict[str, Any]:
+def param_schema(param: Param, settings: Settings, *, form: bool = False) -> dict[str, Any]:
+    """``form``: a multipart form sends one text per field, so a list goes as comma-separated items."""
+    if form and param.type == "array":
+        return {"type": "string", "description": param.description}
     schema: dict[str, Any] = {"type": param.type, "description": param.description}
     for attr, key in (("minimum", "minimum"), ("maximum", "maximum"), ("max_length", "maxLength"),
                       ("default", "default")):
@@ -270,6 +289,10 @@ def param_schema(param: Param, settings: Settings) -> dict[str, Any]:
             schema[key] = value
     if param.multiple_of:
         schema["multipleOf"] = param.multiple_of
+    if param.items is not None:
+        schema["items"] = dict(param.items)
+    if param.max_items is not None:
+        schema["maxItems"] = param.max_items
     if param.enum:
         schema["enum"] = list(param.enum)
     if param.format:
@@ -282,7 +305,7 @@ def param_schema(param: Param, settings: Settings) -> dict[str, Any]:
 
 
 def request_schema(settings: Settings, *, multipart: bool, legacy: bool = False) -> dict[str, Any]:
-    props = {p.name: param_schema(p, settings) for p in JOB_PARAMS}
+    props = {p.name: param_schema(p, settings, form=multipart) for p in JOB_PARAMS}
     if multipart:
         props["video"] = {"type": "string", "format": "binary", "contentMediaType": "video/*",
                           "description": f"The reference video ({', '.join(VIDEO_EXTENSIONS)}; at most "

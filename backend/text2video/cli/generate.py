@@ -72,6 +72,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(default 8)")
     p.add_argument("--no-anchor", dest="anchor_first_frame", action="store_false",
                    help="long videos: let each window use its own first frame instead of the video's (to compare)")
+    p.add_argument("--lora", action="append", default=[], metavar="NAME[:WEIGHT]",
+                   help="apply a style LoRA from MODELS/loras (repeatable, up to 3; weight -2..2, default 1); "
+                   "`manage.py loras` lists them")
     p.add_argument("--pose-preset", choices=("balanced", "accurate"), default=s.pose_preset,
                    help=f"pose models for raw video input (default {s.pose_preset})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -115,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         input_type=args.input_type, steps=args.steps, guidance_scale=args.guidance_scale, seed=args.seed,
         frames=args.frames, stride=args.stride, width=args.width, height=args.height, scheduler=args.scheduler,
         window=args.window, window_overlap=args.window_overlap,
-        anchor_first_frame=args.anchor_first_frame)
+        anchor_first_frame=args.anchor_first_frame, loras=tuple(args.lora))
     # Fail on bad input before loading any model.
     from ..settings import Settings
 
