@@ -19,6 +19,8 @@ DEMO_TARGETS: dict[tuple[str, str], tuple[int, ...]] = {
     ("text_encoder", "text_model.encoder.layers.0.self_attn.q_proj"): (32, 32),
     ("text_encoder", "text_model.encoder.layers.1.mlp.fc1"): (64, 32),
 }
+# an SD-2.x file: its cross-attention takes 1024-wide text features (the demo model's take 32)
+SD2_TARGETS = {("unet", "mid_block.attentions.0.transformer_blocks.0.attn2.to_k"): (64, 1024)}
 FORMATS = ("kohya", "peft", "diffusers_old")
 _OLD_ATTN = {"to_q": "to_q_lora", "to_k": "to_k_lora", "to_v": "to_v_lora", "to_out.0": "to_out_lora"}
 

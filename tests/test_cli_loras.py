@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lora_files import models_with_loras, write_lora
+from lora_files import SD2_TARGETS, models_with_loras, write_lora
+from test_engine import skeleton_frames
 from text2video.cli import main
 from text2video.video import read_frames, write_mp4
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-SD2_TARGETS = {("unet", "mid_block.attentions.0.transformer_blocks.0.attn2.to_k"): (64, 1024)}
 FAST = ["--steps", "2", "--frames", "2", "--stride", "1", "--width", "64", "--height", "64", "--dtype", "fp32",
         "--device", "cpu", "--seed", "4", "--input-type", "skeleton", "--no-progress"]
 
@@ -29,11 +29,8 @@ def models(demo_models, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def skeleton_video(tmp_path_factory) -> Path:
-    frames = [np.zeros((64, 64, 3), np.uint8) for _ in range(4)]
-    for i, frame in enumerate(frames):
-        frame[10:50, 30 + i: 34 + i] = (255, 153, 51)
-    path = tmp_path_factory.mktemp("cli-loras-input") / "skeleton.mp4"
-    write_mp4(frames, path, 12)
+    path = tmp_path_factory.mktemp("lora-input") / "skeleton.mp4"
+    write_mp4(skeleton_frames(6), path, 12)
     return path
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lora_files import models_with_loras, write_lora
+from test_engine import skeleton_frames
 from text2video.engine import Engine, GenerationRequest
 from text2video.exceptions import InvalidInput
 from text2video.video import write_mp4
@@ -28,13 +29,8 @@ def models(demo_models, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def skeleton_video(tmp_path_factory) -> Path:
-    import numpy as np
-
-    frames = [np.zeros((64, 64, 3), np.uint8) for _ in range(6)]
-    for i, frame in enumerate(frames):
-        frame[10:50, 30 + i: 34 + i] = (255, 153, 51)  # a moving orange torso on black: a skeleton video
     path = tmp_path_factory.mktemp("lora-input") / "skeleton.mp4"
-    write_mp4(frames, path, 12)
+    write_mp4(skeleton_frames(6), path, 12)
     return path
 
 

@@ -32,10 +32,10 @@ def changed(pipe, before: dict[str, torch.Tensor]) -> set[str]:
 def outputs(pipe) -> tuple[torch.Tensor, torch.Tensor]:
     """(text embedding, UNet noise prediction) on fixed inputs."""
     gen = torch.Generator().manual_seed(0)
-    dtype = pipe.unet.dtype
+    dtype, device = pipe.unet.dtype, pipe.unet.device
     with torch.no_grad():
-        text = pipe.text_encoder(torch.tensor([[1, 5, 9, 2]]))[0]
-        latents = torch.randn((1, 4, 2, 8, 8), generator=gen).to(dtype)
+        text = pipe.text_encoder(torch.tensor([[1, 5, 9, 2]], device=device))[0]
+        latents = torch.randn((1, 4, 2, 8, 8), generator=gen).to(device, dtype)
         noise = pipe.unet(latents, 10, text.to(dtype)).sample
     return text.float(), noise.float()
 
@@ -54,6 +54,19 @@ def test_each_format_changes_the_output_and_leaving_restores_every_bit(bf16_pipe
     assert changed(bf16_pipe, before) == set()  # bit-identical to before
     text2, noise2 = outputs(bf16_pipe)
     assert torch.equal(text0, text2) and torch.equal(noise0, noise2)
+
+
+@pytest.mark.gpu
+def test_fp16_on_cuda_changes_the_output_and_restores_every_bit(demo_models, tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    pipe = FollowYourPosePipeline.from_models_dir(demo_models, device="cuda", torch_dtype=torch.float16)
+    path = write_lora(tmp_path / "ink.safetensors", "kohya")
+    before, (_, noise0) = weights(pipe), outputs(pipe)
+    with applied_loras(pipe, [(path, 1.5)]):
+        _, noise1 = outputs(pipe)
+    assert not torch.equal(noise0, noise1)
+    assert changed(pipe, before) == set()  # the exact fp16 weights (an fp16 unmerge would round)
 
 
 def test_formats_agree_on_the_merged_weights(pipe, tmp_path):

@@ -6,12 +6,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from lora_files import lora_state, models_with_loras, write_lora
+from lora_files import SD2_TARGETS, lora_state, models_with_loras, write_lora
 from text2video.exceptions import InvalidInput
 from text2video.models.loras import (LoraChoice, check_choices, installed_loras, parse_lora_spec, read_choices)
-
-# the demo models' text width is 32; SD-2.x's is 1024, SDXL's 2048
-SD2_TARGETS = {("unet", "mid_block.attentions.0.transformer_blocks.0.attn2.to_k"): (64, 1024)}
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api_helpers import expect_problem, store_of, submit
-from lora_files import models_with_loras, write_lora
-
-SD2_TARGETS = {("unet", "mid_block.attentions.0.transformer_blocks.0.attn2.to_k"): (64, 1024)}
+from lora_files import SD2_TARGETS, models_with_loras, write_lora
 
 
 @pytest.fixture
