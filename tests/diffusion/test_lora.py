@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -11,6 +13,10 @@ from text2video.diffusion.lora import applied_loras, read_lora
 from text2video.exceptions import InvalidInput
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+REFERENCE_TSV = Path(__file__).resolve().parents[1] / "data" / "followyourpose_unet_sd14.tsv"
+# Follow-Your-Pose's own layers: no SD-1.x LoRA has them
+FYP_ONLY = ("attn_temp", "conv_temporal", "skeleton_adapter")
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +73,26 @@ def test_fp16_on_cuda_changes_the_output_and_restores_every_bit(demo_models, tmp
         _, noise1 = outputs(pipe)
     assert not torch.equal(noise0, noise1)
     assert changed(pipe, before) == set()  # the exact fp16 weights (an fp16 unmerge would round)
+
+
+def test_kohya_names_reach_every_2d_layer_of_the_full_size_unet3d(tmp_path):
+    """Every Linear/Conv2d weight of the real UNet3D (reference parameter list) that an SD-1.x LoRA can carry,
+    named the kohya way (lora_unet_down_blocks_0_resnets_0_conv1...), comes back as that module."""
+    from safetensors.torch import save_file
+
+    modules = []
+    for line in REFERENCE_TSV.read_text().splitlines()[1:]:
+        name, shape = line.split("\t")
+        if name.endswith(".weight") and shape.count("x") in (1, 3) and "norm" not in name \
+                and not any(part in name for part in FYP_ONLY):
+            modules.append(name[:-len(".weight")])
+    state = {}
+    for module in modules:
+        stem = "lora_unet_" + module.replace(".", "_")
+        state.update({f"{stem}.lora_down.weight": torch.ones(1, 1), f"{stem}.lora_up.weight": torch.ones(1, 1)})
+    save_file(state, str(tmp_path / "full.safetensors"))
+    assert len(modules) == 282  # attention, ff, proj_in/out, resnet convs, time embedding, samplers, conv_in/out
+    assert sorted(module for _, module, *_ in read_lora(tmp_path / "full.safetensors")) == sorted(modules)
 
 
 def test_formats_agree_on_the_merged_weights(pipe, tmp_path):
