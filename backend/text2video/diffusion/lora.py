@@ -108,8 +108,9 @@ def read_lora(path: Path) -> list[tuple[str, str, torch.Tensor, torch.Tensor, fl
     return deltas
 
 
-def _delta(layer: nn.Module, down: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
-    """B @ A shaped like the layer's weight (Linear, or Conv2d incl. 1x1 convs given linear-shaped parts)."""
+def _factors(layer: nn.Module, down: torch.Tensor, up: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, A) as fp32 matrices on the layer's device whose product has the layer weight's size (Linear, or Conv2d
+    incl. 1x1 convs given linear-shaped parts); LoraFileError when they do not fit."""
     weight = layer.weight
     if not isinstance(layer, (nn.Linear, nn.Conv2d)):
         raise LoraFileError(f"it targets a {type(layer).__name__}, which is neither a linear nor a conv layer")
@@ -118,7 +119,7 @@ def _delta(layer: nn.Module, down: torch.Tensor, up: torch.Tensor) -> torch.Tens
     if b.shape[0] != weight.shape[0] or a.shape[1] != weight[0].numel() or a.shape[0] != b.shape[1]:
         raise LoraFileError(f"its parts have shapes {tuple(down.shape)} / {tuple(up.shape)}, which do not fit a "
                             f"layer of shape {tuple(weight.shape)}")
-    return (b @ a).reshape(weight.shape)
+    return b, a
 
 
 @contextlib.contextmanager
@@ -156,11 +157,14 @@ def _merge(pipe: Any, deltas: list, weight: float, saved: dict[nn.Parameter, tor
     models = {"unet": pipe.unet, "text_encoder": pipe.text_encoder}
     for part, module, down, up, scale in deltas:
         layer = _find_layer(models[part], part, module)
-        delta = _delta(layer, down, up)
+        b, a = _factors(layer, down, up)
         param = layer.weight
         if param not in saved:
             saved[param] = param.detach().to("cpu", copy=True)  # the exact bits, off the GPU
-        param.copy_((param.float() + delta * (weight * scale)).to(param.dtype))
+        # in fp32, in one fused pass (W + s * B @ A), then rounded once to the model's dtype
+        merged = param.to(torch.float32, memory_format=torch.contiguous_format, copy=True)
+        merged.view(b.shape[0], -1).addmm_(b, a, alpha=weight * scale)
+        param.copy_(merged)
 
 
 __all__ = ["applied_loras", "read_lora"]
