@@ -83,9 +83,9 @@ JOB_PARAMS: tuple[Param, ...] = (
           "smaller than the window.", minimum=0, maximum=lambda s: s.max_output_frames - 1),
     Param("anchor_first_frame", "boolean", "Long videos: every window also attends to the video's first frame so "
           "the character keeps one appearance (default true; false only to compare).", default=True),
-    Param("loras", "array", "Style LoRAs installed on the server (GET /api/v1/loras), at most 3, each with a "
-          "weight from -2 to 2 (1 = as trained). JSON: a list of \"NAME:WEIGHT\" or {name, weight}; a form: "
-          "\"NAME:WEIGHT,NAME2\". Only installed names can be used.", max_items=MAX_LORAS,
+    Param("loras", "array", f"Style LoRAs installed on the server (GET /api/v1/loras), at most {MAX_LORAS}, each "
+          f"with a weight from {MIN_WEIGHT:g} to {MAX_WEIGHT:g} (1 = as trained). JSON: a list of \"NAME:WEIGHT\" "
+          "or {name, weight}; a form: \"NAME:WEIGHT,NAME2\". Only installed names can be used.", max_items=MAX_LORAS,
           items={"oneOf": [{"type": "string", "examples": ["watercolor:0.8"]},
                            {"type": "object", "required": ["name"], "additionalProperties": False,
                             "properties": {"name": {"type": "string"},

@@ -33,6 +33,7 @@ _OUTPUTS = {
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..models.loras import DEFAULT_WEIGHT, MAX_LORAS, MAX_WEIGHT, MIN_WEIGHT
     from ..settings import Settings
 
     s = Settings.load()
@@ -73,8 +74,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-anchor", dest="anchor_first_frame", action="store_false",
                    help="long videos: let each window use its own first frame instead of the video's (to compare)")
     p.add_argument("--lora", action="append", default=[], metavar="NAME[:WEIGHT]",
-                   help="apply a style LoRA from MODELS/loras (repeatable, up to 3; weight -2..2, default 1); "
-                   "`manage.py loras` lists them")
+                   help=f"apply a style LoRA from MODELS/loras (repeatable, up to {MAX_LORAS}; weight "
+                   f"{MIN_WEIGHT:g}..{MAX_WEIGHT:g}, default {DEFAULT_WEIGHT:g}); `manage.py loras` lists them")
     p.add_argument("--pose-preset", choices=("balanced", "accurate"), default=s.pose_preset,
                    help=f"pose models for raw video input (default {s.pose_preset})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
