@@ -243,8 +243,9 @@ class Engine:
         """Run one request; see the module docstring for the contract."""
         import torch
 
-        # 0. Check the request (the same rules as the API and the CLI) before any work.
+        # 0. Check the request (the same rules as the API and the CLI) and its LoRAs' files before any work.
         request.validate(self.settings)
+        loras = self._lora_files(request)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         run = _Run(out, on_progress, should_cancel)
@@ -256,7 +257,7 @@ class Engine:
             prompts = self._translate(request, run)  # 1. the English prompt
             skeleton = self._extract_pose(request, run)  # 2. skeleton frames at the output size
             pipe = self._load(run)  # 3. the video model (once per Engine)
-            latents = self._denoise(pipe, request, prompts, skeleton, run)  # 4. video diffusion
+            latents = self._denoise(pipe, request, prompts, skeleton, loras, run)  # 4. video diffusion
             self._encode(pipe, latents, skeleton, run)  # 5. the output files
         except BaseException as exc:
             run.discard()  # nothing half-done is left behind: a failed or canceled job has no output files
@@ -365,11 +366,18 @@ class Engine:
         run.timed("load", t0)
         return pipe
 
+    def _lora_files(self, request: GenerationRequest) -> list[tuple[Path, float]]:
+        """(file, weight) of each LoRA the request names, checked against this engine's models folder."""
+        from .models.loras import check_choices
+
+        return [(file.path, choice.weight) for choice, file in check_choices(request.loras or [], self.models_dir)]
+
     def _denoise(self, pipe: Any, request: GenerationRequest, prompts: _Prompts, skeleton: _Skeleton,
-                 run: _Run) -> _Latents:
+                 loras: list[tuple[Path, float]], run: _Run) -> _Latents:
         """Step 4: the denoising loop (in overlapping windows for long videos) -> latents."""
         import torch
 
+        from .diffusion.lora import applied_loras
         from .diffusion.windows import DEFAULT_OVERLAP, DEFAULT_WINDOW, count_windows
 
         pipe.set_scheduler(request.scheduler)
@@ -399,11 +407,13 @@ class Engine:
             run.check_cancel()
             return True
 
-        out = pipe(prompts.english, pose=skeleton.frames, video_length=frames, height=request.height,
-                   width=request.width, num_inference_steps=request.steps, guidance_scale=request.guidance_scale,
-                   negative_prompt=prompts.negative, generator=generator, output_type="latent", callback=on_step,
-                   decode_chunk_size=decode_chunk, window_size=window, window_overlap=overlap,
-                   anchor_first_frame=request.anchor_first_frame)
+        # LoRAs change the loaded weights for this job only; the exact weights are back after the block.
+        with applied_loras(pipe, loras):
+            out = pipe(prompts.english, pose=skeleton.frames, video_length=frames, height=request.height,
+                       width=request.width, num_inference_steps=request.steps, guidance_scale=request.guidance_scale,
+                       negative_prompt=prompts.negative, generator=generator, output_type="latent", callback=on_step,
+                       decode_chunk_size=decode_chunk, window_size=window, window_overlap=overlap,
+                       anchor_first_frame=request.anchor_first_frame)
         run.timed("generate", t0)
         return _Latents(out.frames, seed, decode_chunk)
 

@@ -23,16 +23,17 @@ from typing import Any, Callable, Mapping, Optional
 
 from .diffusion.windows import DEFAULT_OVERLAP, DEFAULT_WINDOW
 from .exceptions import InvalidInput
+from .models.loras import DEFAULT_WEIGHT, MAX_LORAS, MAX_WEIGHT, MIN_WEIGHT, read_choices
 from .settings import Settings
 
 Dynamic = Callable[[Settings], Any]
-_PY_TYPES = {"string": str, "integer": int, "number": float, "boolean": bool}
+_PY_TYPES = {"string": str, "integer": int, "number": float, "boolean": bool, "array": list}
 
 
 @dataclass(frozen=True)
 class Param:
     name: str
-    type: str  # "string" | "integer" | "number" | "boolean"
+    type: str  # "string" | "integer" | "number" | "boolean" | "array"
     description: str
     default: Any | Dynamic = None  # None = absent (the engine decides, e.g. a random seed)
     minimum: float | Dynamic | None = None
@@ -47,6 +48,11 @@ class Param:
     legacy_values: Mapping[str, str] | None = None  # older values accepted by POST /generate (lang 0/1)
     flag: str = ""  # CLI flag; "" = --name-with-dashes (a boolean flag switches away from the default)
     above_max: str = ""  # what to do instead when a value is over the maximum (replaces "Pick a value ...")
+    items: Mapping[str, Any] | None = None  # "array": the JSON schema of one item
+    max_items: int | None = None
+    metavar: str = ""  # CLI metavar ("" = NAME in capitals, or the allowed values)
+    # values that are more than a scalar: raw form/JSON/CLI value -> the stored value, or InvalidInput naming the field
+    parse: Callable[[Any], Any] | None = None
 
     def resolve(self, attr: str, settings: Settings) -> Any:
         value = getattr(self, attr)
@@ -96,6 +102,16 @@ REQUEST_PARAMS: tuple[Param, ...] = (
     Param("anchor_first_frame", "boolean", "Long videos: every window also attends to the video's first frame so "
           "the character keeps one appearance (default true; false only to compare).", default=True,
           flag="--no-anchor"),
+    Param("loras", "array", f"Style LoRAs installed on the server (GET /api/v1/loras), at most {MAX_LORAS}, each "
+          f"with a weight from {MIN_WEIGHT:g} to {MAX_WEIGHT:g} (1 = as trained). JSON: a list of \"NAME:WEIGHT\" "
+          "or {name, weight}; a form: \"NAME:WEIGHT,NAME2\"; the CLI: --lora NAME[:WEIGHT], repeated. Only installed "
+          "names can be used.", max_items=MAX_LORAS, flag="--lora", metavar="NAME[:WEIGHT]",
+          items={"oneOf": [{"type": "string", "examples": ["watercolor:0.8"]},
+                           {"type": "object", "required": ["name"], "additionalProperties": False,
+                            "properties": {"name": {"type": "string"},
+                                           "weight": {"type": "number", "minimum": MIN_WEIGHT, "maximum": MAX_WEIGHT,
+                                                      "default": DEFAULT_WEIGHT}}}]},
+          parse=lambda raw: [choice.to_dict() for choice in read_choices(raw)]),
 )
 PARAMS_BY_NAME = {p.name: p for p in REQUEST_PARAMS}
 PROMPT_FIELDS = ("prompt", "negative_prompt")
@@ -155,6 +171,8 @@ def _typed(param: Param, raw: Any, settings: Settings, legacy: bool) -> Any:
 def coerce(param: Param, raw: Any, settings: Settings, legacy: bool = False) -> Any:
     """One value -> the declared type within its bounds, or InvalidInput naming the field, the value and the fix."""
     name = param.name
+    if param.parse is not None:
+        return param.parse(raw)
     value = _typed(param, raw, settings, legacy)
 
     def bad(msg: str, hint: str) -> InvalidInput:
@@ -290,7 +308,10 @@ def request_from_params(video: Path, params: Mapping[str, Any], settings: Settin
 
 # --- derived documents: JSON Schema and CLI flags ---------------------------------------------------------------
 
-def param_schema(param: Param, settings: Settings) -> dict[str, Any]:
+def param_schema(param: Param, settings: Settings, *, form: bool = False) -> dict[str, Any]:
+    """``form``: a multipart form sends one text per field, so a list goes as comma-separated items."""
+    if form and param.type == "array":
+        return {"type": "string", "description": param.description}
     schema: dict[str, Any] = {"type": param.type, "description": param.description}
     for attr, key in (("minimum", "minimum"), ("maximum", "maximum"), ("max_length", "maxLength"),
                       ("default", "default")):
@@ -299,6 +320,10 @@ def param_schema(param: Param, settings: Settings) -> dict[str, Any]:
             schema[key] = value
     if param.multiple_of:
         schema["multipleOf"] = param.multiple_of
+    if param.items is not None:
+        schema["items"] = dict(param.items)
+    if param.max_items is not None:
+        schema["maxItems"] = param.max_items
     if param.enum:
         schema["enum"] = list(param.enum)
     if param.format:
@@ -331,8 +356,11 @@ def add_cli_flags(parser: argparse.ArgumentParser, settings: Settings) -> None:
         if p.type == "boolean":
             parser.add_argument(p.cli_flag, dest=dest, action="store_const", const=not p.default, default=None,
                                 help=help_text)
+        elif p.type == "array":
+            parser.add_argument(p.cli_flag, dest=dest, action="append", default=None,
+                                metavar=p.metavar or p.name.upper(), help=help_text)
         else:
-            metavar = "{" + ",".join(p.enum) + "}" if p.enum else p.name.upper()
+            metavar = p.metavar or ("{" + ",".join(p.enum) + "}" if p.enum else p.name.upper())
             parser.add_argument(p.cli_flag, dest=dest, required=p.required, default=None, metavar=metavar,
                                 help=help_text)
 

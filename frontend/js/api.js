@@ -96,6 +96,7 @@ export async function request(path, { method = "GET", body, headers = {}, signal
 }
 
 export const health = () => request("/api/v1/health");
+export const listLoras = () => request("/api/v1/loras");
 export const getJob = (id) => request(`/api/v1/jobs/${encodeURIComponent(id)}`);
 export const cancelJob = (id) => request(`/api/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: "POST" });
 export const deleteJob = (id) => request(`/api/v1/jobs/${encodeURIComponent(id)}`, { method: "DELETE" });

@@ -1,6 +1,6 @@
 // The Create screen: video (file, drag-and-drop or URL) + prompt + options -> POST /api/v1/jobs.
 // Defaults and limits come from the server's OpenAPI document (loadOptions), never from constants here.
-import { ApiError, loadOptions, submitJob } from "./api.js";
+import { ApiError, listLoras, loadOptions, submitJob } from "./api.js";
 import { t } from "./i18n.js";
 import { formatBytes, formatDuration } from "./util.js";
 
@@ -15,6 +15,7 @@ const FALLBACK_EXTENSIONS = ["mp4", "mov", "avi", "mkv", "webm", "wmv", "m4v"];
 const $ = (id) => document.getElementById(id);
 
 let options = null;       // from loadOptions(): {fields, extensions, maxMb, maxSeconds}
+let loras = null;         // from GET /api/v1/loras: {loras, max_per_job, weight}; null = none or unavailable
 let optionsError = null;
 let chosenFile = null;
 let previewUrl = null;
@@ -116,6 +117,62 @@ export function renderOptions() {
   });
   if (optionsError) $("form-error").textContent = t("create.options_unavailable");
   if (chosenFile) showFileInfo();
+  renderLoras();
+}
+
+// --- style LoRAs (the picker shows only when the server has usable ones) --------------------------------------
+
+function usableLoras() {
+  return (loras?.loras || []).filter((l) => l.usable).map((l) => l.name);
+}
+
+/** One row per LoRA a job may use: a name (or none) and its weight. The first select is #loras (error focus). */
+function renderLoras() {
+  const names = usableLoras();
+  $("field-loras").hidden = names.length === 0;
+  if (!names.length) return;
+  const weight = loras.weight;
+  const rows = $("lora-rows");
+  const count = Math.min(loras.max_per_job, names.length);
+  while (rows.children.length < count) {
+    const i = rows.children.length;
+    const row = document.createElement("div");
+    row.className = "lora-row";
+    const select = document.createElement("select");
+    select.id = i === 0 ? "loras" : `lora-${i}`;
+    select.setAttribute("aria-describedby", "loras-help loras-error");
+    const input = document.createElement("input");
+    Object.assign(input, { id: `lora-${i}-weight`, type: "number", step: "0.05", inputMode: "decimal" });
+    Object.assign(input, { min: weight.minimum, max: weight.maximum, value: weight.default });
+    row.append(select, input);
+    rows.append(row);
+  }
+  [...rows.children].forEach((row, i) => {
+    const [select, input] = row.children;
+    select.setAttribute("aria-label", t("create.lora_n", { n: i + 1 }));
+    input.setAttribute("aria-label", t("create.lora_weight", { n: i + 1 }));
+    fillSelect(select, ["", ...names], (v) => v || t("create.lora_none"), "");
+  });
+  $("loras-help").textContent = t("create.loras_help", { min: weight.minimum, max: weight.maximum });
+}
+
+/** [[name, weight text], ...] of the rows with a LoRA chosen. */
+function chosenLoras() {
+  return [...$("lora-rows").children].map((row) => [row.children[0].value, row.children[1].value.trim()])
+    .filter(([name]) => name);
+}
+
+function checkLoras(fail) {
+  const chosen = chosenLoras();
+  const { minimum, maximum } = loras?.weight || {};
+  for (const [, raw] of chosen) {
+    const value = Number(raw);
+    if (raw === "" || !Number.isFinite(value) || value < minimum || value > maximum) {
+      fail("loras", t("err.number", { field: t("create.loras"), min: minimum, max: maximum, value: raw }));
+      return;
+    }
+  }
+  if (new Set(chosen.map(([name]) => name)).size < chosen.length) fail("loras", t("err.lora_twice"));
 }
 
 function applyLimits() {
@@ -144,6 +201,11 @@ export async function reloadOptions() {
   } catch (err) {
     optionsError = err;
     console.warn("could not load the API options", err);
+  }
+  try {
+    loras = await listLoras();
+  } catch (err) {
+    loras = null; // an older server, or no key yet: no picker
   }
   renderOptions();
 }
@@ -275,6 +337,7 @@ function checkForm() {
       fail(name, t("err.multiple", { field: label, m: schema.multipleOf, value: raw }));
     }
   }
+  if (!$("field-loras").hidden) checkLoras(fail);
   return ok;
 }
 
@@ -286,6 +349,8 @@ function buildForm() {
     const value = $(name).value.trim();
     if (value) data.set(name, value); // empty = the server's default (seed: random)
   }
+  const chosen = $("field-loras").hidden ? [] : chosenLoras();
+  if (chosen.length) data.set("loras", chosen.map(([name, weight]) => `${name}:${weight}`).join(","));
   if (chosenFile) data.set("video", chosenFile, chosenFile.name);
   else data.set("video_url", $("video_url").value.trim());
   return data;

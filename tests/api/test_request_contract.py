@@ -25,6 +25,7 @@ PROMPT = "a girl dancing on a mountain"
 # Values other fields need for an edge to be judged alone (the overlap must stay below the window).
 CONTEXT = {"window_overlap": {"window": SETTINGS.max_output_frames}}
 NOT_TEXT = 5  # a JSON number where text belongs: only HTTP (JSON) and Python can send it
+LORA_NAMES = ["a", "b", "c", "d", "e"]  # installed in the HTTP test's models folder
 
 
 def _numeric_edges(p: Param) -> list[tuple[str, Any, bool]]:
@@ -39,8 +40,19 @@ def _numeric_edges(p: Param) -> list[tuple[str, Any, bool]]:
     return edges
 
 
+def _list_edges(p: Param) -> list[tuple[str, Any, bool]]:
+    """Lists as a form sends them ("NAME:WEIGHT,NAME2"); the names are installed in the test's models folder."""
+    names = LORA_NAMES[:p.max_items + 1]
+    return [("max items", ",".join(names[:-1]), True), ("just above max items", ",".join(names), False),
+            ("min weight", "a:-2", True), ("just below min weight", "a:-2.01", False), ("max weight", "a:2", True),
+            ("just above max weight", "a:2.01", False), ("a path", "../a", False), ("named twice", "a,a", False),
+            ("wrong type", NOT_TEXT, False)]
+
+
 def edges(p: Param) -> list[tuple[str, Any, bool]]:
     """(label, value, accepted?) for one declared parameter."""
+    if p.type == "array":
+        return _list_edges(p)
     if p.type in ("integer", "number"):
         return _numeric_edges(p)
     if p.type == "boolean":
@@ -86,6 +98,9 @@ def cli_verdict(video: Path, tmp_path: Path, name: str, value: Any) -> set[str] 
             argv.append(p.cli_flag)
         elif given is NOT_TEXT:
             return None  # command-line arguments are always text
+        elif p.type == "array":
+            for item in str(given).split(","):
+                argv += [p.cli_flag, item]  # a list is the flag repeated
         else:
             argv += [p.cli_flag, str(given)]
     args = build_parser().parse_args(argv)
@@ -105,11 +120,16 @@ def python_verdict(video: Path, name: str, value: Any) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def contract_client(tmp_path_factory):
+def contract_client(tmp_path_factory, demo_models):
     from tests.api.helpers import base_config
+    from tests.lora_files import models_with_loras, write_lora
     from text2video.api import create_app
 
-    app = create_app(base_config(tmp_path_factory.mktemp("contract"), max_queued_per_key=0))
+    root = tmp_path_factory.mktemp("contract")
+    models = models_with_loras(demo_models, root / "models")
+    for name in LORA_NAMES:
+        write_lora(models / "loras" / f"{name}.safetensors", "kohya")
+    app = create_app(base_config(root, max_queued_per_key=0, models_dir=str(models)))
     assert settings_of(app).max_output_frames == SETTINGS.max_output_frames
     return app.test_client()
 

@@ -22,6 +22,7 @@ from .. import netguard, storage
 from ..exceptions import (BadRequest, InvalidInput, RateLimited, ServiceUnavailable, Text2VideoError,
                           UnsupportedMedia)
 from ..jobs.tables import Job
+from ..models.loras import check_choices
 from .schemas import VIDEO_EXTENSIONS, JobRequest, validate_job_request
 from .services import services
 
@@ -88,6 +89,7 @@ def read_submission(*, legacy: bool = False) -> Submission:
         raise InvalidInput("no reference video: upload a file as 'video' or give 'video_url'", field="video",
                            hint="With curl: -F video=@dance.mp4")
     settings = services().settings
+    check_choices(req.params.get("loras") or [], settings.models_dir)  # installed, usable LoRA files (else 422)
     policy = netguard.Policy.from_settings(settings)
     if req.video_url:
         netguard.parse_url(req.video_url, field="video_url", policy=policy)

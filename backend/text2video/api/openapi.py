@@ -134,6 +134,13 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                         "503": {"description": "The job database is unreachable", "content": {"application/json": {
                             "schema": {"$ref": "#/components/schemas/Health"}}}}}},
         },
+        "/api/v1/loras": {
+            "get": {"operationId": "listLoras", "tags": ["service"], "summary": "Installed style LoRAs",
+                    "description": "SD-1.x LoRA files in the models folder's `loras/` (installed by the operator). "
+                                   "Name them in a job's `loras` field; a file with a `problem` cannot be used.",
+                    "responses": {"200": {"description": "The LoRAs", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/LoraList"}}}}, **_errors(401)}},
+        },
         "/api/v1/openapi.json": {
             "get": {"operationId": "openapi", "tags": ["service"], "summary": "This document", "security": [{}],
                     "responses": {"200": {"description": "OpenAPI 3.1",
@@ -196,6 +203,19 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                     "instance": {"type": "string"},
                     "errors": {"type": "object", "additionalProperties": {"type": "string"},
                                "description": "Message per request field"}}},
+                "LoraList": {"type": "object", "required": ["loras", "max_per_job", "weight"], "properties": {
+                    "loras": {"type": "array", "items": {"type": "object", "required": ["name", "usable"],
+                                                         "properties": {
+                        "name": {"type": "string", "description": "File name without .safetensors"},
+                        "size_bytes": {"type": "integer"},
+                        "format": {"type": ["string", "null"], "enum": ["kohya", "diffusers", None]},
+                        "parts": {"type": "array", "items": {"type": "string", "enum": ["unet", "text_encoder"]}},
+                        "usable": {"type": "boolean"},
+                        "problem": {"type": ["string", "null"], "description": "Why it cannot be used"}}}},
+                    "max_per_job": {"type": "integer"},
+                    "weight": {"type": "object", "properties": {"minimum": {"type": "number"},
+                                                                "maximum": {"type": "number"},
+                                                                "default": {"type": "number"}}}}},
                 "Health": {"type": "object", "required": ["status"], "properties": {
                     "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
                     "auth_required": {"type": "boolean"}, "problems": {"type": "array", "items": {"type": "string"}},

@@ -55,7 +55,7 @@ def validate_job_request(data: Mapping[str, Any], settings: Settings, *, legacy:
 
 
 def request_schema(settings: Settings, *, multipart: bool, legacy: bool = False) -> dict[str, Any]:
-    props = {p.name: param_schema(p, settings) for p in REQUEST_PARAMS + URL_PARAMS}
+    props = {p.name: param_schema(p, settings, form=multipart) for p in REQUEST_PARAMS + URL_PARAMS}
     if multipart:
         props["video"] = {"type": "string", "format": "binary", "contentMediaType": "video/*",
                           "description": f"The reference video ({', '.join(VIDEO_EXTENSIONS)}; at most "

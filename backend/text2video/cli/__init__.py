@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "init-demo-models": "text2video.cli.demo_models",
     "download": "text2video.cli.download",
     "doctor": "text2video.cli.doctor",
+    "loras": "text2video.cli.loras",
 }
 
 DEFAULT_COMMAND = "serve"

@@ -11,6 +11,7 @@
       pose/
         yolox_m.onnx  rtmpose_m.onnx      preset "balanced" (YOLOX-m + RTMPose-m 256x192)
         yolox_x.onnx  rtmpose_x.onnx      preset "accurate" (YOLOX-x + RTMPose-x 384x288)
+      loras/                              optional style LoRAs for SD-1.x (*.safetensors; see models/loras.py)
       DEMO                                present only in demo folders: weights are random, output is noise
 """
 
@@ -25,6 +26,7 @@ FYP_CHECKPOINT_DIR = "follow-your-pose/followyourpose_checkpoint-1000"
 FYP_POSE_ENCODER = "follow-your-pose/pose_encoder.pth"
 TRANSLATION_DIR = "envit5-translation"
 POSE_DIR = "pose"
+LORAS_DIR = "loras"
 POSE_PRESETS = {
     "balanced": {"detector": "pose/yolox_m.onnx", "pose": "pose/rtmpose_m.onnx", "input_size": (192, 256)},
     "accurate": {"detector": "pose/yolox_x.onnx", "pose": "pose/rtmpose_x.onnx", "input_size": (288, 384)},
@@ -58,12 +60,21 @@ class ModelPaths:
         return self.root / entry["detector"], self.root / entry["pose"]
 
     @property
+    def loras(self) -> Path:
+        return self.root / LORAS_DIR
+
+    @property
     def manifest(self) -> Path:
         return self.root / MANIFEST
 
     @property
     def is_demo(self) -> bool:
         return (self.root / DEMO_MARKER).exists()
+
+
+def models_root(models_dir: str | Path) -> Path:
+    """The folder a models setting names, without building anything: the word ``demo`` -> the demo folder."""
+    return default_demo_dir() if str(models_dir) == "demo" else Path(models_dir)
 
 
 def default_demo_dir() -> Path:
