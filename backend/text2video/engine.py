@@ -30,6 +30,7 @@ from typing import Any, Callable, Optional
 
 from .exceptions import Canceled, DeviceError, InvalidInput, OutOfMemory, Text2VideoError
 from .jobs.status import JobStage
+from .messages import Message
 
 log = logging.getLogger(__name__)
 
@@ -424,7 +425,7 @@ class Engine:
         if pv.report is not None:
             save("keypoints.json", pv.save_keypoints)
             if getattr(pv.report, "demo", False):
-                warnings.append("DEMO pose models (random): the skeleton does not follow the person.")
+                warnings.append(Message("pose.demo_random"))
         return pv.frames, pv.fps, pv.kind, pv.summary
 
     # -- the job ---------------------------------------------------------------------------------------------
@@ -575,8 +576,7 @@ class Engine:
                 written.append(path)
                 info.setdefault("files", {})[name] = str(path)
             if frames > gif_max > 0:
-                warnings.append(f"result.gif is a preview with 1 frame in {math.ceil(frames / gif_max)} of the "
-                                f"{frames}; result.mp4 has them all")
+                warnings.append(Message("video.gif_preview", every=math.ceil(frames / gif_max), frames=frames))
             del latents
             timings["encode"] = time.monotonic() - t0
             timings["total"] = time.monotonic() - started

@@ -2,12 +2,16 @@
 
 Every error names what was wrong (``field`` and ``value``) and how to fix it (``hint``). The API maps
 ``http_status`` to the response code (as RFC 9457 problem details), the CLI prints ``str(error)`` on one line
-and exits with code 2, and the worker stores ``code`` + ``str(error)`` on the failed job.
+and exits with code 2, and the worker stores ``code`` + ``str(error)`` on the failed job. :meth:`Text2VideoError.text` is that text with
+its code + params (see :mod:`text2video.messages`): the raise site's own when it words its message (and hint) as
+:class:`~text2video.messages.Message`, else the generic code of the error kind, naming the field and the value.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .messages import Message
 
 
 class Text2VideoError(Exception):
@@ -32,6 +36,23 @@ class Text2VideoError(Exception):
         if self.hint:
             text = f"{text} {self.hint}" if text.endswith(".") else f"{text}. {self.hint}"
         return text
+
+    def text(self) -> Message:
+        """``str(self)`` with its code + params, for clients that show it in another language."""
+        own = [self.message, self.hint] if self.hint else [self.message]
+        if all(isinstance(part, Message) for part in own):
+            return Message.with_items(str(self), [item for part in own for item in part.items])
+        return Message.with_items(str(self), self._generic().items)
+
+    def _generic(self) -> Message:
+        if not isinstance(self, InvalidInput) or type(self).code != InvalidInput.code:
+            return Message("error." + self.code)
+        if not self.field:
+            return Message("error.invalid_request")
+        if self.value is None:
+            return Message("error.invalid_field", field=self.field)
+        value = str(self.value)
+        return Message("error.invalid_input", field=self.field, value=value if len(value) <= 60 else value[:59] + "…")
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"code": self.code, "message": str(self)}

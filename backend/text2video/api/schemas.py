@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from ..exceptions import InvalidInput
+from ..messages import Message
 from ..settings import Settings
 
 Value = Any
@@ -225,21 +226,20 @@ def validate_job_request(data: Mapping[str, Any], settings: Settings, *, legacy:
         try:
             values[name] = _coerce(known[name], raw, settings, legacy)
         except InvalidInput as exc:
-            errors[key] = str(exc)
+            errors[key] = exc.text()
     for name in ("prompt", "negative_prompt"):
         if name in values and name not in errors:
             try:
                 values[name] = _check_prompt(values[name], name, settings.prompt_max_chars)
             except InvalidInput as exc:
-                errors[name] = str(exc)
+                errors[name] = exc.text()
     if "window_overlap" in values and "window_overlap" not in errors:
         window = values.get("window", 24)  # the pipeline's default window (diffusion/windows.py)
         if values["window_overlap"] >= window:
             errors["window_overlap"] = (f"window_overlap must be smaller than the window ({window}), not "
                                         f"{values['window_overlap']}; use e.g. {window // 3}")
     if "prompt" not in values and "prompt" not in errors:
-        errors["prompt"] = ("prompt is required: describe the character and the scene, e.g. "
-                            "\"a girl dancing on a mountain\"")
+        errors["prompt"] = Message("error.prompt_required")
     if errors:
         if len(errors) == 1:
             (field, message), = errors.items()

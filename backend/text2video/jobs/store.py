@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.pool import NullPool
 
 from ..exceptions import Conflict, NotFound, ServiceUnavailable
+from ..messages import Message, items_of
 from .status import JobStage, JobStatus
 
 # Bump when a column changes; create_tables() refuses to run against a database with another version instead of
@@ -110,6 +111,8 @@ class Job(Base):
     device: Mapped[str | None] = mapped_column(String(32), nullable=True)
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     warnings: Mapped[list] = mapped_column(JSON, default=list)
+    # {English text: [{"code", "params"}]} for the texts above that have codes (pose summary, warnings, error)
+    texts: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     fps: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     # webhook outbox (see module docstring): None | pending | delivering | delivered | failed
@@ -135,6 +138,13 @@ class Job(Base):
         if not self.error_code:
             return None
         return {"code": self.error_code, "message": self.error_message or ""}
+
+    def messages(self) -> dict[str, Any]:
+        """The pose summary, warnings and error message as code + params (None: English only), for clients that
+        show them in another language."""
+        texts = self.texts or {}
+        return {"pose_summary": texts.get(self.pose_summary or ""), "warnings": [texts.get(w) for w in
+                self.warnings or []], "error": texts.get(self.error_message or "") if self.error_code else None}
 
     def to_dict(self, url_prefix: str = "/api/v1") -> dict[str, Any]:
         """The job JSON of the service contract. URLs are relative to the server (the API may rewrite them)."""
@@ -163,6 +173,7 @@ class Job(Base):
             "memory_preset": self.memory_preset,
             "demo": bool(self.demo),
             "warnings": list(self.warnings or []),
+            "messages": self.messages(),
             "created_at": isoformat(self.created_at),
             "started_at": isoformat(self.started_at),
             "finished_at": isoformat(self.finished_at),
@@ -250,6 +261,7 @@ class JobStore:
             if not self._tables_exist():
                 raise ServiceUnavailable(f"cannot create the job tables in {self.engine.url!r}: {exc}",
                                          hint="Check TEXT2VIDEO_DATABASE_URL and that the database is reachable.")
+        self._add_new_columns()
         with self.session() as s:
             info = s.get(SchemaInfo, 1)
             if info is None:
@@ -259,6 +271,22 @@ class JobStore:
                     f"job database {self.engine.url!r} has schema version {info.version}, this code expects "
                     f"{SCHEMA_VERSION}",
                     hint="Point TEXT2VIDEO_DATABASE_URL at a new database, or delete the old one (jobs are lost).")
+
+    def _add_new_columns(self) -> None:
+        """A nullable column added to Job since the table was made is added in place (jobs kept, no version bump)."""
+        from sqlalchemy import inspect, text
+        have = {c["name"] for c in inspect(self.engine).get_columns(Job.__tablename__)}
+        for column in Job.__table__.columns:
+            if column.name in have or not column.nullable:
+                continue
+            ddl = (f"ALTER TABLE {Job.__tablename__} ADD COLUMN {column.name} "
+                   f"{column.type.compile(self.engine.dialect)}")
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(text(ddl))
+            except Exception:  # noqa: BLE001 - another process added it first
+                if column.name not in {c["name"] for c in inspect(self.engine).get_columns(Job.__tablename__)}:
+                    raise
 
     def _tables_exist(self) -> bool:
         from sqlalchemy import inspect
@@ -406,6 +434,8 @@ class JobStore:
             if name in values:
                 current = s.scalar(select(column).where(Job.id == job_id)) or []
                 values[name] = _merge_names(current, values[name])
+        if "texts" in values:
+            values["texts"] = {**(s.scalar(select(Job.texts).where(Job.id == job_id)) or {}), **values["texts"]}
 
     def is_cancel_requested(self, job_id: str) -> bool:
         """True when the user canceled, or the job was deleted/reaped from under the worker (stop working)."""
@@ -426,6 +456,7 @@ class JobStore:
         values = {"status": JobStatus.FAILED, "finished_at": now, "updated_at": now, "eta_seconds": None,
                   "error_code": code, "error_message": message}
         values.update(_info_values(info))
+        values["texts"] = {**values.get("texts", {}), **_coded_texts(message)}
         return self._finish(job_id, worker, values, from_status=ACTIVE if worker is None else (JobStatus.RUNNING,))
 
     def mark_canceled(self, job_id: str, worker: str | None = None, message: str = "Canceled by request.") -> bool:
@@ -465,25 +496,30 @@ class JobStore:
             if job is None:
                 return None
             attempts = job.attempts if count_attempt else max(0, job.attempts - 1)
+            reason = reason or describe_exit(exit_code)
+            texts = {}
             if job.cancel_requested:
                 values = {"status": JobStatus.CANCELED, "finished_at": now, "error_code": "canceled",
                           "error_message": "Canceled by request (its worker stopped).", "eta_seconds": None,
                           "webhook_status": _webhook_pending_expr(), "webhook_next_at": now}
                 outcome = "canceled"
             elif attempts <= max_retries:
+                retrying = Message("job.retrying", attempt=job.attempts, reason=reason)
                 values = {"status": JobStatus.QUEUED, "worker": None, "worker_pid": None, "heartbeat_at": None,
                           "stage": None, "progress": 0.0, "step": 0, "eta_seconds": None, "attempts": attempts,
-                          "warnings": list(job.warnings or []) + [
-                              f"attempt {job.attempts}: {reason or describe_exit(exit_code)}; retrying"]}
+                          "warnings": list(job.warnings or []) + [retrying]}
+                texts = _coded_texts(retrying)
                 outcome = "requeued"
             else:
+                lost = Message("job.worker_lost" if job.attempts == 1 else "job.worker_lost_many", reason=reason,
+                               attempts=job.attempts)
                 values = {"status": JobStatus.FAILED, "finished_at": now, "eta_seconds": None,
-                          "error_code": "worker_lost", "attempts": attempts,
-                          "error_message": f"{reason or describe_exit(exit_code)} after {job.attempts} attempt"
-                                           f"{'s' if job.attempts != 1 else ''}. If this repeats, use a smaller "
-                                           f"memory preset (--memory low), fewer frames or a smaller size.",
+                          "error_code": "worker_lost", "attempts": attempts, "error_message": lost,
                           "webhook_status": _webhook_pending_expr(), "webhook_next_at": now}
+                texts = _coded_texts(lost)
                 outcome = "failed"
+            if texts:
+                values["texts"] = {**(job.texts or {}), **texts}
             values["updated_at"] = now
             done = s.execute(update(Job).where(*cond, Job.attempts == job.attempts).values(**values)).rowcount
         return outcome if done else None
@@ -569,15 +605,14 @@ class JobStore:
 def describe_exit(exit_code: int | None) -> str:
     """"worker lost (exit code -9 = SIGKILL, possibly out of memory)" - the message users see."""
     if exit_code is None:
-        return "worker lost (exit code unknown, possibly out of memory or the machine stopped)"
-    text = f"worker lost (exit code {exit_code}"
+        return Message("job.exit_unknown")
     if exit_code < 0:
         import signal
         try:
-            text += f" = {signal.Signals(-exit_code).name}"
+            return Message("job.exit_signal", code=exit_code, signal=signal.Signals(-exit_code).name)
         except ValueError:
             pass
-    return text + ", possibly out of memory)"
+    return Message("job.exit", code=exit_code)
 
 
 def _webhook_pending_expr():
@@ -600,7 +635,15 @@ def _info_values(info: dict[str, Any]) -> dict[str, Any]:
         values["files"] = sorted(files) if isinstance(files, (dict, set)) else list(files)
     if "warnings" in values:
         values["warnings"] = list(values["warnings"])
+    texts = _coded_texts(values.get("pose_summary"), *values.get("warnings", ()))
+    if texts:
+        values["texts"] = texts
     return values
+
+
+def _coded_texts(*texts: Any) -> dict[str, list]:
+    """{English text: its code + params} for the texts that are :class:`Message` (the ``texts`` column)."""
+    return {text: items_of(text) for text in texts if items_of(text)}
 
 
 def _merge_names(current: list, new: list) -> list:

@@ -20,6 +20,7 @@ from celery import Celery
 
 from ..engine import GenerationRequest, Progress
 from ..exceptions import Canceled, InvalidInput, OutOfMemory, Text2VideoError
+from ..messages import Message
 from ..settings import Settings
 from .queue import TASK_NAME
 from .status import JobStage
@@ -29,8 +30,6 @@ log = logging.getLogger(__name__)
 
 # GenerationRequest fields a job's params may set (anything else in params is kept on the row, not passed on).
 _REQUEST_FIELDS = {f.name for f in fields(GenerationRequest)} - {"video", "prompt", "negative_prompt"}
-OOM_ADVICE = ("The GPU ran out of memory. Try again with fewer frames, a smaller width/height, or start the worker "
-              "with a lower memory preset (--memory low).")
 
 
 class _CancelCheck:
@@ -193,8 +192,8 @@ def execute_job(job_id: str, *, settings: Settings, store: JobStore, get_engine:
         return "succeeded"
     except Canceled:
         if cancel.timed_out:
-            store.mark_failed(job_id, "timeout", f"the job ran longer than {settings.job_timeout_s:.0f} s and was "
-                              "stopped. Use fewer frames or steps, or raise TEXT2VIDEO_JOB_TIMEOUT_S.", worker=worker)
+            store.mark_failed(job_id, "timeout", Message("job.timeout", seconds=f"{settings.job_timeout_s:.0f}"),
+                              worker=worker)
             return "failed"
         store.mark_canceled(job_id, worker)
         log.info("job %s: canceled", job_id)
@@ -203,15 +202,15 @@ def execute_job(job_id: str, *, settings: Settings, store: JobStore, get_engine:
         if _is_cuda_oom(exc):
             _free_gpu_memory()
             detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-            store.mark_failed(job_id, OutOfMemory.code, f"{OOM_ADVICE} ({detail})", worker=worker)
+            store.mark_failed(job_id, OutOfMemory.code, Message("job.out_of_memory", detail=detail), worker=worker)
             log.warning("job %s: out of memory: %s", job_id, detail)
         elif isinstance(exc, Text2VideoError):
-            store.mark_failed(job_id, exc.code, str(exc), worker=worker)
+            store.mark_failed(job_id, exc.code, exc.text(), worker=worker)
             log.info("job %s: failed: %s", job_id, exc)
         else:
             log.exception("job %s: unexpected error", job_id)
-            store.mark_failed(job_id, "internal_error", f"{type(exc).__name__}: {exc}. This is a bug; the worker "
-                              "log has the traceback.", worker=worker)
+            store.mark_failed(job_id, "internal_error", Message("job.internal_error", error=f"{type(exc).__name__}: "
+                              f"{exc}"), worker=worker)
         return "failed"
     finally:
         heartbeat.stop()
@@ -225,4 +224,4 @@ def register_tasks(app: Celery, run: Callable[[str], str]) -> None:
         return run(job_id)
 
 
-__all__ = ["execute_job", "register_tasks", "build_request", "OOM_ADVICE"]
+__all__ = ["execute_job", "register_tasks", "build_request"]
