@@ -221,6 +221,9 @@ def _job_schema() -> dict[str, Any]:
             "input_kind": nullable_str, "pose_summary": nullable_str, "fps": {"type": ["number", "null"]},
             "device": nullable_str, "memory_preset": nullable_str, "demo": {"type": "boolean"},
             "warnings": {"type": "array", "items": {"type": "string"}},
+            "messages": {"type": "object", "description": "pose_summary, warnings (one entry each, null = English "
+                         "only) and error as code + params lists ({code, params} or {code: null, text}), to show "
+                         "them in another language; codes and English templates: text2video/messages.py"},
             "created_at": {"type": "string", "format": "date-time"},
             "started_at": {"type": ["string", "null"], "format": "date-time"},
             "finished_at": {"type": ["string", "null"], "format": "date-time"},

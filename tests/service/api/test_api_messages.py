@@ -1,0 +1,35 @@
+"""problem+json carries its detail and per-field errors as code + params (``messages``), for a UI in another
+language; the English ``detail`` stays as it was."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from api_helpers import expect_problem as problem, submit
+
+
+def test_a_bad_field_names_its_code_field_and_value(client, sample_bytes):
+    body = problem(submit(client, sample_bytes, steps="0"), 422)
+    coded = [{"code": "error.invalid_input", "params": {"field": "steps", "value": "0"}}]
+    assert body["messages"] == {"detail": coded, "errors": {"steps": coded}}
+    assert "between 1 and 150" in body["detail"]
+
+
+def test_each_of_several_fields_has_its_code(client, sample_bytes):
+    resp = client.post("/api/v1/jobs", data={"video": (BytesIO(sample_bytes), "a.mp4"), "width": "65"},
+                       content_type="multipart/form-data")
+    body = problem(resp, 422)
+    assert body["messages"]["detail"] == [{"code": "error.invalid_request", "params": {}}]
+    assert body["messages"]["errors"] == {
+        "prompt": [{"code": "error.prompt_required", "params": {}}],
+        "width": [{"code": "error.invalid_input", "params": {"field": "width", "value": "65"}}]}
+
+
+def test_http_errors_and_unexpected_ones_have_codes(app, client):
+    @app.get("/api/v1/boom")
+    def boom():
+        raise RuntimeError("secret")
+
+    assert problem(client.get("/api/v1/nothing"), 404)["messages"] == {
+        "detail": [{"code": "error.not_found", "params": {}}]}
+    assert problem(client.get("/api/v1/boom"), 500)["messages"] == {"detail": [{"code": "error.error", "params": {}}]}
