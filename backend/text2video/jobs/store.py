@@ -139,13 +139,6 @@ class Job(Base):
             return None
         return {"code": self.error_code, "message": self.error_message or ""}
 
-    def messages(self) -> dict[str, Any]:
-        """The pose summary, warnings and error message as code + params (None: English only), for clients that
-        show them in another language."""
-        texts = self.texts or {}
-        return {"pose_summary": texts.get(self.pose_summary or ""), "warnings": [texts.get(w) for w in
-                self.warnings or []], "error": texts.get(self.error_message or "") if self.error_code else None}
-
     def to_dict(self, url_prefix: str = "/api/v1") -> dict[str, Any]:
         """The job JSON of the service contract. URLs are relative to the server (the API may rewrite them)."""
         self_url = f"{url_prefix}/jobs/{self.id}"
@@ -173,7 +166,7 @@ class Job(Base):
             "memory_preset": self.memory_preset,
             "demo": bool(self.demo),
             "warnings": list(self.warnings or []),
-            "messages": self.messages(),
+            "messages": _coded_fields(self),
             "created_at": isoformat(self.created_at),
             "started_at": isoformat(self.started_at),
             "finished_at": isoformat(self.finished_at),
@@ -639,6 +632,14 @@ def _info_values(info: dict[str, Any]) -> dict[str, Any]:
     if texts:
         values["texts"] = texts
     return values
+
+
+def _coded_fields(job: Job) -> dict[str, Any]:
+    """The job's pose summary, warnings and error message as code + params (None: English only), for clients that
+    show them in another language (a function, not a method: API read snapshots share ``Job.to_dict``)."""
+    texts = job.texts or {}
+    return {"pose_summary": texts.get(job.pose_summary or ""), "warnings": [texts.get(w) for w in job.warnings or []],
+            "error": texts.get(job.error_message or "") if job.error_code else None}
 
 
 def _coded_texts(*texts: Any) -> dict[str, list]:
