@@ -44,6 +44,16 @@ class Text2VideoError(Exception):
             return Message.with_items(str(self), [item for part in own for item in part.items])
         return Message.with_items(str(self), self._generic().items)
 
+    def field_texts(self) -> dict[str, Message]:
+        """``errors`` with their code + params; a plain message gets the generic code of this error (its own
+        message) or the one naming its field (another field's)."""
+        def coded(field: str, text: str) -> Message:
+            if isinstance(text, Message):
+                return text
+            generic = self._generic() if text is self.message else Message("error.invalid_field", field=field)
+            return Message.with_items(text, generic.items)
+        return {field: coded(field, text) for field, text in self.errors.items()}
+
     def _generic(self) -> Message:
         if not isinstance(self, InvalidInput) or type(self).code != InvalidInput.code:
             return Message("error." + self.code)

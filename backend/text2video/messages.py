@@ -26,6 +26,8 @@ TEMPLATES: dict[str, str] = {
     "pose.frame": "frame {list}",
     "pose.frames": "frames {list}",
     "pose.frames_more": "frames {list} and {more} more",
+    "pose.ranges": "{list}",
+    "pose.ranges_more": "{list} and {more} more",
     "pose.part.head": "head",
     "pose.part.left_arm": "left arm",
     "pose.part.right_arm": "right arm",
@@ -56,6 +58,33 @@ TEMPLATES: dict[str, str] = {
     "job.exit_signal": "worker lost (exit code {code} = {signal}, possibly out of memory)",
     "job.exit_unknown": "worker lost (exit code unknown, possibly out of memory or the machine stopped)",
     # --- errors: the specific ones a web UI user meets -----------------------------------------------------------
+    # api/schemas.py: one code per kind of bad field value, and its hint
+    "field.integer": "{field} must be a whole number, not {value}",
+    "field.boolean": "{field} must be true or false, not {value}",
+    "field.number": "{field} must be a number, not {value}",
+    "field.finite": "{field} must be a finite number, not {value}",
+    "field.text": "{field} must be text, not {value}",
+    "field.between": "{field} must be between {min} and {max}, not {value}",
+    "field.at_least": "{field} must be at least {min}, not {value}",
+    "field.at_most": "{field} must be at most {max}, not {value}",
+    "field.multiple": "{field} must be a multiple of {multiple}, not {value}",
+    "field.enum": "{field} must be one of {choices}, not {value}",
+    "field.too_long": "{field} is {value} characters long, over the limit of {max}",
+    "hint.number": "Send a number such as {example}.",
+    "hint.boolean": "Send true or false.",
+    "hint.text": "Send it as a string.",
+    "hint.between": "Pick a value between {min} and {max}.",
+    "hint.at_least": "Pick a value at least {min}.",
+    "hint.at_most": "Pick a value at most {max}.",
+    "hint.multiple": "Use {lower} or {upper}.",
+    "hint.enum": "Use one of: {choices}.",
+    "hint.shorter": "Use a shorter value.",
+    "error.no_person_any": "no person was found in any of the {frames} sampled frames (0-{last}, {start}-{end} s)",
+    "hint.no_person_any": "Use a video where one person is clearly visible, or a ready-made skeleton video.",
+    "error.no_person_few": "the person was found in only {seen} of {frames} sampled frames; missing in sampled "
+                           "frames {missing}",
+    "hint.no_person_few": "Trim the video to the part where the person is in view, or use a ready-made skeleton "
+                          "video.",
     "error.prompt_required": "prompt is required: describe the character and the scene, e.g. \"a girl dancing on "
                              "a mountain\"",
     # --- errors: one per kind, for every raise site without its own code (params: field, value) ------------------

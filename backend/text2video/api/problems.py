@@ -59,7 +59,7 @@ def problem(status: int, code: str, title: str, detail: str, *, errors: dict[str
 
 
 def from_error(exc: Text2VideoError, headers: dict[str, str] | None = None, **extra: Any) -> Response:
-    coded = {field: items_of(text) for field, text in exc.errors.items() if items_of(text)}
+    coded = {field: items_of(text) for field, text in exc.field_texts().items()}
     messages = {"detail": items_of(exc.text()), **({"errors": coded} if coded else {})}
     return problem(exc.http_status, exc.code, exc.title, str(exc), errors=exc.errors or None, headers=headers,
                    messages=messages, **extra)

@@ -114,12 +114,15 @@ def _coerce(param: Param, raw: Any, settings: Settings, legacy: bool) -> Any:
     """One value from a form (strings) or JSON (typed) -> the declared type, or InvalidInput naming the field."""
     name = param.name
 
-    def bad(msg: str, hint: str) -> InvalidInput:
-        return InvalidInput(f"{name} {msg}", field=name, value=raw, hint=hint)
+    def bad(code: str, hint: Message, value: Any = raw, **params: Any) -> InvalidInput:
+        """The field's error as codes: ``field.<kind>`` (naming the field and the value) + its hint."""
+        shown = _describe(value) if value is raw else value
+        return InvalidInput(Message("field." + code, field=name, value=shown, **params), field=name, value=raw,
+                            hint=hint)
 
     if param.type == "integer":
         if isinstance(raw, bool):
-            raise bad(f"must be a whole number, not {_describe(raw)}", "Send a number such as 50.")
+            raise bad("integer", Message("hint.number", example=50))
         if isinstance(raw, float) and raw.is_integer():
             raw_value = int(raw)
         elif isinstance(raw, int):
@@ -127,8 +130,8 @@ def _coerce(param: Param, raw: Any, settings: Settings, legacy: bool) -> Any:
         elif isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d{1,20}\s*", raw):
             raw_value = int(raw)
         else:
-            raise bad(f"must be a whole number, not {_describe(raw)}", f"Send a number such as "
-                      f"{param.resolve('default', settings) or param.resolve('minimum', settings) or 1}.")
+            raise bad("integer", Message("hint.number", example=param.resolve("default", settings)
+                                         or param.resolve("minimum", settings) or 1))
         value: Any = raw_value
     elif param.type == "boolean":
         words = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False,
@@ -138,19 +141,19 @@ def _coerce(param: Param, raw: Any, settings: Settings, legacy: bool) -> Any:
         elif isinstance(raw, str) and raw.strip().lower() in words:
             value = words[raw.strip().lower()]
         else:
-            raise bad(f"must be true or false, not {_describe(raw)}", "Send true or false.")
+            raise bad("boolean", Message("hint.boolean"))
     elif param.type == "number":
         if isinstance(raw, bool):
-            raise bad(f"must be a number, not {_describe(raw)}", "Send a number such as 12.5.")
+            raise bad("number", Message("hint.number", example=12.5))
         try:
             value = float(raw.strip()) if isinstance(raw, str) else float(raw)
         except (TypeError, ValueError):
-            raise bad(f"must be a number, not {_describe(raw)}", "Send a number such as 12.5.") from None
+            raise bad("number", Message("hint.number", example=12.5)) from None
         if not math.isfinite(value):
-            raise bad(f"must be a finite number, not {_describe(raw)}", "Send a number such as 12.5.")
+            raise bad("finite", Message("hint.number", example=12.5))
     else:
         if not isinstance(raw, str):
-            raise bad(f"must be text, not {_describe(raw)}", "Send it as a string.")
+            raise bad("text", Message("hint.text"))
         value = raw.strip() if param.enum or param.format else raw
         if legacy and param.legacy_values and value in param.legacy_values:
             value = param.legacy_values[value]
@@ -158,21 +161,19 @@ def _coerce(param: Param, raw: Any, settings: Settings, legacy: bool) -> Any:
             value = value.lower()
     lo, hi = param.resolve("minimum", settings), param.resolve("maximum", settings)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        span = f"between {lo:g} and {hi:g}" if lo is not None and hi is not None else \
-            (f"at least {lo:g}" if lo is not None else f"at most {hi:g}")
-        raise bad(f"must be {span}, not {_describe(raw)}", f"Pick a value {span}.")
+        kind = "between" if lo is not None and hi is not None else ("at_least" if lo is not None else "at_most")
+        limits = {k: f"{v:g}" for k, v in (("min", lo), ("max", hi)) if v is not None}
+        raise bad(kind, Message("hint." + kind, **limits), **limits)
     if param.multiple_of and value % param.multiple_of:
         down = max(param.multiple_of, value - value % param.multiple_of)
-        raise bad(f"must be a multiple of {param.multiple_of}, not {value}",
-                  f"Use {down} or {down + param.multiple_of}.")
+        raise bad("multiple", Message("hint.multiple", lower=down, upper=down + param.multiple_of), value=value,
+                  multiple=param.multiple_of)
     if param.enum and value not in param.enum:
-        raise bad(f"must be one of {', '.join(param.enum)}, not {_describe(raw)}",
-                  f"Use one of: {', '.join(param.enum)}.")
+        raise bad("enum", Message("hint.enum", choices=", ".join(param.enum)), choices=", ".join(param.enum))
     max_len = param.resolve("max_length", settings)
     # prompts: the prompt stage's validator measures them after normalising (see _check_prompt)
     if max_len is not None and isinstance(value, str) and len(value) > max_len and not name.endswith("prompt"):
-        raise bad(f"is {len(value)} characters long, over the limit of {max_len}",
-                  "Shorten it." if name.endswith("prompt") else "Use a shorter value.")
+        raise bad("too_long", Message("hint.shorter"), value=len(value), max=max_len)
     return value
 
 

@@ -8,21 +8,25 @@ from io import BytesIO
 from api_helpers import expect_problem as problem, submit
 
 
-def test_a_bad_field_names_its_code_field_and_value(client, sample_bytes):
+def test_a_bad_field_names_its_kind_field_value_and_hint(client, sample_bytes):
     body = problem(submit(client, sample_bytes, steps="0"), 422)
-    coded = [{"code": "error.invalid_input", "params": {"field": "steps", "value": "0"}}]
+    coded = [{"code": "field.between", "params": {"field": "steps", "value": "'0'", "min": "1", "max": "150"}},
+             {"code": "hint.between", "params": {"min": "1", "max": "150"}}]
     assert body["messages"] == {"detail": coded, "errors": {"steps": coded}}
-    assert "between 1 and 150" in body["detail"]
+    assert body["detail"] == "steps must be between 1 and 150, not '0'. Pick a value between 1 and 150."
 
 
 def test_each_of_several_fields_has_its_code(client, sample_bytes):
-    resp = client.post("/api/v1/jobs", data={"video": (BytesIO(sample_bytes), "a.mp4"), "width": "65"},
-                       content_type="multipart/form-data")
+    resp = client.post("/api/v1/jobs", data={"video": (BytesIO(sample_bytes), "a.mp4"), "width": "65",
+                                             "stepz": "3"}, content_type="multipart/form-data")
     body = problem(resp, 422)
     assert body["messages"]["detail"] == [{"code": "error.invalid_request", "params": {}}]
     assert body["messages"]["errors"] == {
         "prompt": [{"code": "error.prompt_required", "params": {}}],
-        "width": [{"code": "error.invalid_input", "params": {"field": "width", "value": "65"}}]}
+        "width": [{"code": "field.multiple", "params": {"field": "width", "value": 65, "multiple": 64}},
+                  {"code": "hint.multiple", "params": {"lower": 64, "upper": 128}}],
+        # a message without its own code: the generic one, naming the field
+        "stepz": [{"code": "error.invalid_field", "params": {"field": "stepz"}}]}
 
 
 def test_http_errors_and_unexpected_ones_have_codes(app, client):
@@ -30,6 +34,6 @@ def test_http_errors_and_unexpected_ones_have_codes(app, client):
     def boom():
         raise RuntimeError("secret")
 
-    assert problem(client.get("/api/v1/nothing"), 404)["messages"] == {
-        "detail": [{"code": "error.not_found", "params": {}}]}
+    assert problem(client.get("/api/v1/nothing"), 404)["messages"]["detail"] == [
+        {"code": "error.not_found", "params": {}}]
     assert problem(client.get("/api/v1/boom"), 500)["messages"] == {"detail": [{"code": "error.error", "params": {}}]}
