@@ -62,6 +62,16 @@ def test_an_error_without_its_own_code_gets_its_kinds_code_naming_field_and_valu
     assert items_of(InvalidInput("3 fields are invalid").text())[0]["code"] == "error.invalid_request"
 
 
+def test_an_error_kind_without_a_template_gets_its_parents_code():
+    class Refused(InvalidInput):
+        code = "refused_here"
+
+    exc = Refused("video_url http://10.0.0.1/a.mp4 was refused", field="video_url", value="http://10.0.0.1/a.mp4")
+    assert items_of(exc.text()) == [{"code": "error.invalid_input",
+                                     "params": {"field": "video_url", "value": "http://10.0.0.1/a.mp4"}}]
+    assert items_of(exc.field_texts()["video_url"]) == items_of(exc.text())
+
+
 @pytest.fixture
 def store(tmp_path) -> JobStore:
     s = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")

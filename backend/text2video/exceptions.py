@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .messages import Message
+from .messages import TEMPLATES, Message
 
 
 class Text2VideoError(Exception):
@@ -55,8 +55,10 @@ class Text2VideoError(Exception):
         return {field: coded(field, text) for field, text in self.errors.items()}
 
     def _generic(self) -> Message:
-        if not isinstance(self, InvalidInput) or type(self).code != InvalidInput.code:
-            return Message("error." + self.code)
+        """The code of the nearest error kind that has one; invalid input names its field and value."""
+        kind = next(cls.code for cls in type(self).__mro__ if "error." + getattr(cls, "code", "") in TEMPLATES)
+        if kind != InvalidInput.code:
+            return Message("error." + kind)
         if not self.field:
             return Message("error.invalid_request")
         if self.value is None:
