@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from text2video import exceptions
 from text2video.exceptions import InvalidInput, NoPersonFound
 from text2video.jobs.store import JobStore, describe_exit
 from text2video.messages import TEMPLATES, Message, items_of
@@ -60,6 +61,12 @@ def test_an_error_without_its_own_code_gets_its_kinds_code_naming_field_and_valu
     assert items_of(NoPersonFound("no person in 8 frames", field="video").text()) == [
         {"code": "error.no_person", "params": {}}]
     assert items_of(InvalidInput("3 fields are invalid").text())[0]["code"] == "error.invalid_request"
+
+
+def test_every_error_kind_has_a_generic_code():
+    kinds = [cls for cls in vars(exceptions).values() if isinstance(cls, type) and issubclass(cls, Exception)]
+    assert len(kinds) > 10
+    assert [k.code for k in kinds if "error." + k.code not in TEMPLATES] == []
 
 
 def test_an_error_kind_without_a_template_gets_its_parents_code():
