@@ -2,9 +2,10 @@
 
 Every error names what was wrong (``field`` and ``value``) and how to fix it (``hint``). The API maps
 ``http_status`` to the response code (as RFC 9457 problem details), the CLI prints ``str(error)`` on one line
-and exits with code 2, and the worker stores ``code`` + ``str(error)`` on the failed job. :meth:`Text2VideoError.text` is that text with
-its code + params (see :mod:`text2video.messages`): the raise site's own when it words its message (and hint) as
-:class:`~text2video.messages.Message`, else the generic code of the error kind, naming the field and the value.
+and exits with code 2, and the worker stores ``code`` + ``str(error)`` on the failed job.
+:meth:`Text2VideoError.text` is that text with its code + params (see :mod:`text2video.messages`): the raise site's
+own when it words its message (and hint) as :class:`~text2video.messages.Message`, else the generic code of the
+error kind, naming the field and the value.
 """
 
 from __future__ import annotations

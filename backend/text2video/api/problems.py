@@ -1,9 +1,9 @@
 """Errors at the edge: every failure leaves the API as RFC 9457 ``application/problem+json``.
 
 ``{"type": "https://text2video.dev/problems/<code>", "title", "status", "detail", "errors": {field: message},
-"code", "instance", "messages"}`` for :class:`text2video.exceptions.Text2VideoError` (our errors carry the code, the field and
-the fix), for Werkzeug's HTTP errors (404, 405, 413...) and, without internals, for anything unexpected (500,
-logged with its traceback). ``messages`` gives ``detail`` and each of ``errors`` as code + params
+"code", "instance", "messages"}`` for :class:`text2video.exceptions.Text2VideoError` (our errors carry the code,
+the field and the fix), for Werkzeug's HTTP errors (404, 405, 413...) and, without internals, for anything
+unexpected (500, logged with its traceback). ``messages`` gives ``detail`` and each of ``errors`` as code + params
 (:mod:`text2video.messages`) for clients that show them in another language.
 """
 

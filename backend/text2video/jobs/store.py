@@ -449,7 +449,9 @@ class JobStore:
         values = {"status": JobStatus.FAILED, "finished_at": now, "updated_at": now, "eta_seconds": None,
                   "error_code": code, "error_message": message}
         values.update(_info_values(info))
-        values["texts"] = {**values.get("texts", {}), **_coded_texts(message)}
+        texts = {**values.get("texts", {}), **_coded_texts(message)}
+        if texts:
+            values["texts"] = texts
         return self._finish(job_id, worker, values, from_status=ACTIVE if worker is None else (JobStatus.RUNNING,))
 
     def mark_canceled(self, job_id: str, worker: str | None = None, message: str = "Canceled by request.") -> bool:
@@ -595,7 +597,7 @@ class JobStore:
                                   .order_by(WorkerRecord.name)))
 
 
-def describe_exit(exit_code: int | None) -> str:
+def describe_exit(exit_code: int | None) -> Message:
     """"worker lost (exit code -9 = SIGKILL, possibly out of memory)" - the message users see."""
     if exit_code is None:
         return Message("job.exit_unknown")

@@ -98,8 +98,8 @@ class PoseReport:
         return out
 
     def summary(self) -> str:
-        """The report in sentences: a :class:`Message` (English text + codes), plain English when a warning has
-        no code."""
+        """The report in sentences: a :class:`Message` (English text + codes; a warning without a code is kept as
+        English text)."""
         n = len(self.frames)
         if not n:
             return Message("pose.no_frames")
