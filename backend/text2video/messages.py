@@ -42,6 +42,10 @@ TEMPLATES: dict[str, str] = {
     "prompt.empty_translation": "The translation came back empty; the original text is used as is.",
     "prompt.clip_truncated": "{field} is {tokens} CLIP tokens, over the {max} the model reads: these words are "
                              "ignored: {words}",
+    "preset.cpu_slow": "CPU generation of the real model takes minutes per denoising step (hours per video at 50 "
+                       "steps); use a CUDA GPU, or fewer --steps and --frames for a try-out.",
+    "preset.low_memory": "preset {preset} is estimated to need ~{need} GB but only {free} GB is free: it may run out "
+                         "of memory. Lower --frames, --width/--height, or free the GPU.",
     "video.gif_preview": "result.gif is a preview with 1 frame in {every} of the {frames}; result.mp4 has them all",
     "job.retrying": "attempt {attempt}: {reason}; retrying",
     # --- job failures (jobs/tasks.py, jobs/store.py) -----------------------------------------------------------
