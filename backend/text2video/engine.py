@@ -383,11 +383,10 @@ class Engine:
         available = sampled_frame_count(info, request.stride)
         if request.frames is not None:
             if info.frame_count_exact and available < request.frames:
-                raise InvalidInput(f"the video gives only {available} frames with stride {request.stride} "
-                                   f"({info.frame_count} frames in all); {request.frames} were asked for",
+                raise InvalidInput(Message("error.too_few_frames_of", available=available, stride=request.stride,
+                                           total=info.frame_count, frames=request.frames),
                                    field="frames", value=request.frames,
-                                   hint=f"Ask for at most {available} frames, lower the stride, or use a longer "
-                                   "video.")
+                                   hint=Message("hint.too_few_frames_of", available=available))
             return request.frames, True
         return max(1, min(self.settings.frames, available, self.settings.max_output_frames)), False
 
@@ -419,9 +418,9 @@ class Engine:
                                          models_dir=self.models_dir, preset=self.pose_preset, device=pose_device,
                                          progress=progress)
         if len(pv.frames) < need:
-            raise InvalidInput(f"the video gives only {len(pv.frames)} frames with stride {request.stride}; "
-                               f"{frames} were asked for", field="frames", value=frames,
-                               hint="Ask for fewer frames, lower the stride, or use a longer video.")
+            raise InvalidInput(Message("error.too_few_frames", available=len(pv.frames), stride=request.stride,
+                                       frames=frames), field="frames", value=frames,
+                               hint=Message("hint.too_few_frames"))
         if pv.report is not None:
             save("keypoints.json", pv.save_keypoints)
             if getattr(pv.report, "demo", False):

@@ -89,6 +89,11 @@ TEMPLATES: dict[str, str] = {
                            "frames {missing}",
     "hint.no_person_few": "Trim the video to the part where the person is in view, or use a ready-made skeleton "
                           "video.",
+    "error.too_few_frames_of": "the video gives only {available} frames with stride {stride} ({total} frames in "
+                               "all); {frames} were asked for",
+    "hint.too_few_frames_of": "Ask for at most {available} frames, lower the stride, or use a longer video.",
+    "error.too_few_frames": "the video gives only {available} frames with stride {stride}; {frames} were asked for",
+    "hint.too_few_frames": "Ask for fewer frames, lower the stride, or use a longer video.",
     "error.prompt_required": "prompt is required: describe the character and the scene, e.g. \"a girl dancing on "
                              "a mountain\"",
     # --- errors: one per kind, for every raise site without its own code (params: field, value) ------------------
