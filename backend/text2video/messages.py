@@ -94,6 +94,12 @@ TEMPLATES: dict[str, str] = {
     "hint.too_few_frames_of": "Ask for at most {available} frames, lower the stride, or use a longer video.",
     "error.too_few_frames": "the video gives only {available} frames with stride {stride}; {frames} were asked for",
     "hint.too_few_frames": "Ask for fewer frames, lower the stride, or use a longer video.",
+    "video.too_many_pixels": "The video is {width}x{height} ({pixels} pixels), over the limit of {max} pixels.",
+    "hint.too_many_pixels": "Upload a smaller video (for example 1080p) or raise TEXT2VIDEO_MAX_VIDEO_PIXELS.",
+    "video.too_fast": "The video runs at {fps} fps, over the limit of {max} fps.",
+    "hint.too_fast": "Re-encode it at a lower frame rate or raise TEXT2VIDEO_MAX_VIDEO_FPS.",
+    "video.too_long": "The video lasts {seconds} s, over the limit of {max} s.",
+    "hint.too_long": "Trim it or raise TEXT2VIDEO_MAX_VIDEO_SECONDS.",
     "error.prompt_required": "prompt is required: describe the character and the scene, e.g. \"a girl dancing on "
                              "a mountain\"",
     # --- errors: one per kind, for every raise site without its own code (params: field, value) ------------------
