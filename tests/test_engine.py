@@ -142,6 +142,7 @@ def test_too_few_frames_fails_before_any_work(engine, skeleton_video, tmp_path):
     with pytest.raises(InvalidInput) as info:
         engine.generate(request(skeleton_video, frames=50), tmp_path)
     assert info.value.field == "frames" and "50" in str(info.value) and "6 frames" in str(info.value)
+    assert [item["code"] for item in info.value.text().items] == ["error.too_few_frames_of", "hint.too_few_frames_of"]
     assert files_in(tmp_path) == set()
 
 

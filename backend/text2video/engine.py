@@ -30,6 +30,7 @@ from typing import Any, Callable, Optional
 
 from .devices import cpu_bf16, dtype_name, resolve_device, resolve_dtype
 from .exceptions import Canceled, InvalidInput, OutOfMemory
+from .messages import Message
 from .progress import CancelCheck, JobStage, Progress, ProgressCallback
 from .request import GenerationRequest
 
@@ -305,10 +306,10 @@ class Engine:
         if request.frames is None:
             return max(1, min(self.settings.frames, available, self.settings.max_output_frames)), 1
         if video.frame_count_exact and available < request.frames:
-            raise InvalidInput(f"the video gives only {available} frames with stride {request.stride} "
-                               f"({video.frame_count} frames in all); {request.frames} were asked for",
+            raise InvalidInput(Message("error.too_few_frames_of", available=available, stride=request.stride,
+                                       total=video.frame_count, frames=request.frames),
                                field="frames", value=request.frames,
-                               hint=f"Ask for at most {available} frames, lower the stride, or use a longer video.")
+                               hint=Message("hint.too_few_frames_of", available=available))
         return request.frames, request.frames
 
     def _extract_pose(self, request: GenerationRequest, run: _Run) -> _Skeleton:
@@ -337,13 +338,13 @@ class Engine:
                                 preset=self.pose_preset, device="cuda" if self.device.type == "cuda" else "cpu",
                                 progress=on_frame, info=probe)
         if len(pv.frames) < need:
-            raise InvalidInput(f"the video gives only {len(pv.frames)} frames with stride {request.stride}; "
-                               f"{frames} were asked for", field="frames", value=frames,
-                               hint="Ask for fewer frames, lower the stride, or use a longer video.")
+            raise InvalidInput(Message("error.too_few_frames", available=len(pv.frames), stride=request.stride,
+                                       frames=frames), field="frames", value=frames,
+                               hint=Message("hint.too_few_frames"))
         if pv.report is not None:
             run.save("keypoints.json", pv.save_keypoints)
             if getattr(pv.report, "demo", False):
-                run.warnings.append("DEMO pose models (random): the skeleton does not follow the person.")
+                run.warnings.append(Message("pose.demo_random"))
         fps = float(pv.fps)
         # Output frame rate = source fps / stride, stated in the job (info, result) and in every file.
         note = {"comment": f"{fps:g} fps = source {fps * request.stride:g} fps / stride {request.stride}"}
@@ -442,8 +443,7 @@ class Engine:
             run.add_file(name, path)
         frames = len(skeleton.frames)
         if frames > gif_max > 0:
-            run.warnings.append(f"result.gif is a preview with 1 frame in {math.ceil(frames / gif_max)} of the "
-                                f"{frames}; result.mp4 has them all")
+            run.warnings.append(Message("video.gif_preview", every=math.ceil(frames / gif_max), frames=frames))
         latents.latents = None  # the decoded video is on disk: free the latents before returning
         run.timed("encode", t0)
         run.report(JobStage.ENCODING, 1.0, "done")

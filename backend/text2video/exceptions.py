@@ -3,11 +3,16 @@
 Every error names what was wrong (``field`` and ``value``) and how to fix it (``hint``). The API maps
 ``http_status`` to the response code (as RFC 9457 problem details), the CLI prints ``str(error)`` on one line
 and exits with code 2, and the worker stores ``code`` + ``str(error)`` on the failed job.
+:meth:`Text2VideoError.text` is that text with its code + params (see :mod:`text2video.messages`): the raise site's
+own when it words its message (and hint) as :class:`~text2video.messages.Message`, else the generic code of the
+error kind, naming the field and the value.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .messages import TEMPLATES, Message
 
 
 class Text2VideoError(Exception):
@@ -32,6 +37,35 @@ class Text2VideoError(Exception):
         if self.hint:
             text = f"{text} {self.hint}" if text.endswith(".") else f"{text}. {self.hint}"
         return text
+
+    def text(self) -> Message:
+        """``str(self)`` with its code + params, for clients that show it in another language."""
+        own = [self.message, self.hint] if self.hint else [self.message]
+        if all(isinstance(part, Message) for part in own):
+            return Message.with_items(str(self), [item for part in own for item in part.items])
+        return Message.with_items(str(self), self._generic().items)
+
+    def field_texts(self) -> dict[str, Message]:
+        """``errors`` with their code + params; a plain message gets the generic code of this error (its own
+        message) or the one naming its field (another field's)."""
+        def coded(field: str, text: str) -> Message:
+            if isinstance(text, Message):
+                return text
+            generic = self._generic() if text is self.message else Message("error.invalid_field", field=field)
+            return Message.with_items(text, generic.items)
+        return {field: coded(field, text) for field, text in self.errors.items()}
+
+    def _generic(self) -> Message:
+        """The code of the nearest error kind that has one; invalid input names its field and value."""
+        kind = next(cls.code for cls in type(self).__mro__ if "error." + getattr(cls, "code", "") in TEMPLATES)
+        if kind != InvalidInput.code:
+            return Message("error." + kind)
+        if not self.field:
+            return Message("error.invalid_request")
+        if self.value is None:
+            return Message("error.invalid_field", field=self.field)
+        value = str(self.value)
+        return Message("error.invalid_input", field=self.field, value=value if len(value) <= 60 else value[:59] + "…")
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"code": self.code, "message": str(self)}

@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from .diffusion.windows import DEFAULT_OVERLAP, DEFAULT_WINDOW
 from .exceptions import InvalidInput
+from .messages import Message
 from .models.loras import DEFAULT_WEIGHT, MAX_LORAS, MAX_WEIGHT, MIN_WEIGHT, read_choices
 from .settings import Settings
 
@@ -47,7 +48,7 @@ class Param:
     aliases: tuple[str, ...] = ()  # older names accepted by POST /generate (the first prototype's form)
     legacy_values: Mapping[str, str] | None = None  # older values accepted by POST /generate (lang 0/1)
     flag: str = ""  # CLI flag; "" = --name-with-dashes (a boolean flag switches away from the default)
-    above_max: str = ""  # what to do instead when a value is over the maximum (replaces "Pick a value ...")
+    above_max: str = ""  # code of the hint when a value is over the maximum (replaces "Pick a value ...")
     items: Mapping[str, Any] | None = None  # "array": the JSON schema of one item
     max_items: int | None = None
     metavar: str = ""  # CLI metavar ("" = NAME in capitals, or the allowed values)
@@ -83,8 +84,7 @@ REQUEST_PARAMS: tuple[Param, ...] = (
           minimum=0, maximum=2**32 - 1),
     Param("frames", "integer", "Frames to generate (absent = the server default, capped by the video's length).",
           minimum=1, maximum=lambda s: s.max_output_frames,
-          above_max="Raise the stride (fewer frames per second of source: output fps = source fps / stride) or trim "
-          "the video; an operator can raise TEXT2VIDEO_MAX_OUTPUT_FRAMES (setting max_output_frames)."),
+          above_max="hint.frames_over_limit"),
     Param("stride", "integer", "Use every k-th frame of the reference video (5 = the Follow-Your-Pose default).",
           default=lambda s: s.stride, minimum=1, maximum=60),
     Param("width", "integer", "Output width in pixels, a multiple of 64.", default=lambda s: s.width,
@@ -128,13 +128,16 @@ def _number(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:g}"
 
 
+def _bad(param: Param, raw: Any, kind: str, hint: Message, *, shown: Any = None, **params: Any) -> InvalidInput:
+    """The field's error as codes (see :mod:`text2video.messages`): ``field.<kind>`` naming the field and the
+    value, with its hint."""
+    value = _describe(raw) if shown is None else shown
+    return InvalidInput(Message("field." + kind, field=param.name, value=value, **params), field=param.name,
+                        value=raw, hint=hint)
+
+
 def _typed(param: Param, raw: Any, settings: Settings, legacy: bool) -> Any:
     """``raw`` (form text or a typed JSON/Python value) as the declared type, or InvalidInput."""
-    name = param.name
-
-    def bad(msg: str, hint: str) -> InvalidInput:
-        return InvalidInput(f"{name} {msg}", field=name, value=raw, hint=hint)
-
     if param.type == "integer":
         if isinstance(raw, float) and raw.is_integer():
             return int(raw)
@@ -143,61 +146,60 @@ def _typed(param: Param, raw: Any, settings: Settings, legacy: bool) -> Any:
         if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d{1,20}\s*", raw):
             return int(raw)
         example = param.resolve("default", settings) or param.resolve("minimum", settings) or 1
-        raise bad(f"must be a whole number, not {_describe(raw)}", f"Send a number such as {example}.")
+        raise _bad(param, raw, "integer", Message("hint.number", example=example))
     if param.type == "boolean":
         if isinstance(raw, bool):
             return raw
         if isinstance(raw, str) and raw.strip().lower() in _BOOL_WORDS:
             return _BOOL_WORDS[raw.strip().lower()]
-        raise bad(f"must be true or false, not {_describe(raw)}", "Send true or false.")
+        raise _bad(param, raw, "boolean", Message("hint.boolean"))
     if param.type == "number":
         try:
             if isinstance(raw, bool):
                 raise TypeError
             value = float(raw.strip()) if isinstance(raw, str) else float(raw)
         except (TypeError, ValueError):
-            raise bad(f"must be a number, not {_describe(raw)}", "Send a number such as 12.5.") from None
+            raise _bad(param, raw, "number", Message("hint.number", example=12.5)) from None
         if not math.isfinite(value):
-            raise bad(f"must be a finite number, not {_describe(raw)}", "Send a number such as 12.5.")
+            raise _bad(param, raw, "finite", Message("hint.number", example=12.5))
         return value
     if not isinstance(raw, str):
-        raise bad(f"must be text, not {_describe(raw)}", "Send it as a string.")
+        raise _bad(param, raw, "text", Message("hint.text"))
     value = raw.strip() if param.enum or param.format else raw
     if legacy and param.legacy_values and value in param.legacy_values:
         value = param.legacy_values[value]
     return value.lower() if param.enum else value
 
 
+def _check_bounds(param: Param, raw: Any, value: Any, settings: Settings) -> None:
+    lo, hi = param.resolve("minimum", settings), param.resolve("maximum", settings)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        kind = "between" if lo is not None and hi is not None else ("at_least" if lo is not None else "at_most")
+        limits = {k: _number(v) for k, v in (("min", lo), ("max", hi)) if v is not None}
+        above = hi is not None and value > hi and param.above_max
+        raise _bad(param, raw, kind, Message(param.above_max if above else "hint." + kind, **limits), **limits)
+    if param.multiple_of and value % param.multiple_of:
+        down = max(param.multiple_of, value - value % param.multiple_of)
+        raise _bad(param, raw, "multiple", Message("hint.multiple", lower=down, upper=down + param.multiple_of),
+                   shown=value, multiple=param.multiple_of)
+    if param.enum and value not in param.enum:
+        choices = ", ".join(param.enum)
+        raise _bad(param, raw, "enum", Message("hint.enum", choices=choices), choices=choices)
+
+
 def coerce(param: Param, raw: Any, settings: Settings, legacy: bool = False) -> Any:
     """One value -> the declared type within its bounds, or InvalidInput naming the field, the value and the fix."""
-    name = param.name
     if param.parse is not None:
         return param.parse(raw)
     value = _typed(param, raw, settings, legacy)
-
-    def bad(msg: str, hint: str) -> InvalidInput:
-        return InvalidInput(f"{name} {msg}", field=name, value=raw, hint=hint)
-
-    lo, hi = param.resolve("minimum", settings), param.resolve("maximum", settings)
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        span = f"between {_number(lo)} and {_number(hi)}" if lo is not None and hi is not None else \
-            (f"at least {_number(lo)}" if lo is not None else f"at most {_number(hi)}")
-        fix = param.above_max if hi is not None and value > hi and param.above_max else f"Pick a value {span}."
-        raise bad(f"must be {span}, not {_describe(raw)}", fix)
-    if param.multiple_of and value % param.multiple_of:
-        down = max(param.multiple_of, value - value % param.multiple_of)
-        raise bad(f"must be a multiple of {param.multiple_of}, not {value}",
-                  f"Use {down} or {down + param.multiple_of}.")
-    if param.enum and value not in param.enum:
-        raise bad(f"must be one of {', '.join(param.enum)}, not {_describe(raw)}",
-                  f"Use one of: {', '.join(param.enum)}.")
+    _check_bounds(param, raw, value, settings)
     max_len = param.resolve("max_length", settings)
-    if name in PROMPT_FIELDS:
+    if param.name in PROMPT_FIELDS:
         from .prompt.validation import validate_prompt  # measures after normalising; no models, no torch
 
-        return validate_prompt(value, field=name, max_chars=max_len)
+        return validate_prompt(value, field=param.name, max_chars=max_len)
     if max_len is not None and isinstance(value, str) and len(value) > max_len:
-        raise bad(f"is {len(value)} characters long, over the limit of {max_len}", "Use a shorter value.")
+        raise _bad(param, raw, "too_long", Message("hint.shorter"), shown=len(value), max=max_len)
     return value
 
 
@@ -247,8 +249,7 @@ def parse_params(data: Mapping[str, Any], settings: Settings, *, legacy: bool = 
         errors["window_overlap"] = window_error
     for p in known.values():
         if p.required and p.name not in values and p.name not in errors:
-            errors[p.name] = (f"{p.name} is required: describe the character and the scene, e.g. "
-                              "\"a girl dancing on a mountain\"")
+            errors[p.name] = Message("error.prompt_required")
     _raise_errors(errors, data)
     return {p.name: values.get(p.name, p.resolve("default", settings)) for p in known.values()}
 
@@ -256,7 +257,7 @@ def parse_params(data: Mapping[str, Any], settings: Settings, *, legacy: bool = 
 def _raise_errors(errors: Mapping[str, InvalidInput | str], data: Mapping[str, Any]) -> None:
     if not errors:
         return
-    messages = {key: str(err) for key, err in errors.items()}
+    messages = {key: err.text() if isinstance(err, InvalidInput) else err for key, err in errors.items()}
     if len(errors) > 1:
         raise InvalidInput(f"{len(errors)} fields are invalid: {', '.join(errors)}", errors=messages)
     (key, err), = errors.items()

@@ -1,18 +1,24 @@
 // The only module that talks to the backend (/api/v1). Backend URL and API key come from the settings panel
 // (localStorage), so the same files work served by the backend (same origin) or from any static host.
+import { localize } from "./i18n.js";
 
 const BACKEND_KEY = "t2v.backend";
 const APIKEY_KEY = "t2v.apiKey";
 
-/** An error from the API: RFC 9457 problem details (status, code, detail, errors {field: message}). */
+/**
+ * An error from the API: RFC 9457 problem details (status, code, detail, errors {field: message}); detail and
+ * errors in the interface language when the server sent their code + params (problem.messages).
+ */
 export class ApiError extends Error {
   constructor(status, problem) {
     super(problem.detail || problem.title || `HTTP ${status}`);
     this.status = status;
     this.code = problem.code || (problem.type ? String(problem.type).split("/").pop() : "error");
     this.title = problem.title || "";
-    this.detail = problem.detail || "";
-    this.errors = problem.errors || {};
+    const messages = problem.messages || {};
+    this.detail = localize(problem.detail || "", messages.detail);
+    this.errors = Object.fromEntries(Object.entries(problem.errors || {}).map(
+      ([field, message]) => [field, localize(message, (messages.errors || {})[field])]));
     this.network = Boolean(problem.network);
   }
 }

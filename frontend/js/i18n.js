@@ -334,6 +334,110 @@ const STRINGS = {
   }
 };
 
+// Texts the server writes (pose report, warnings, errors), by their code in backend/text2video/messages.py: the
+// server sends English text + code + params; in Vietnamese the interface renders the code with these templates
+// (English: the server's own text). A test keeps these codes and the server's in step.
+const SERVER_VI = {
+  "pose.no_frames": "Dáng người: không có khung hình nào.",
+  "pose.demo": "Mô hình dáng người DEMO (mẫu cố định, chưa huấn luyện): các khung xương này không có ý nghĩa.",
+  "pose.stats": "{frames} khung hình, {fps} khung/giây; thấy người trong {seen}/{frames} khung; {detected} % điểm khớp phát hiện được, {repaired} % được sửa, {missing} % bị thiếu (không vẽ).",
+  "pose.absent": "không thấy người ở {frames} (khoảng ngắn được lấp từ các khung bên cạnh, khoảng dài để trống).",
+  "pose.part_repaired": "{part}: được sửa ở {frames}.",
+  "pose.part_missing": "{part}: bị thiếu ở {frames}.",
+  "pose.runtime": "Ước lượng dáng bằng ONNX Runtime trên {provider} (cấu hình {preset}).",
+  "pose.frame": "khung {list}",
+  "pose.frames": "các khung {list}",
+  "pose.frames_more": "các khung {list} và {more} đoạn khác",
+  "pose.ranges": "{list}",
+  "pose.ranges_more": "{list} và {more} đoạn khác",
+  "pose.part.head": "Đầu",
+  "pose.part.left_arm": "Tay trái",
+  "pose.part.right_arm": "Tay phải",
+  "pose.part.left_leg": "Chân trái",
+  "pose.part.right_leg": "Chân phải",
+  "pose.demo_random": "Mô hình dáng người DEMO (ngẫu nhiên): khung xương không theo người trong video.",
+  "demo.weights": "Trọng số DEMO (ngẫu nhiên, rất nhỏ): kết quả chỉ là nhiễu, không phải video thật. Chạy `python manage.py download` để có mô hình thật.",
+  "prompt.demo_translation": "Mô hình dịch DEMO (ngẫu nhiên, rất nhỏ): câu tiếng Anh vô nghĩa. Chạy `python manage.py download --only prompt` để có envit5-translation thật.",
+  "prompt.empty_translation": "Bản dịch trống; câu gốc được dùng nguyên văn.",
+  "prompt.clip_truncated": "{field} dài {tokens} token CLIP, quá {max} token mô hình đọc được: các từ sau bị bỏ qua: {words}",
+  "preset.cpu_slow": "Chạy mô hình thật trên CPU mất vài phút cho mỗi bước khử nhiễu (hàng giờ cho một video 50 bước); hãy dùng GPU CUDA, hoặc giảm --steps và --frames để thử.",
+  "preset.low_memory": "Cấu hình {preset} ước tính cần ~{need} GB nhưng chỉ còn {free} GB trống: có thể hết bộ nhớ. Hãy giảm --frames, --width/--height, hoặc giải phóng GPU.",
+  "video.gif_preview": "result.gif là bản xem trước, cứ {every} khung lấy 1 trong {frames} khung; result.mp4 có đủ mọi khung",
+  "job.retrying": "lần chạy {attempt}: {reason}; đang thử lại",
+  "job.timeout": "Công việc chạy quá {seconds} giây nên đã bị dừng. Hãy giảm số khung hình hoặc số bước, hoặc tăng TEXT2VIDEO_JOB_TIMEOUT_S.",
+  "job.out_of_memory": "GPU hết bộ nhớ. Hãy thử lại với ít khung hình hơn, kích thước nhỏ hơn, hoặc chạy worker với cấu hình bộ nhớ thấp hơn (--memory low). ({detail})",
+  "job.internal_error": "{error}. Đây là lỗi của chương trình; nhật ký của worker có chi tiết.",
+  "job.worker_lost": "{reason} sau {attempts} lần chạy. Nếu lặp lại, hãy dùng cấu hình bộ nhớ thấp hơn (--memory low), ít khung hình hơn hoặc kích thước nhỏ hơn.",
+  "job.worker_lost_many": "{reason} sau {attempts} lần chạy. Nếu lặp lại, hãy dùng cấu hình bộ nhớ thấp hơn (--memory low), ít khung hình hơn hoặc kích thước nhỏ hơn.",
+  "job.exit": "mất worker (mã thoát {code}, có thể do hết bộ nhớ)",
+  "job.exit_signal": "mất worker (mã thoát {code} = {signal}, có thể do hết bộ nhớ)",
+  "job.exit_unknown": "mất worker (không rõ mã thoát, có thể do hết bộ nhớ hoặc máy bị tắt)",
+  "field.integer": "\"{field}\" phải là số nguyên, không phải {value}.",
+  "field.boolean": "\"{field}\" phải là true hoặc false, không phải {value}.",
+  "field.number": "\"{field}\" phải là một số, không phải {value}.",
+  "field.finite": "\"{field}\" phải là một số hữu hạn, không phải {value}.",
+  "field.text": "\"{field}\" phải là văn bản, không phải {value}.",
+  "field.between": "\"{field}\" phải từ {min} đến {max}, không phải {value}.",
+  "field.at_least": "\"{field}\" phải ít nhất là {min}, không phải {value}.",
+  "field.at_most": "\"{field}\" phải nhiều nhất là {max}, không phải {value}.",
+  "field.multiple": "\"{field}\" phải là bội số của {multiple}, không phải {value}.",
+  "field.enum": "\"{field}\" phải là một trong: {choices}; không phải {value}.",
+  "field.too_long": "\"{field}\" dài {value} ký tự, vượt giới hạn {max}.",
+  "hint.number": "Hãy nhập một số, ví dụ {example}.",
+  "hint.boolean": "Hãy chọn true hoặc false.",
+  "hint.text": "Hãy gửi dạng văn bản.",
+  "hint.between": "Hãy chọn giá trị từ {min} đến {max}.",
+  "hint.at_least": "Hãy chọn giá trị từ {min} trở lên.",
+  "hint.at_most": "Hãy chọn giá trị không quá {max}.",
+  "hint.multiple": "Hãy dùng {lower} hoặc {upper}.",
+  "hint.enum": "Hãy dùng một trong: {choices}.",
+  "hint.shorter": "Hãy dùng giá trị ngắn hơn.",
+  "hint.frames_over_limit": "Hãy tăng bước lấy khung (ít khung hình hơn cho mỗi giây video gốc: fps đầu ra = fps gốc / bước) hoặc cắt ngắn video; người vận hành có thể tăng TEXT2VIDEO_MAX_OUTPUT_FRAMES (thiết lập max_output_frames).",
+  "error.no_person_any": "Không tìm thấy người nào trong cả {frames} khung hình đã lấy mẫu (0-{last}, {start}-{end} giây).",
+  "hint.no_person_any": "Hãy dùng video có một người nhìn rõ, hoặc một video khung xương có sẵn.",
+  "error.no_person_few": "Chỉ thấy người trong {seen}/{frames} khung hình đã lấy mẫu; không thấy ở các khung {missing}.",
+  "hint.no_person_few": "Hãy cắt video lấy đoạn có người trong khung hình, hoặc dùng một video khung xương có sẵn.",
+  "error.too_few_frames_of": "Video chỉ cho {available} khung hình khi lấy mỗi {stride} khung (tổng cộng {total} khung); đã yêu cầu {frames}.",
+  "hint.too_few_frames_of": "Hãy yêu cầu nhiều nhất {available} khung hình, giảm bước lấy khung, hoặc dùng video dài hơn.",
+  "error.too_few_frames": "Video chỉ cho {available} khung hình khi lấy mỗi {stride} khung; đã yêu cầu {frames}.",
+  "hint.too_few_frames": "Hãy yêu cầu ít khung hình hơn, giảm bước lấy khung, hoặc dùng video dài hơn.",
+  "video.too_many_pixels": "Video có kích thước {width}x{height} ({pixels} điểm ảnh), vượt giới hạn {max} điểm ảnh.",
+  "hint.too_many_pixels": "Hãy tải lên video nhỏ hơn (ví dụ 1080p), hoặc người vận hành tăng TEXT2VIDEO_MAX_VIDEO_PIXELS.",
+  "video.too_fast": "Video có {fps} khung/giây, vượt giới hạn {max} khung/giây.",
+  "hint.too_fast": "Hãy mã hóa lại với tốc độ khung hình thấp hơn, hoặc người vận hành tăng TEXT2VIDEO_MAX_VIDEO_FPS.",
+  "video.too_long": "Video dài {seconds} giây, vượt giới hạn {max} giây.",
+  "hint.too_long": "Hãy cắt ngắn video, hoặc người vận hành tăng TEXT2VIDEO_MAX_VIDEO_SECONDS.",
+  "error.prompt_required": "Hãy nhập câu mô tả: mô tả nhân vật và khung cảnh, ví dụ \"Cô gái nhảy trên núi\".",
+  "error.invalid_input": "Giá trị {value} của ô \"{field}\" không hợp lệ.",
+  "error.invalid_field": "Ô \"{field}\" không hợp lệ.",
+  "error.invalid_request": "Yêu cầu có giá trị không hợp lệ.",
+  "error.bad_request": "Máy chủ không đọc được yêu cầu.",
+  "error.unsupported_media": "Không đọc được video: đây không phải tệp video được hỗ trợ.",
+  "error.payload_too_large": "Tệp tải lên lớn hơn giới hạn của máy chủ.",
+  "error.no_person": "Không tìm thấy người nào trong video.",
+  "error.not_found": "Không tìm thấy.",
+  "error.conflict": "Công việc đang ở trạng thái không cho phép thao tác này.",
+  "error.unauthorized": "Cần khóa API, hoặc khóa đã nhập không hợp lệ.",
+  "error.forbidden": "Không được phép.",
+  "error.method_not_allowed": "Không hỗ trợ thao tác này ở địa chỉ này.",
+  "error.rate_limited": "Quá nhiều công việc cùng lúc; hãy đợi một công việc xong.",
+  "error.unavailable": "Máy chủ tạm thời không nhận việc (hàng đợi không kết nối được hoặc hết dung lượng đĩa); thử lại sau.",
+  "error.models_missing": "Máy chủ thiếu mô hình; người vận hành cần tải về.",
+  "error.device_error": "Thiết bị (GPU) của worker không dùng được.",
+  "error.out_of_memory": "Worker hết bộ nhớ.",
+  "error.canceled": "Đã hủy theo yêu cầu.",
+  "error.worker_lost": "Worker bị dừng giữa chừng khi đang làm công việc.",
+  "error.error": "Máy chủ gặp lỗi không lường trước; lỗi đã được ghi lại."
+};
+
+// A field named in a server message is shown with its label on the form.
+const FIELD_LABELS = {
+  prompt: "create.prompt", negative_prompt: "create.negative", video: "create.video", video_url: "create.video_url",
+  steps: "create.steps", guidance_scale: "create.guidance", seed: "create.seed", frames: "create.frames",
+  stride: "create.stride", width: "create.width", height: "create.height", scheduler: "create.scheduler",
+  input_type: "create.input_type", lang: "create.lang",
+};
+
 export const LANGUAGES = { vi: "Tiếng Việt", en: "English" };
 const STORAGE_KEY = "t2v.lang";
 let current = null;
@@ -373,6 +477,36 @@ export function t(key, vars = {}) {
     return key;
   }
   return text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
+}
+
+/**
+ * A text the server wrote, in the interface language. `items` are its code + params ({code, params} or, for a part
+ * without a code, {code: null, text}); English, or any code this page does not know, shows the server's `text`.
+ */
+export function localize(text, items) {
+  if (getLanguage() === "en" || !Array.isArray(items) || !items.length) return text ?? "";
+  const parts = items.map(renderItem);
+  return parts.includes(null) ? (text ?? "") : parts.join(" ");
+}
+
+function renderItem(item) {
+  if (item && !item.code && typeof item.text === "string") return item.text;
+  const template = item && SERVER_VI[item.code];
+  if (template === undefined) return null;
+  const params = item.params || {};
+  let missing = false;
+  const text = template.replace(/\{(\w+)\}/g, (m, name) => {
+    const value = params[name];
+    if (value === undefined || value === null) { missing = true; return m; }
+    if (typeof value === "object") {
+      const nested = renderItem(value);
+      if (nested === null) missing = true;
+      return nested ?? m;
+    }
+    if (name === "field" && FIELD_LABELS[value]) return t(FIELD_LABELS[value]);
+    return String(value);
+  });
+  return missing ? null : text;
 }
 
 export function has(key) {

@@ -2,7 +2,7 @@
 // report and skeleton preview as soon as they exist, cancel; the result, side-by-side and downloads on success;
 // the error and what to do on failure. Polls with backoff while the job runs.
 import { ApiError, cancelJob, deleteJob, fileUrl, getJob } from "./api.js";
-import { has, t } from "./i18n.js";
+import { has, localize, t } from "./i18n.js";
 import { el, FINISHED, formatDate, formatDuration, STAGES } from "./util.js";
 
 const POLL_MIN_MS = 700;   // while something changes
@@ -206,7 +206,7 @@ function update(job) {
     n.error.hidden = false;
     n.error.replaceChildren(
       el("h2", {}, t("job.failed")),
-      el("p", { class: "error-message" }, job.error?.message || code),
+      el("p", { class: "error-message" }, localize(job.error?.message, job.messages?.error) || code),
       el("p", {}, el("strong", {}, `${t("job.what_to_do")}: `), has(`fix.${code}`) ? t(`fix.${code}`) : t("fix.default")),
       el("p", { class: "help" }, el("code", {}, code)));
   } else {
@@ -239,8 +239,8 @@ function update(job) {
     [t("job.english_prompt"), job.english_prompt],
     [t("job.language"), job.language ? (has(`create.lang.${job.language}`) ? t(`create.lang.${job.language}`) : job.language) : null],
     [t("job.input_kind"), job.input_kind ? (has(`job.input_kind.${job.input_kind}`) ? t(`job.input_kind.${job.input_kind}`) : job.input_kind) : null],
-    [t("job.pose"), job.pose_summary],
-    [t("job.warnings"), (job.warnings || []).join(" · ")],
+    [t("job.pose"), localize(job.pose_summary, job.messages?.pose_summary)],
+    [t("job.warnings"), (job.warnings || []).map((w, i) => localize(w, job.messages?.warnings?.[i])).join(" · ")],
     [t("job.created"), formatDate(job.created_at)],
     [t("job.finished"), formatDate(job.finished_at)],
   ]);

@@ -136,7 +136,47 @@ def _black_video(path) -> None:
         container.mux(stream.encode())
 
 
-def test_failed_job_says_what_to_do(new_page, live_ui, tmp_path, artifacts_dir):
+# English words of the server's texts that the Vietnamese page may still show: names of things (programs, files,
+# formats, commands; settings are TEXT2VIDEO_*), words Vietnamese uses as they are ("video", "worker") and the
+# language selector's "English".
+NAMES = {"demo", "onnx", "runtime", "clip", "python", "manage", "download", "only", "prompt", "envit5", "translation",
+         "result", "gif", "mp4", "memory", "low", "sigkill", "worker", "gpu", "video", "english"}
+
+
+def english_shown(page, *allowed: str) -> set[str]:
+    """Words of the server's English templates in the page's visible text (``allowed``: texts that are English by
+    design, such as the prompt the model got)."""
+    from text2video.messages import TEMPLATES
+
+    server_words = {w.lower() for text in TEMPLATES.values() for w in re.findall(r"[A-Za-z][A-Za-z0-9_]{2,}", text)}
+    shown = page.evaluate("document.body.innerText")
+    for text in allowed:
+        shown = shown.replace(text, " ")
+    return {w for w in re.findall(r"[A-Za-z][A-Za-z0-9_]{2,}", shown)
+            if w.lower() in server_words - NAMES and not w.startswith("TEXT2VIDEO_")}
+
+
+def test_vietnamese_job_page_shows_the_pose_report_in_vietnamese(new_page, live_ui, skeleton_video, artifacts_dir):
+    """A filmed-person job (the skeleton clip read as a raw video: the demo pose models find its bright limbs)."""
+    page = new_page(locale="vi-VN")
+    fill_job(page, skeleton_video, "Cô gái nhảy trên núi")
+    page.select_option("#input_type", "video")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r".*#/jobs/[0-9a-f]{32}$"))
+    job_id = page.url.rsplit("/", 1)[1]
+    page.wait_for_selector("#job-status.status-succeeded", timeout=90_000)
+    job = live_ui.api("GET", f"/api/v1/jobs/{job_id}").json()
+    assert job["pose_summary"] and job["messages"]["pose_summary"], job
+    facts = page.text_content(".facts")
+    assert "khung hình" in facts and "điểm khớp" in facts and job["pose_summary"] not in facts, facts
+    assert "Trọng số DEMO" in facts  # the demo-weights warning, in Vietnamese
+    english = english_shown(page, job["english_prompt"])
+    assert not english, (english, page.evaluate("document.body.innerText"))
+    page.screenshot(path=str(artifacts_dir / "ui-vi-job-pose-report.png"), full_page=True)
+    live_ui.api("DELETE", f"/api/v1/jobs/{job_id}")
+
+
+def test_failed_job_says_what_to_do_in_vietnamese(new_page, live_ui, tmp_path, artifacts_dir):
     video = tmp_path / "empty_room.mp4"
     _black_video(video)
     page = new_page(locale="vi-VN")
@@ -152,7 +192,13 @@ def test_failed_job_says_what_to_do(new_page, live_ui, tmp_path, artifacts_dir):
     page.wait_for_selector("#job-status.status-failed", timeout=60_000)
     job = live_ui.api("GET", f"/api/v1/jobs/{job_id}").json()
     box = page.text_content("#job-error")
-    assert "Không tạo được video" in box and job["error"]["message"] in box and job["error"]["code"] in box
-    assert "Cách khắc phục" in box
-    page.screenshot(path=str(artifacts_dir / "ui-job-failed-vi-desktop.png"), full_page=True)
+    assert "Không tạo được video" in box and "Không tìm thấy người" in box and job["error"]["code"] in box, box
+    assert "Cách khắc phục" in box and job["error"]["message"] not in box
+    english = english_shown(page, job["english_prompt"] or "")
+    assert not english, (english, page.evaluate("document.body.innerText"))
+    page.screenshot(path=str(artifacts_dir / "ui-vi-job-failed.png"), full_page=True)
+
+    page.select_option("#ui-lang", "en")  # in English: the server's own text
+    page.wait_for_function("document.getElementById('job-error').textContent.includes('What to do')")
+    assert job["error"]["message"] in page.text_content("#job-error")
     live_ui.api("DELETE", f"/api/v1/jobs/{job_id}")

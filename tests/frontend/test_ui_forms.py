@@ -97,6 +97,21 @@ def test_number_limits_come_from_the_server(page, live_ui):
     assert "multiple of 64" in page.text_content("#width-error")
 
 
+def test_server_error_is_shown_in_vietnamese(new_page, tmp_path):
+    """The same refused upload in the Vietnamese interface: the server's problem is rendered from its code."""
+    page = new_page(locale="vi-VN")
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(b"this is not a video at all\n" * 50)
+    page.set_input_files("#video", str(fake))
+    page.fill("#prompt", "Cô gái nhảy trên núi")
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/api/v1/jobs")) as info:
+        page.click("#submit")
+    problem = info.value.json()
+    page.wait_for_function("document.getElementById('video-error').textContent.length > 0")
+    assert problem["messages"]["detail"] == [{"code": "error.unsupported_media", "params": {}}]
+    assert page.text_content("#video-error") == "Không đọc được video: đây không phải tệp video được hỗ trợ."
+
+
 def test_language_follows_the_browser_and_switches(new_page, artifacts_dir):
     page = new_page(locale="vi-VN")
     assert page.evaluate("document.documentElement.lang") == "vi"

@@ -72,6 +72,9 @@ def test_hidden_arm_and_empty_frames_are_repaired_and_reported(walker_pose):
     assert "right arm repaired in frames 10\u201312" in summary
     assert "person not detected in frames 20\u201321" in summary
     assert "keypoints detected" in summary and "CPUExecutionProvider" in summary
+    # the same sentences as code + params, for a UI in another language (text2video.messages)
+    assert {"code": "pose.part_repaired", "params": {"part": {"code": "pose.part.right_arm", "params": {}},
+            "frames": {"code": "pose.frames", "params": {"list": "10\u201312"}}}} in summary.items
     counts = report.counts()
     assert sum(counts.values()) == 30 * 17 and counts["detected"] > 0.85 * 30 * 17
 

@@ -1,9 +1,10 @@
 """Errors at the edge: every failure leaves the API as RFC 9457 ``application/problem+json``.
 
 ``{"type": "https://text2video.dev/problems/<code>", "title", "status", "detail", "errors": {field: message},
-"code", "instance"}`` for :class:`text2video.exceptions.Text2VideoError` (our errors carry the code, the field and
-the fix), for Werkzeug's HTTP errors (404, 405, 413...) and, without internals, for anything unexpected (500,
-logged with its traceback).
+"code", "instance", "messages"}`` for :class:`text2video.exceptions.Text2VideoError` (our errors carry the code,
+the field and the fix), for Werkzeug's HTTP errors (404, 405, 413...) and, without internals, for anything
+unexpected (500, logged with its traceback). ``messages`` gives ``detail`` and each of ``errors`` as code + params
+(:mod:`text2video.messages`) for clients that show them in another language.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
 from ..exceptions import Text2VideoError
+from ..messages import TEMPLATES, Message, items_of
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +59,10 @@ def problem(status: int, code: str, title: str, detail: str, *, errors: dict[str
 
 
 def from_error(exc: Text2VideoError, headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    coded = {field: items_of(text) for field, text in exc.field_texts().items()}
+    messages = {"detail": items_of(exc.text()), **({"errors": coded} if coded else {})}
     return problem(exc.http_status, exc.code, exc.title, str(exc), errors=exc.errors or None, headers=headers,
-                   **extra)
+                   messages=messages, **extra)
 
 
 def _text2video_error(exc: Text2VideoError) -> Response:
@@ -88,7 +92,9 @@ def _http_error(exc: HTTPException) -> Response:
     if hint:
         detail = f"{detail} {hint}" if detail.endswith(".") else f"{detail}. {hint}"
     headers = {k: v for k, v in exc.get_headers() if k.lower() not in ("content-type", "content-length")}
-    return problem(status, code, exc.name, detail, headers=headers)
+    generic = "error." + code
+    messages = {"detail": list(Message(generic).items)} if generic in TEMPLATES else None
+    return problem(status, code, exc.name, detail, headers=headers, messages=messages)
 
 
 def _unexpected(exc: Exception) -> Response:
@@ -98,7 +104,7 @@ def _unexpected(exc: Exception) -> Response:
         return _text2video_error(exc)
     log.exception("unhandled error on %s %s", request.method, request.path)
     return problem(500, "error", "Internal error", "The server hit an unexpected error; it has been logged. "
-                   "Retry, and report it if it repeats.")
+                   "Retry, and report it if it repeats.", messages={"detail": list(Message("error.error").items)})
 
 
 def init_app(app: Flask) -> None:

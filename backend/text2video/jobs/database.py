@@ -9,7 +9,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -65,6 +65,7 @@ class Database:
             if not self._tables_exist():
                 raise ServiceUnavailable(f"cannot create the job tables in {self.engine.url!r}: {exc}",
                                          hint="Check TEXT2VIDEO_DATABASE_URL and that the database is reachable.")
+        self._add_new_columns()
         with self.session() as s:
             info = s.get(SchemaInfo, 1)
             if info is None:
@@ -74,6 +75,21 @@ class Database:
                     f"job database {self.engine.url!r} has schema version {info.version}, this code expects "
                     f"{SCHEMA_VERSION}",
                     hint="Point TEXT2VIDEO_DATABASE_URL at a new database, or delete the old one (jobs are lost).")
+
+    def _add_new_columns(self) -> None:
+        """A nullable column added to Job since the table was made is added in place (jobs kept, no version bump)."""
+        have = {c["name"] for c in inspect(self.engine).get_columns(Job.__tablename__)}
+        for column in Job.__table__.columns:
+            if column.name in have or not column.nullable:
+                continue
+            ddl = (f"ALTER TABLE {Job.__tablename__} ADD COLUMN {column.name} "
+                   f"{column.type.compile(self.engine.dialect)}")
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(text(ddl))
+            except Exception:  # noqa: BLE001 - another process added it first
+                if column.name not in {c["name"] for c in inspect(self.engine).get_columns(Job.__tablename__)}:
+                    raise
 
     def _tables_exist(self) -> bool:
         return inspect(self.engine).has_table(Job.__tablename__)

@@ -28,6 +28,14 @@ _ERROR = {"oneOf": [{"type": "null"}, {"type": "object", "required": ["code", "m
     "code": {"type": "string"}, "message": {"type": "string"}}}]}
 
 
+def _coded(job: Any) -> dict[str, Any]:
+    """The job's pose summary, warnings and error message as code + params (None: English only), for clients that
+    show them in another language (see :mod:`text2video.messages`)."""
+    texts = job.texts or {}
+    return {"pose_summary": texts.get(job.pose_summary or ""), "warnings": [texts.get(w) for w in job.warnings or []],
+            "error": texts.get(job.error_message or "") if job.error_code else None}
+
+
 def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(float(value), digits)
 
@@ -58,6 +66,10 @@ JOB_FIELDS: dict[str, Field] = {
     "memory_preset": Field(lambda j: j.memory_preset, _NULLABLE_STR),
     "demo": Field(lambda j: bool(j.demo), {"type": "boolean"}),
     "warnings": Field(lambda j: list(j.warnings or []), {"type": "array", "items": {"type": "string"}}),
+    "messages": Field(_coded, {"type": "object", "description": "pose_summary, warnings (one entry each, null = "
+                               "English only) and error as code + params lists ({code, params} or {code: null, "
+                               "text}), to show them in another language; codes and English templates: "
+                               "text2video/messages.py"}),
     "created_at": Field(lambda j: isoformat(j.created_at), _TIME, required=True),
     "started_at": Field(lambda j: isoformat(j.started_at), _NULLABLE_TIME),
     "finished_at": Field(lambda j: isoformat(j.finished_at), _NULLABLE_TIME),

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from ..exceptions import Conflict, NotFound
 from .database import Database
 from .outbox import DONE, enters_outbox
+from ..messages import Message, items_of
 from .status import JobStage, JobStatus
 from .tables import Job, utcnow
 from .workers import describe_exit
@@ -171,6 +172,8 @@ class JobStore(Database):
             if name in values:
                 current = s.scalar(select(column).where(Job.id == job_id)) or []
                 values[name] = _merge_names(current, values[name])
+        if "texts" in values:
+            values["texts"] = {**(s.scalar(select(Job.texts).where(Job.id == job_id)) or {}), **values["texts"]}
 
     def is_cancel_requested(self, job_id: str) -> bool:
         """True when the user canceled, or the job was deleted/reaped from under the worker (stop working)."""
@@ -191,6 +194,9 @@ class JobStore(Database):
         values = {"status": JobStatus.FAILED, "finished_at": now, "updated_at": now, "eta_seconds": None,
                   "error_code": code, "error_message": message}
         values.update(_info_values(info))
+        texts = {**values.get("texts", {}), **_coded_texts(message)}
+        if texts:
+            values["texts"] = texts
         return self._finish(job_id, worker, values, from_status=ACTIVE if worker is None else (JobStatus.RUNNING,))
 
     def mark_canceled(self, job_id: str, worker: str | None = None, message: str = "Canceled by request.") -> bool:
@@ -230,25 +236,30 @@ class JobStore(Database):
             if job is None:
                 return None
             attempts = job.attempts if count_attempt else max(0, job.attempts - 1)
+            reason = reason or describe_exit(exit_code)
+            texts = {}
             if job.cancel_requested:
                 values = {"status": JobStatus.CANCELED, "finished_at": now, "error_code": "canceled",
                           "error_message": "Canceled by request (its worker stopped).", "eta_seconds": None,
                           "webhook_status": enters_outbox(), "webhook_next_at": now}
                 outcome = "canceled"
             elif attempts <= max_retries:
+                retrying = Message("job.retrying", attempt=job.attempts, reason=reason)
                 values = {"status": JobStatus.QUEUED, "worker": None, "worker_pid": None, "heartbeat_at": None,
                           "stage": None, "progress": 0.0, "step": 0, "eta_seconds": None, "attempts": attempts,
-                          "warnings": list(job.warnings or []) + [
-                              f"attempt {job.attempts}: {reason or describe_exit(exit_code)}; retrying"]}
+                          "warnings": list(job.warnings or []) + [retrying]}
+                texts = _coded_texts(retrying)
                 outcome = "requeued"
             else:
+                lost = Message("job.worker_lost" if job.attempts == 1 else "job.worker_lost_many", reason=reason,
+                               attempts=job.attempts)
                 values = {"status": JobStatus.FAILED, "finished_at": now, "eta_seconds": None,
-                          "error_code": "worker_lost", "attempts": attempts,
-                          "error_message": f"{reason or describe_exit(exit_code)} after {job.attempts} attempt"
-                                           f"{'s' if job.attempts != 1 else ''}. If this repeats, use a smaller "
-                                           f"memory preset (--memory low), fewer frames or a smaller size.",
+                          "error_code": "worker_lost", "attempts": attempts, "error_message": lost,
                           "webhook_status": enters_outbox(), "webhook_next_at": now}
+                texts = _coded_texts(lost)
                 outcome = "failed"
+            if texts:
+                values["texts"] = {**(job.texts or {}), **texts}
             values["updated_at"] = now
             done = s.execute(update(Job).where(*cond, Job.attempts == job.attempts).values(**values)).rowcount
         return outcome if done else None
@@ -299,7 +310,15 @@ def _info_values(info: dict[str, Any]) -> dict[str, Any]:
         values["files"] = sorted(files) if isinstance(files, (dict, set)) else list(files)
     if "warnings" in values:
         values["warnings"] = list(values["warnings"])
+    texts = _coded_texts(values.get("pose_summary"), *values.get("warnings", ()))
+    if texts:
+        values["texts"] = texts
     return values
+
+
+def _coded_texts(*texts: Any) -> dict[str, list]:
+    """{English text: its code + params} for the texts that are :class:`Message` (the ``texts`` column)."""
+    return {text: items_of(text) for text in texts if items_of(text)}
 
 
 def _merge_names(current: list, new: list) -> list:

@@ -95,6 +95,8 @@ class Job(Base):
     device: Mapped[str | None] = mapped_column(String(32), nullable=True)
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     warnings: Mapped[list] = mapped_column(JSON, default=list)
+    # {English text: [{"code", "params"}]} for the texts above that have codes (pose summary, warnings, error)
+    texts: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     fps: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     # webhook outbox (text2video.jobs.outbox): None | pending | delivering | delivered | failed

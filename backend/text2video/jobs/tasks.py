@@ -18,6 +18,7 @@ from typing import Any, Callable
 from celery import Celery
 
 from ..exceptions import Canceled, InvalidInput, OutOfMemory, Text2VideoError
+from ..messages import Message
 from ..progress import Progress
 from ..request import GenerationRequest, request_from_params
 from ..settings import Settings
@@ -28,8 +29,6 @@ from .tables import Job
 
 log = logging.getLogger(__name__)
 
-OOM_ADVICE = ("The GPU ran out of memory. Try again with fewer frames, a smaller width/height, or start the worker "
-              "with a lower memory preset (--memory low).")
 
 
 class _CancelCheck:
@@ -170,8 +169,8 @@ def execute_job(job_id: str, *, settings: Settings, store: JobStore, get_engine:
         return "succeeded"
     except Canceled:
         if cancel.timed_out:
-            store.mark_failed(job_id, "timeout", f"the job ran longer than {settings.job_timeout_s:.0f} s and was "
-                              "stopped. Use fewer frames or steps, or raise TEXT2VIDEO_JOB_TIMEOUT_S.", worker=worker)
+            store.mark_failed(job_id, "timeout", Message("job.timeout", seconds=f"{settings.job_timeout_s:.0f}"),
+                              worker=worker)
             return "failed"
         store.mark_canceled(job_id, worker)
         log.info("job %s: canceled", job_id)
@@ -180,15 +179,15 @@ def execute_job(job_id: str, *, settings: Settings, store: JobStore, get_engine:
         if _is_cuda_oom(exc):
             _free_gpu_memory()
             detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-            store.mark_failed(job_id, OutOfMemory.code, f"{OOM_ADVICE} ({detail})", worker=worker)
+            store.mark_failed(job_id, OutOfMemory.code, Message("job.out_of_memory", detail=detail), worker=worker)
             log.warning("job %s: out of memory: %s", job_id, detail)
         elif isinstance(exc, Text2VideoError):
-            store.mark_failed(job_id, exc.code, str(exc), worker=worker)
+            store.mark_failed(job_id, exc.code, exc.text(), worker=worker)
             log.info("job %s: failed: %s", job_id, exc)
         else:
             log.exception("job %s: unexpected error", job_id)
-            store.mark_failed(job_id, "internal_error", f"{type(exc).__name__}: {exc}. This is a bug; the worker "
-                              "log has the traceback.", worker=worker)
+            store.mark_failed(job_id, "internal_error", Message("job.internal_error", error=f"{type(exc).__name__}: "
+                              f"{exc}"), worker=worker)
         return "failed"
     finally:
         heartbeat.stop()
@@ -202,4 +201,4 @@ def register_tasks(app: Celery, run: Callable[[str], str]) -> None:
         return run(job_id)
 
 
-__all__ = ["execute_job", "register_tasks", "build_request", "OOM_ADVICE"]
+__all__ = ["execute_job", "register_tasks", "build_request"]

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from ..messages import Message
 from .database import Database
 from .tables import WorkerRecord, utcnow
 
@@ -46,17 +47,16 @@ class WorkerRegistry:
                                   .order_by(WorkerRecord.name)))
 
 
-def describe_exit(exit_code: int | None) -> str:
+def describe_exit(exit_code: int | None) -> Message:
     """"worker lost (exit code -9 = SIGKILL, possibly out of memory)" - the message users see."""
     if exit_code is None:
-        return "worker lost (exit code unknown, possibly out of memory or the machine stopped)"
-    text = f"worker lost (exit code {exit_code}"
+        return Message("job.exit_unknown")
     if exit_code < 0:
         try:
-            text += f" = {signal.Signals(-exit_code).name}"
+            return Message("job.exit_signal", code=exit_code, signal=signal.Signals(-exit_code).name)
         except ValueError:
             pass
-    return text + ", possibly out of memory)"
+    return Message("job.exit", code=exit_code)
 
 
 __all__ = ["WorkerRegistry", "describe_exit", "LIVE_WITHIN_S"]

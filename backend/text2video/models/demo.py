@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..messages import Message
 from .layout import DEMO_MARKER, default_demo_dir
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 # Bump when any stage's demo builder changes, so cached demo folders are rebuilt.
 DEMO_VERSION = "2"
 PARTS = ("diffusion", "prompt", "pose")
-DEMO_WARNING = "DEMO weights (random, tiny): the output is noise, not a real video. Run `python manage.py download` for real models."
+DEMO_WARNING = Message("demo.weights")
 
 
 def build_demo_models(root: str | Path, parts: tuple[str, ...] = PARTS) -> Path:

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..exceptions import InvalidInput
+from ..messages import Message
 
 MEMORY_CHOICES = ("auto", "high", "medium", "low")
 GPU_PRESETS = ("high", "medium", "low")
@@ -102,9 +103,7 @@ def cpu_preset(bf16_cpu: bool, reason: str = "") -> Preset:
     why = reason or ("no CUDA GPU: running on the CPU in "
                      + ("bf16 (the CPU has native bf16: AVX512-BF16/AMX)" if bf16_cpu else
                         "fp32 (the CPU has no native bf16)"))
-    return Preset("cpu", dtype, "none", True, False, None, 1, why, "cpu", None, None,
-                  "CPU generation of the real model takes minutes per denoising step (hours per video at 50 "
-                  "steps); use a CUDA GPU, or fewer --steps and --frames for a try-out.")
+    return Preset("cpu", dtype, "none", True, False, None, 1, why, "cpu", None, None, Message("preset.cpu_slow"))
 
 
 def choose_preset(device: str, free_vram_gb: float | None, bf16_cpu: bool, memory: str = "auto", *,
@@ -143,9 +142,8 @@ def choose_preset(device: str, free_vram_gb: float | None, bf16_cpu: bool, memor
 def _with_warning(preset: Preset, free_vram_gb: float) -> Preset:
     from dataclasses import replace
 
-    return replace(preset, warning=(
-        f"preset {preset.name} is estimated to need ~{preset.estimated_peak_gb:.1f} GB but only {free_vram_gb:.1f} GB "
-        "is free: it may run out of memory. Lower --frames, --width/--height, or free the GPU."))
+    return replace(preset, warning=Message("preset.low_memory", preset=preset.name,
+                                           need=f"{preset.estimated_peak_gb:.1f}", free=f"{free_vram_gb:.1f}"))
 
 
 def apply_preset(pipe: Any, preset: Preset) -> list[str]:

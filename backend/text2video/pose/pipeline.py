@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..exceptions import InvalidInput, NoPersonFound
+from ..messages import Message
 from ..models.layout import POSE_PRESETS, ModelPaths
 from .detector import PersonDetector
 from .estimator import PoseEstimator
@@ -221,11 +222,13 @@ def _to_output(work_w: int, work_h: int, width: int, height: int) -> tuple[float
     return s, np.array([(work_w * s - width) / 2, (work_h * s - height) / 2])
 
 
-def _frame_ranges(frames: np.ndarray, times: list[float], limit: int = 5) -> str:
+def _frame_ranges(frames: np.ndarray, times: list[float], limit: int = 5) -> Message:
     items = []
     for s, e in runs(frames):
         items.append(f"{s}-{e} ({times[s]:.1f}-{times[e]:.1f} s)" if s != e else f"{s} ({times[s]:.1f} s)")
-    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+    if len(items) > limit:
+        return Message("pose.ranges_more", list=", ".join(items[:limit]), more=len(items) - limit)
+    return Message("pose.ranges", list=", ".join(items))
 
 
 def estimate_poses(video_path, models: PoseModels, *, width: int, height: int, stride: int,
@@ -267,10 +270,9 @@ def estimate_poses(video_path, models: PoseModels, *, width: int, height: int, s
                              choose_frames=options.choose_frames)
     times = [t for _, t in meta]
     if subject is None:
-        raise NoPersonFound(f"no person was found in any of the {n} sampled frames "
-                            f"(0-{n - 1}, {times[0]:.1f}-{times[-1]:.1f} s)", field="video",
-                            value=os.fspath(video_path),
-                            hint="Use a video where one person is clearly visible, or a ready-made skeleton video.")
+        raise NoPersonFound(Message("error.no_person_any", frames=n, last=n - 1, start=f"{times[0]:.1f}",
+                                    end=f"{times[-1]:.1f}"), field="video", value=os.fspath(video_path),
+                            hint=Message("hint.no_person_any"))
     subject = tracker.tracks[subject.id]
     chain = follow_subject(tracker.tracks, subject, relink_frames=options.relink_frames)
     chain_ids = {t.id for t in chain}
@@ -278,10 +280,9 @@ def estimate_poses(video_path, models: PoseModels, *, width: int, height: int, s
     for t in chain:
         seen[list(t.boxes)] = True
     if seen.mean() < options.min_subject_fraction:
-        raise NoPersonFound(
-            f"the person was found in only {int(seen.sum())} of {n} sampled frames; missing in sampled frames "
-            f"{_frame_ranges(~seen, times)}", field="video", value=os.fspath(video_path),
-            hint="Trim the video to the part where the person is in view, or use a ready-made skeleton video.")
+        raise NoPersonFound(Message("error.no_person_few", seen=int(seen.sum()), frames=n,
+                                    missing=_frame_ranges(~seen, times)), field="video", value=os.fspath(video_path),
+                            hint=Message("hint.no_person_few"))
 
     frames = [FramePose(index=i, source_index=int(meta[i][0]), time=float(meta[i][1])) for i in range(n)]
     others = [[t] for t in tracker.tracks

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..messages import Message
 from .repair import DETECTED, MISSING, REPAIRED, STATUS_NAMES, runs
 from .skeleton import KEYPOINT_NAMES, PARTS
 
@@ -52,15 +53,15 @@ class FramePose:
         return [np.where((p.status != MISSING)[:, None], p.xy, np.nan) for p in chosen]
 
 
-def _ranges(frames: list[int] | np.ndarray, limit: int = 3) -> str:
+def _ranges(frames: list[int] | np.ndarray, limit: int = 3) -> Message:
     """"frame 3" / "frames 3\u20135, 9 and 2 more"."""
     mask = np.zeros(max(frames) + 1 if len(frames) else 0, bool)
     mask[list(frames)] = True
     parts = [f"{s}" if s == e else f"{s}\u2013{e}" for s, e in runs(mask)]
     text = ", ".join(parts[:limit])
     if len(parts) > limit:
-        text += f" and {len(parts) - limit} more"
-    return ("frame " if len(frames) == 1 else "frames ") + text
+        return Message("pose.frames_more", list=text, more=len(parts) - limit)
+    return Message("pose.frame" if len(frames) == 1 else "pose.frames", list=text)
 
 
 @dataclass
@@ -97,33 +98,35 @@ class PoseReport:
         return out
 
     def summary(self) -> str:
+        """The report in sentences: a :class:`Message` (English text + codes; a warning without a code is kept as
+        English text)."""
         n = len(self.frames)
         if not n:
-            return "Pose: no frames."
+            return Message("pose.no_frames")
         status = self._subject_status()
         total = status.size
-        det, rep, mis = ((status == c).sum() / total * 100 for c in (DETECTED, REPAIRED, MISSING))
+        det, rep, mis = (round(float((status == c).sum() / total * 100)) for c in (DETECTED, REPAIRED, MISSING))
         lines = []
         if self.demo:
-            lines.append("DEMO pose models (fixed templates, not trained): these skeletons are meaningless.")
+            lines.append(Message("pose.demo"))
         seen = self.subject_seen if self.subject_seen is not None else np.ones(n, bool)
-        lines.append(f"{n} frames at {self.fps:.3g} fps; subject detected in {int(seen.sum())} of {n}; "
-                     f"{det:.0f} % of keypoints detected, {rep:.0f} % repaired, {mis:.0f} % missing (not drawn).")
+        lines.append(Message("pose.stats", frames=n, fps=f"{self.fps:.3g}", seen=int(seen.sum()), detected=det,
+                             repaired=rep, missing=mis))
         absent = np.flatnonzero(~seen)
         if len(absent):
-            lines.append(f"person not detected in {_ranges(absent)} (short gaps filled from the "
-                         "neighbouring frames, longer ones left empty).")
+            lines.append(Message("pose.absent", frames=_ranges(absent)))
         for part, joints in PARTS.items():
             sub = status[:, list(joints)]
             repaired = np.flatnonzero((sub == REPAIRED).any(axis=1) & seen)
             missing = np.flatnonzero((sub == MISSING).any(axis=1))
+            name = Message("pose.part." + part.replace(" ", "_"))
             if len(repaired):
-                lines.append(f"{part} repaired in {_ranges(repaired)}.")
+                lines.append(Message("pose.part_repaired", part=name, frames=_ranges(repaired)))
             if len(missing):
-                lines.append(f"{part} missing in {_ranges(missing)}.")
-        lines.append(f"Pose estimated with ONNX Runtime on {self.provider} ({self.preset} preset).")
-        lines.extend(w.rstrip(".") + "." for w in self.warnings)
-        return " ".join(lines)
+                lines.append(Message("pose.part_missing", part=name, frames=_ranges(missing)))
+        lines.append(Message("pose.runtime", provider=self.provider, preset=self.preset))
+        lines.extend(w if w.endswith(".") else w + "." for w in self.warnings)
+        return Message.join(lines)
 
     # --- keypoints.json ------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dataclasses import field as dataclass_field  # a result attribute is called
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..messages import Message
 from ..models.clip_tokenizer import load_clip_tokenizer
 from ..models.layout import ModelPaths
 from .clip_tokens import CLIP_MAX_TOKENS, TokenReport, clip_token_report
@@ -25,8 +26,7 @@ from .validation import normalize_text, validate_lang, validate_prompt
 
 log = logging.getLogger(__name__)
 
-DEMO_TRANSLATION_WARNING = ("DEMO translation model (random, tiny): the English text is nonsense. "
-                            "Run `python manage.py download --only prompt` for the real envit5-translation.")
+DEMO_TRANSLATION_WARNING = Message("prompt.demo_translation")
 _JOINERS = {"\u200d", "\ufe0f", "\ufe0e", "\u20e3"}  # zero-width joiner, variation selectors, keycap
 
 
@@ -158,7 +158,7 @@ class PromptProcessor:
             for result, (source, symbols) in zip(to_translate, parts):
                 text = by_source.get(source, "") if source else ""
                 if source and not text:
-                    result.warnings.append("The translation came back empty; the original text is used as is.")
+                    result.warnings.append(Message("prompt.empty_translation"))
                     text = source
                 result.english = " ".join([text, *symbols]).strip()
                 result.translated = True
@@ -176,7 +176,6 @@ class PromptProcessor:
             result.dropped_words = report.dropped_words
             result.kept_text = report.kept_text
             if report.dropped_words:
-                result.warnings.append(
-                    f"{result.field} is {report.token_count} CLIP tokens, over the {report.max_tokens} the model reads: "
-                    f"these words are ignored: {' '.join(report.dropped_words)}")
+                result.warnings.append(Message("prompt.clip_truncated", field=result.field, tokens=report.token_count,
+                                               max=report.max_tokens, words=" ".join(report.dropped_words)))
         return results

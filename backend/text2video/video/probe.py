@@ -19,6 +19,7 @@ from typing import Any
 import av
 
 from ..exceptions import InvalidInput, UnsupportedMedia
+from ..messages import Message
 
 # Demuxers of real container formats (FFmpeg names; "mov" also covers mp4/m4v/3gp). No hls, concat, dash,
 # image2, tee, data or subtitle formats.
@@ -146,18 +147,15 @@ _ROTATION_OF = {"none": 0, "hflip": 0, "vflip": 0, "180": 180, "clock": 90, "tra
 
 def _check_limits(width: int, height: int, fps: float, duration: float, max_pixels, max_fps, max_seconds) -> None:
     if max_pixels is not None and width * height > max_pixels:
-        raise InvalidInput(
-            f"The video is {width}x{height} ({width * height} pixels), over the limit of "
-            f"{int(max_pixels)} pixels.", field="video", value=f"{width}x{height}",
-            hint="Upload a smaller video (for example 1080p) or raise TEXT2VIDEO_MAX_VIDEO_PIXELS.")
+        raise InvalidInput(Message("video.too_many_pixels", width=width, height=height, pixels=width * height,
+                                   max=int(max_pixels)), field="video", value=f"{width}x{height}",
+                           hint=Message("hint.too_many_pixels"))
     if max_fps is not None and fps > max_fps:
-        raise InvalidInput(
-            f"The video runs at {fps:.2f} fps, over the limit of {max_fps:g} fps.", field="video",
-            value=round(fps, 3), hint="Re-encode it at a lower frame rate or raise TEXT2VIDEO_MAX_VIDEO_FPS.")
+        raise InvalidInput(Message("video.too_fast", fps=f"{fps:.2f}", max=f"{max_fps:g}"), field="video",
+                           value=round(fps, 3), hint=Message("hint.too_fast"))
     if max_seconds is not None and duration > max_seconds:
-        raise InvalidInput(
-            f"The video lasts {duration:.1f} s, over the limit of {max_seconds:g} s.", field="video",
-            value=round(duration, 3), hint="Trim it or raise TEXT2VIDEO_MAX_VIDEO_SECONDS.")
+        raise InvalidInput(Message("video.too_long", seconds=f"{duration:.1f}", max=f"{max_seconds:g}"),
+                           field="video", value=round(duration, 3), hint=Message("hint.too_long"))
 
 
 def probe_video(path: str | os.PathLike, *, max_pixels: int | None = None, max_fps: float | None = None,
