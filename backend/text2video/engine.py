@@ -14,6 +14,10 @@ Contract (shared by the CLI, the worker and the API):
   can show the skeleton preview while the video is still being generated.
 - ``should_cancel()`` is polled at least once per denoising step; when it returns True the engine raises
   :class:`text2video.exceptions.Canceled` and leaves no partial output file.
+- ``preview=PATH`` writes a live preview GIF of the video being denoised there every few steps (settings
+  ``preview_every_steps``, ``preview_min_interval_s``; see :mod:`text2video.diffusion.preview`), listed in
+  ``Progress.info["files"]`` as ``preview.gif``. It stays after success (the last estimate) and is removed on
+  failure or cancel; it is not one of the result's files.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any, Callable, Optional
 
 from .exceptions import Canceled, DeviceError, InvalidInput, OutOfMemory, Text2VideoError
 from .jobs.status import JobStage
+from .storage import PREVIEW_FILE
 
 log = logging.getLogger(__name__)
 
@@ -427,10 +432,30 @@ class Engine:
                 warnings.append("DEMO pose models (random): the skeleton does not follow the person.")
         return pv.frames, pv.fps, pv.kind, pv.summary
 
+    def _live_preview(self, path: str | Path | None, fps: float, info: dict[str, Any], written: list[Path]
+                      ) -> dict[str, Any]:
+        """Pipeline arguments that write the live preview to ``path`` as the video is denoised (none without a
+        path, or with ``preview_every_steps`` 0). The first preview joins ``written`` (removed if the run fails)
+        and ``info["files"]`` (the worker lists it on the job)."""
+        if path is None or self.settings.preview_every_steps <= 0:
+            return {}
+        from .diffusion.preview import LivePreview
+
+        def on_written(file: Path) -> None:
+            if file not in written:
+                written.append(file)
+                info.setdefault("files", {})[PREVIEW_FILE] = str(file)
+
+        live = LivePreview(Path(path), fps, every_steps=self.settings.preview_every_steps,
+                           min_interval_s=self.settings.preview_min_interval_s,
+                           max_frames=int(self.settings.gif_max_frames), on_written=on_written)
+        return {"callback_on_step_end": live.on_step_end,
+                "callback_on_step_end_tensor_inputs": ("pred_original_sample",)}
+
     # -- the job ---------------------------------------------------------------------------------------------
     def generate(self, request: GenerationRequest, out_dir: str | Path, *,
                  on_progress: Optional[ProgressCallback] = None,
-                 should_cancel: Optional[CancelCheck] = None) -> GenerationResult:
+                 should_cancel: Optional[CancelCheck] = None, preview: str | Path | None = None) -> GenerationResult:
         """Run one request; see the module docstring for the contract."""
         import numpy as np
         import torch
@@ -547,7 +572,8 @@ class Engine:
                        num_inference_steps=request.steps, guidance_scale=float(request.guidance_scale),
                        negative_prompt=negative, generator=generator, output_type="latent", callback=on_step,
                        decode_chunk_size=decode_chunk, window_size=window, window_overlap=overlap,
-                       anchor_first_frame=request.anchor_first_frame)
+                       anchor_first_frame=request.anchor_first_frame,
+                       **self._live_preview(preview, fps, info, written))
             latents = out.frames
             del out
             timings["generate"] = time.monotonic() - t0
@@ -594,7 +620,8 @@ class Engine:
             raise
 
         return GenerationResult(
-            files={name: Path(p) for name, p in info["files"].items()}, english_prompt=english, language=language,
+            files={name: Path(p) for name, p in info["files"].items() if name != PREVIEW_FILE},
+            english_prompt=english, language=language,
             seed=seed, frames=frames, fps=fps, width=request.width, height=request.height, input_kind=kind,
             pose_summary=pose_summary, device=str(self.device), dtype=dtype_name(self.dtype),
             memory_preset=self.memory_preset, demo=demo, warnings=warnings, negative_prompt=negative,
