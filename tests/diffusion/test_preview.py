@@ -131,3 +131,15 @@ def test_unknown_tensor_input_is_refused(pipe, pose):
     with pytest.raises(InvalidInput) as info:
         run(pipe, pose, callback_on_step_end=lambda *a: {}, callback_on_step_end_tensor_inputs=("x0",))
     assert info.value.field == "callback_on_step_end_tensor_inputs" and "pred_original_sample" in str(info.value)
+
+
+def test_long_video_preview_covers_the_whole_video(pipe):
+    """Windows are fused before each scheduler step, so x0 (and the preview) is the whole video, once per step."""
+    pose = (torch.rand(3, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2)) > 0.9).float()
+    seen = []
+    pipe("a man dancing", pose=pose, video_length=3, height=SIZE, width=SIZE, num_inference_steps=2,
+         guidance_scale=7.5, generator=torch.Generator().manual_seed(4), output_type="latent", window_size=2,
+         window_overlap=1, callback_on_step_end=lambda p, i, t, k: seen.append(tuple(k["pred_original_sample"].shape)),
+         callback_on_step_end_tensor_inputs=("pred_original_sample",))
+    assert pipe.last_call_stats["windows"] == 2 and pipe.last_call_stats["unet"] == 4
+    assert seen == [(1, 4, 3, SIZE // 8, SIZE // 8)] * 2
