@@ -5,9 +5,9 @@
     python bench/preview.py --json out.json
 
 Configs:
-- ``demo``: the whole pipeline on the tiny demo weights (CPU fp32, 4 frames at 128x128, guidance), run twice with
-  the same seed: without a preview, then with one after every step (the most it can be asked for). Step times come
-  from the per-step callback; the preview's own time is measured inside ``LivePreview`` (x0 -> RGB -> GIF on disk).
+- ``demo``: the whole pipeline on the tiny demo weights (CPU fp32, 4 frames at 128x128, guidance), with the same
+  seed, alternately without a preview and with one after every step (the most it can be asked for). Step times
+  come from the per-step callback; the preview's own time is measured inside ``LivePreview`` (x0 -> RGB -> GIF).
 - ``cpu-bf16`` / ``cuda-fp16-24``: the full-size SD-1.4 Follow-Your-Pose UNet3D (random weights, built as in
   ``bench/unet_step.py``; 4 frames at 256x256 on the CPU, 24 frames at 512x512 on CUDA). A step is one UNet call of
   the guidance batch; the preview is made from latents of that video's shape on the same device.
@@ -41,8 +41,8 @@ def _preview(folder: Path, fps: float = 8.0):
     return LivePreview(folder / "preview.gif", fps, every_steps=1, min_interval_s=0.0, max_frames=96)
 
 
-def run_demo(steps: int) -> dict:
-    """The real pipeline with and without a preview at every step."""
+def run_demo(steps: int, rounds: int) -> dict:
+    """The real pipeline with and without a preview at every step, ``rounds`` runs of each."""
     import torch
 
     from text2video.diffusion.pipeline import FollowYourPosePipeline
@@ -61,11 +61,13 @@ def run_demo(steps: int) -> dict:
         return [b - a for a, b in zip(stamps, stamps[1:])][1:]  # the first step warms caches up
 
     denoise()  # warm-up run
-    plain = denoise()
+    plain, with_preview = [], []
     with tempfile.TemporaryDirectory() as folder:
         live = _preview(Path(folder))
-        with_preview = denoise(callback_on_step_end=live.on_step_end,
-                               callback_on_step_end_tensor_inputs=("pred_original_sample",))
+        for _ in range(rounds):  # alternated, so a busy neighbour slows both kinds of run alike
+            plain += denoise()
+            with_preview += denoise(callback_on_step_end=live.on_step_end,
+                                    callback_on_step_end_tensor_inputs=("pred_original_sample",))
     return {"config": "demo", **cfg, "steps": steps, "step_s": statistics.median(plain),
             "step_with_preview_s": statistics.median(with_preview), "preview_s": live.seconds / live.written,
             "previews": live.written}
@@ -133,7 +135,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated: " + ", ".join(CONFIGS))
     parser.add_argument("--steps", type=int, default=6, help="demo: denoising steps per run")
-    parser.add_argument("--repeats", type=int, default=3, help="full-size UNet: timed steps after a warm-up")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="demo: runs with and without previews; full-size UNet: timed steps after a warm-up")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
@@ -142,7 +145,7 @@ def main(argv=None) -> int:
         parser.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
     results = []
     for name in names:
-        results.append(run_demo(args.steps) if name == "demo" else run_unet(name, args.repeats))
+        results.append(run_demo(args.steps, args.repeats) if name == "demo" else run_unet(name, args.repeats))
         _print(results[-1])
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
