@@ -29,6 +29,7 @@ import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -432,6 +433,13 @@ class Engine:
                 warnings.append("DEMO pose models (random): the skeleton does not follow the person.")
         return pv.frames, pv.fps, pv.kind, pv.summary
 
+    @cached_property
+    def _preview_decoder(self) -> Any:
+        """The models folder's tiny learned preview decoder (``taesd/``), looked for once; None without one."""
+        from .diffusion.preview import load_tiny_decoder
+
+        return load_tiny_decoder(self.models_dir, self.device, self.dtype)
+
     def _live_preview(self, path: str | Path | None, fps: float, info: dict[str, Any], written: list[Path]
                       ) -> dict[str, Any]:
         """Pipeline arguments that write the live preview to ``path`` as the video is denoised (none without a
@@ -448,7 +456,8 @@ class Engine:
 
         live = LivePreview(Path(path), fps, every_steps=self.settings.preview_every_steps,
                            min_interval_s=self.settings.preview_min_interval_s,
-                           max_frames=int(self.settings.gif_max_frames), on_written=on_written)
+                           max_frames=int(self.settings.gif_max_frames), decoder=self._preview_decoder,
+                           on_written=on_written)
         return {"callback_on_step_end": live.on_step_end,
                 "callback_on_step_end_tensor_inputs": ("pred_original_sample",)}
 

@@ -143,3 +143,28 @@ def test_long_video_preview_covers_the_whole_video(pipe):
          callback_on_step_end_tensor_inputs=("pred_original_sample",))
     assert pipe.last_call_stats["windows"] == 2 and pipe.last_call_stats["unet"] == 4
     assert seen == [(1, 4, 3, SIZE // 8, SIZE // 8)] * 2
+
+
+def test_tiny_decoder_is_used_when_the_models_folder_has_one(tmp_path):
+    from diffusers import AutoencoderTiny
+
+    from text2video.diffusion.preview import load_tiny_decoder
+
+    assert load_tiny_decoder(tmp_path, "cpu", torch.float32) is None  # optional: no folder, the projection
+    torch.manual_seed(0)
+    small = dict(encoder_block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8),
+                 num_encoder_blocks=(1, 1, 1, 1), num_decoder_blocks=(1, 1, 1, 1))
+    AutoencoderTiny(**small).save_pretrained(tmp_path / "taesd")  # the layout of madebyollin/taesd, tiny
+    decoder = load_tiny_decoder(tmp_path, "cpu", torch.float32)
+    x0 = torch.randn(1, 4, 5, 8, 8, generator=torch.Generator().manual_seed(3))
+    with_decoder = LivePreview(tmp_path / "out" / "preview.gif", 8.0, every_steps=1, min_interval_s=0, max_frames=96,
+                               decoder=decoder)
+    (tmp_path / "out").mkdir()
+    with Image.open(with_decoder.write(x0)) as gif:  # same size as the projection's preview: 1/4 of the video
+        assert gif.n_frames == 5 and gif.size == (16, 16)
+    decoded = np.asarray(Image.open(with_decoder.path).convert("RGB"))
+    with torch.no_grad():
+        expected = (decoder.decode(x0[0, :, :1].permute(1, 0, 2, 3)).sample + 1) / 2  # frame 0, 64x64, [0, 1]
+    small_expected = torch.nn.functional.interpolate(expected, size=(16, 16), mode="area")[0].permute(1, 2, 0)
+    assert np.abs(decoded.astype(float) - small_expected.clamp(0, 1).numpy() * 255).mean() < 4  # GIF palette
+    assert np.abs(decoded.astype(float) - latents_to_rgb(x0)[0]).mean() > 30  # not the linear projection
