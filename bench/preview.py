@@ -10,7 +10,8 @@ Configs:
   come from the per-step callback; the preview's own time is measured inside ``LivePreview`` (x0 -> RGB -> GIF).
 - ``cpu-bf16`` / ``cuda-fp16-24``: the full-size SD-1.4 Follow-Your-Pose UNet3D (random weights, built as in
   ``bench/unet_step.py``; 4 frames at 256x256 on the CPU, 24 frames at 512x512 on CUDA). A step is one UNet call of
-  the guidance batch; the preview is made from latents of that video's shape on the same device.
+  the guidance batch; the preview is made from latents of that video's shape on the same device, by the linear map
+  and by a tiny decoder of TAESD's architecture (random weights: the same cost as the real one).
 
 The overhead is stated per step for the default cadence (one preview every ``preview_every_steps`` = 5 steps, and
 at most one a second) and for a preview at every step. Not a test: timings on a shared machine are noisy.
@@ -76,6 +77,7 @@ def run_demo(steps: int, rounds: int) -> dict:
 def run_unet(name: str, repeats: int) -> dict:
     """One full-size UNet step of the guidance batch vs one preview of the same video's latents."""
     import torch
+    from diffusers import AutoencoderTiny
 
     cfg = CONFIGS[name]
     device, dtype = cfg["device"], getattr(torch, cfg["dtype"])
@@ -109,7 +111,10 @@ def run_unet(name: str, repeats: int) -> dict:
         with tempfile.TemporaryDirectory() as folder:
             live = _preview(Path(folder))
             previews = timed(lambda: live.write(latents[:1]))
-    result = {"config": name, **cfg, "step_s": statistics.median(steps), "preview_s": statistics.median(previews)}
+            live.decoder = AutoencoderTiny().to(device=device, dtype=dtype).eval()  # TAESD's shape, random weights
+            decoded = timed(lambda: live.write(latents[:1]))
+    result = {"config": name, **cfg, "step_s": statistics.median(steps), "preview_s": statistics.median(previews),
+              "preview_taesd_s": statistics.median(decoded)}
     if device == "cuda":
         result["gpu"] = torch.cuda.get_device_name()
     return result
@@ -121,8 +126,11 @@ def _print(r: dict) -> None:
         return
     every, default = r["preview_s"] / r["step_s"], r["preview_s"] / EVERY / r["step_s"]
     line = (f"{r['config']:13s} {r['size']}x{r['size']} x{r['frames']} frames: step {r['step_s'] * 1000:.1f} ms, "
-            f"one preview {r['preview_s'] * 1000:.1f} ms -> per step {default:.2%} of the step time with a preview "
-            f"every {EVERY} steps ({every:.1%} with one every step)")
+            f"one preview {r['preview_s'] * 1000:.1f} ms -> per step {default:.3%} of the step time with a preview "
+            f"every {EVERY} steps ({every:.2%} with one every step)")
+    if "preview_taesd_s" in r:
+        line += (f"; with the tiny decoder (models/taesd) one preview {r['preview_taesd_s'] * 1000:.1f} ms -> "
+                 f"{r['preview_taesd_s'] / EVERY / r['step_s']:.2%} per step every {EVERY} steps")
     if "step_with_preview_s" in r:
         line += (f"; measured end to end with one every step: {r['step_with_preview_s'] * 1000:.1f} ms/step "
                  f"({r['step_with_preview_s'] / r['step_s'] - 1:+.1%})")

@@ -37,9 +37,8 @@ OUTPUT_TYPES = ("np", "pt", "latent")
 DEFAULT_LATENT_SCALE = 0.18215
 
 StepCallback = Callable[[int, int], Optional[bool]]
-# diffusers' ``callback_on_step_end(pipe, step_index, timestep, callback_kwargs) -> dict``; what it may ask for:
+# diffusers' ``callback_on_step_end(pipe, step_index, timestep, callback_kwargs) -> dict``
 StepEndCallback = Callable[[Any, int, torch.Tensor, dict], Optional[dict]]
-CALLBACK_TENSOR_INPUTS = ("latents", "noise_pred", "pred_original_sample")
 
 
 @dataclass
@@ -135,7 +134,7 @@ class FollowYourPosePipeline(DiffusionPipeline):
     """
 
     model_cpu_offload_seq = "text_encoder->unet->vae"
-    _callback_tensor_inputs = list(CALLBACK_TENSOR_INPUTS)
+    _callback_tensor_inputs = ["latents", "noise_pred", "pred_original_sample"]  # what callback_on_step_end may ask
 
     def __init__(self, vae: AutoencoderKL, text_encoder: CLIPTextModel, tokenizer: CLIPTokenizer, unet: Any,
                  scheduler: Union[DDIMScheduler, DPMSolverMultistepScheduler]):
