@@ -438,7 +438,7 @@ class Engine:
         """The models folder's tiny learned preview decoder (``taesd/``), looked for once; None without one."""
         from .diffusion.preview import load_tiny_decoder
 
-        return load_tiny_decoder(self.models_dir, self.device, self.dtype)
+        return load_tiny_decoder(self.paths.tiny_decoder, self.device, self.dtype)
 
     def _live_preview(self, path: str | Path | None, fps: float, info: dict[str, Any], written: list[Path]
                       ) -> dict[str, Any]:

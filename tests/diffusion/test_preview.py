@@ -150,12 +150,15 @@ def test_tiny_decoder_is_used_when_the_models_folder_has_one(tmp_path):
 
     from text2video.diffusion.preview import load_tiny_decoder
 
-    assert load_tiny_decoder(tmp_path, "cpu", torch.float32) is None  # optional: no folder, the projection
+    from text2video.models.layout import ModelPaths
+
+    folder = ModelPaths(tmp_path).tiny_decoder  # models/taesd
+    assert load_tiny_decoder(folder, "cpu", torch.float32) is None  # optional: without it, the projection
     torch.manual_seed(0)
     small = dict(encoder_block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8),
                  num_encoder_blocks=(1, 1, 1, 1), num_decoder_blocks=(1, 1, 1, 1))
-    AutoencoderTiny(**small).save_pretrained(tmp_path / "taesd")  # the layout of madebyollin/taesd, tiny
-    decoder = load_tiny_decoder(tmp_path, "cpu", torch.float32)
+    AutoencoderTiny(**small).save_pretrained(folder)  # the layout of madebyollin/taesd, tiny
+    decoder = load_tiny_decoder(folder, "cpu", torch.float32)
     x0 = torch.randn(1, 4, 5, 8, 8, generator=torch.Generator().manual_seed(3))
     with_decoder = LivePreview(tmp_path / "out" / "preview.gif", 8.0, every_steps=1, min_interval_s=0, max_frames=96,
                                decoder=decoder)

@@ -28,7 +28,6 @@ import torch.nn.functional as F
 from ..video import write_gif
 from .streaming import gif_stride
 
-TINY_DECODER_DIR = "taesd"  # in the models folder: a diffusers AutoencoderTiny for SD-1.x latents (optional)
 UPSCALE = 2  # latents are 1/8 of the output size; 2x makes a 512 px video a 128 px preview
 
 # Latent -> RGB for SD-1.x latents as the UNet sees them (VAE latents x 0.18215): the least-squares factors
@@ -53,9 +52,9 @@ def latents_to_rgb(latents: torch.Tensor, frame_step: int = 1, upscale: int = UP
     return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def load_tiny_decoder(models_dir: Path, device: Any, dtype: torch.dtype) -> Optional[Any]:
-    """The AutoencoderTiny in ``models_dir/taesd`` on ``device``, or None when the folder has none."""
-    folder = Path(models_dir) / TINY_DECODER_DIR
+def load_tiny_decoder(folder: Path, device: Any, dtype: torch.dtype) -> Optional[Any]:
+    """The AutoencoderTiny in ``folder`` (``ModelPaths.tiny_decoder``) on ``device``, or None when there is none."""
+    folder = Path(folder)
     if not (folder / "config.json").is_file():
         return None
     from diffusers import AutoencoderTiny
@@ -127,5 +126,5 @@ class LivePreview:
         self.path.unlink(missing_ok=True)
 
 
-__all__ = ["LATENT_RGB_WEIGHT", "LATENT_RGB_BIAS", "TINY_DECODER_DIR", "LivePreview", "latents_to_rgb",
+__all__ = ["LATENT_RGB_WEIGHT", "LATENT_RGB_BIAS", "LivePreview", "latents_to_rgb",
            "load_tiny_decoder", "tiny_decoder_to_rgb"]
