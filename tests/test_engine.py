@@ -138,6 +138,42 @@ def test_cancel_leaves_no_files(engine, skeleton_video, tmp_path):
     assert denoised == [1, 2]  # stopped right there, 4 steps early
 
 
+@pytest.fixture
+def every_step_previews(engine, monkeypatch):
+    monkeypatch.setattr(engine.settings, "preview_every_steps", 1)
+    monkeypatch.setattr(engine.settings, "preview_min_interval_s", 0.0)
+
+
+def test_live_preview_appears_and_changes_step_by_step(engine, skeleton_video, tmp_path, every_step_previews):
+    from PIL import Image
+
+    preview = tmp_path / "preview.gif"
+    shots = {}
+
+    def on_progress(event) -> None:  # what a poller would see after each denoising step
+        if event.stage == JobStage.GENERATING and event.step and preview.exists():
+            shots[event.step] = preview.read_bytes()
+            assert event.info["files"]["preview.gif"] == str(preview)
+
+    result = engine.generate(request(skeleton_video, steps=4), tmp_path, on_progress=on_progress, preview=preview)
+    assert sorted(shots) == [1, 2, 3, 4]  # written after steps 1-3 (step 4 is followed by the real video)
+    assert len({shots[1], shots[2], shots[3]}) == 3 and shots[4] == shots[3]
+    with Image.open(preview) as gif:  # the whole video (3 frames) at 1/4 of 64x64
+        assert gif.n_frames == 3 and gif.size == (16, 16)
+    assert files_in(tmp_path) == OUTPUTS | {"preview.gif"}  # no temporary file; the last preview stays
+    assert set(result.files) == OUTPUTS  # not one of the result's files
+
+
+def test_cancel_removes_the_live_preview(engine, skeleton_video, tmp_path, every_step_previews):
+    preview = tmp_path / "preview.gif"
+    seen = []
+    with pytest.raises(Canceled):
+        engine.generate(request(skeleton_video, steps=6), tmp_path, on_progress=seen.append, preview=preview,
+                        should_cancel=lambda: any(e.step >= 3 and preview.exists() for e in seen))
+    assert any("preview.gif" in e.info.get("files", {}) for e in seen)  # it existed while the job ran
+    assert files_in(tmp_path) == set()
+
+
 def test_too_few_frames_fails_before_any_work(engine, skeleton_video, tmp_path):
     with pytest.raises(InvalidInput) as info:
         engine.generate(request(skeleton_video, frames=50), tmp_path)

@@ -30,7 +30,7 @@ class TinyEngine:
         self.settings = settings
         _append(Path(settings.data_dir) / "engine-loads.log", str(os.getpid()))
 
-    def generate(self, request, out_dir, *, on_progress=None, should_cancel=None):
+    def generate(self, request, out_dir, *, on_progress=None, should_cancel=None, preview=None):
         out_dir = Path(out_dir)
         progress = on_progress or (lambda p: None)
         should_cancel = should_cancel or (lambda: False)

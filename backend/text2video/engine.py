@@ -15,6 +15,10 @@ Contract (shared by the CLI, the worker and the API):
   can show the skeleton preview while the video is still being generated.
 - ``should_cancel()`` is polled at least once per denoising step; when it returns True the engine raises
   :class:`text2video.exceptions.Canceled` and leaves no partial output file.
+- ``preview=PATH`` writes a live preview GIF of the video being denoised there every few steps (settings
+  ``preview_every_steps``, ``preview_min_interval_s``; see :mod:`text2video.diffusion.preview`), listed in
+  ``Progress.info["files"]`` as ``preview.gif``. It stays after success (the last estimate) and is removed on
+  failure or cancel; it is not one of the result's files.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -33,6 +38,7 @@ from .exceptions import Canceled, InvalidInput, OutOfMemory
 from .messages import Message
 from .progress import CancelCheck, JobStage, Progress, ProgressCallback
 from .request import GenerationRequest
+from .storage import PREVIEW_FILE
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +246,7 @@ class Engine:
     # -- the job: numbered steps, as a diffusers __call__ ----------------------------------------------------
     def generate(self, request: GenerationRequest, out_dir: str | Path, *,
                  on_progress: Optional[ProgressCallback] = None,
-                 should_cancel: Optional[CancelCheck] = None) -> GenerationResult:
+                 should_cancel: Optional[CancelCheck] = None, preview: str | Path | None = None) -> GenerationResult:
         """Run one request; see the module docstring for the contract."""
         import torch
 
@@ -258,7 +264,7 @@ class Engine:
             prompts = self._translate(request, run)  # 1. the English prompt
             skeleton = self._extract_pose(request, run)  # 2. skeleton frames at the output size
             pipe = self._load(run)  # 3. the video model (once per Engine)
-            latents = self._denoise(pipe, request, prompts, skeleton, loras, run)  # 4. video diffusion
+            latents = self._denoise(pipe, request, prompts, skeleton, loras, preview, run)  # 4. video diffusion
             self._encode(pipe, latents, skeleton, run)  # 5. the output files
         except BaseException as exc:
             run.discard()  # nothing half-done is left behind: a failed or canceled job has no output files
@@ -271,7 +277,8 @@ class Engine:
             raise
         run.timings["total"] = time.monotonic() - run.started
         return GenerationResult(
-            files={name: Path(p) for name, p in run.info["files"].items()}, english_prompt=prompts.english,
+            files={name: Path(p) for name, p in run.info["files"].items() if name != PREVIEW_FILE},
+            english_prompt=prompts.english,
             language=prompts.language, seed=latents.seed, frames=len(skeleton.frames), fps=skeleton.fps,
             width=request.width, height=request.height, input_kind=skeleton.kind, pose_summary=skeleton.summary,
             device=str(self.device), dtype=dtype_name(self.dtype), memory_preset=self.memory_preset,
@@ -367,6 +374,32 @@ class Engine:
         run.timed("load", t0)
         return pipe
 
+    @cached_property
+    def _preview_decoder(self) -> Any:
+        """The models folder's tiny learned preview decoder (``taesd/``), looked for once; None without one."""
+        from .diffusion.preview import load_tiny_decoder
+
+        return load_tiny_decoder(self.paths.tiny_decoder, self.device, self.dtype)
+
+    def _live_preview(self, path: str | Path | None, fps: float, run: _Run) -> dict[str, Any]:
+        """Pipeline arguments that write the live preview to ``path`` as the video is denoised (none without a
+        path, or with ``preview_every_steps`` 0). The first preview joins the run's files (removed if the run
+        fails; the worker lists it on the job)."""
+        if path is None or self.settings.preview_every_steps <= 0:
+            return {}
+        from .diffusion.preview import LivePreview
+
+        def on_written(file: Path) -> None:
+            if file not in run.written:
+                run.add_file(PREVIEW_FILE, file)
+
+        live = LivePreview(Path(path), fps, every_steps=self.settings.preview_every_steps,
+                           min_interval_s=self.settings.preview_min_interval_s,
+                           max_frames=int(self.settings.gif_max_frames), decoder=self._preview_decoder,
+                           on_written=on_written)
+        return {"callback_on_step_end": live.on_step_end,
+                "callback_on_step_end_tensor_inputs": ("pred_original_sample",)}
+
     def _lora_files(self, request: GenerationRequest) -> list[tuple[Path, float]]:
         """(file, weight) of each LoRA the request names, checked against this engine's models folder."""
         from .models.loras import check_choices
@@ -374,7 +407,7 @@ class Engine:
         return [(file.path, choice.weight) for choice, file in check_choices(request.loras or [], self.models_dir)]
 
     def _denoise(self, pipe: Any, request: GenerationRequest, prompts: _Prompts, skeleton: _Skeleton,
-                 loras: list[tuple[Path, float]], run: _Run) -> _Latents:
+                 loras: list[tuple[Path, float]], preview: str | Path | None, run: _Run) -> _Latents:
         """Step 4: the denoising loop (in overlapping windows for long videos) -> latents."""
         import torch
 
@@ -414,7 +447,8 @@ class Engine:
                        width=request.width, num_inference_steps=request.steps, guidance_scale=request.guidance_scale,
                        negative_prompt=prompts.negative, generator=generator, output_type="latent", callback=on_step,
                        decode_chunk_size=decode_chunk, window_size=window, window_overlap=overlap,
-                       anchor_first_frame=request.anchor_first_frame)
+                       anchor_first_frame=request.anchor_first_frame,
+                       **self._live_preview(preview, skeleton.fps, run))
         run.timed("generate", t0)
         return _Latents(out.frames, seed, decode_chunk)
 

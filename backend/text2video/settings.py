@@ -80,6 +80,8 @@ class Settings:
     stride: int = 5  # use every 5th frame of the reference video, as Follow-Your-Pose does
     frames: int = 24  # generated frames when the request does not say
     scheduler: str = "ddim"  # ddim | dpm++
+    preview_every_steps: int = 5  # live preview.gif of the video being denoised every N steps; 0 = no preview
+    preview_min_interval_s: float = 1.0  # ... and at most once per this many seconds (bounds its cost)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

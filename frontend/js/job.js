@@ -1,6 +1,7 @@
 // The job screen (#/jobs/<id>): stages, a real progress bar with step i/N and ETA, the English prompt, the pose
 // report and skeleton preview as soon as they exist, cancel; the result, side-by-side and downloads on success;
-// the error and what to do on failure. Polls with backoff while the job runs.
+// the error and what to do on failure. Polls with backoff while the job runs. While the video is denoised, a live
+// preview (preview.gif, rough colours) animates in place of the result, refreshed when the worker rewrites it.
 import { ApiError, cancelJob, deleteJob, fileUrl, getJob } from "./api.js";
 import { has, localize, t } from "./i18n.js";
 import { el, FINISHED, formatDate, formatDuration, STAGES } from "./util.js";
@@ -131,6 +132,38 @@ function build(job) {
   return n;
 }
 
+function previewFigure() {
+  const img = el("img", { id: "job-preview", alt: t("job.preview"), dataset: { file: "preview.gif" } });
+  const caption = el("figcaption", {}, t("job.preview"));
+  return el("figure", { class: "clip clip-preview" }, img, caption);
+}
+
+/** Fetch the live preview again after a new step; show it only when its bytes changed (a new preview restarts
+ *  the animation, an unchanged one must not). `no-cache` revalidates by ETag: an unchanged file costs a 304. */
+async function refreshPreview(n, url, step, total) {
+  if (n.previewStep === step || n.previewLoading) return;
+  n.previewLoading = true;
+  try {
+    const resp = await fetch(fileUrl(url), { cache: "no-cache" });
+    if (!resp.ok) return;
+    const bytes = new Uint8Array(await resp.arrayBuffer());
+    n.previewStep = step;
+    const old = n.previewBytes;
+    if (old && old.length === bytes.length && old.every((b, i) => b === bytes[i])) return;
+    n.previewBytes = bytes;
+    const fig = n.figures["preview.gif"];
+    const img = fig.querySelector("img");
+    if (img.src) URL.revokeObjectURL(img.src);
+    img.src = URL.createObjectURL(new Blob([bytes], { type: "image/gif" }));
+    img.dataset.step = String(step);
+    fig.querySelector("figcaption").textContent = `${t("job.preview")} · ${t("job.step", { i: step, n: total })}`;
+  } catch (err) {
+    // a preview is a nicety: the next poll tries again
+  } finally {
+    n.previewLoading = false;
+  }
+}
+
 function figure(key, captionKey, url, { autoplay = false, poster = false } = {}) {
   const video = el("video", {
     src: fileUrl(url), controls: true, muted: true, playsinline: true, loop: true, preload: "auto",
@@ -213,18 +246,23 @@ function update(job) {
     n.error.hidden = true;
   }
 
-  // media, in the order they appear: skeleton (after the pose stage), then the result and the side-by-side
+  // media, in the order they appear: skeleton (after the pose stage), the live preview while denoising, then the
+  // result (which replaces the preview) and the side-by-side
   const wanted = [];
+  const previewing = Boolean(files["preview.gif"]) && !files["result.mp4"] && job.status === "running";
+  if (previewing) wanted.push(["preview.gif"]);
   if (files["result.mp4"]) wanted.push(["result.mp4", "job.result", { autoplay: true }]);
   if (files["side_by_side.mp4"]) wanted.push(["side_by_side.mp4", "job.side_by_side", {}]);
   if (files["skeleton.mp4"]) wanted.push(["skeleton.mp4", "job.skeleton", { autoplay: !files["result.mp4"] }]);
   const keys = wanted.map(([key]) => key).join(",");
   if (n.mediaKeys !== keys) {
     n.mediaKeys = keys;
-    n.media.replaceChildren(...wanted.map(([key, caption, opts]) => n.figures[key] || (n.figures[key] = figure(key, caption, files[key], opts))));
+    n.media.replaceChildren(...wanted.map(([key, caption, opts]) => n.figures[key] || (n.figures[key] =
+      key === "preview.gif" ? previewFigure() : figure(key, caption, files[key], opts))));
     // the first figure is the big one
     n.media.classList.toggle("has-result", Boolean(files["result.mp4"]));
   }
+  if (previewing) refreshPreview(n, files["preview.gif"], job.step || 0, job.total_steps || 0);
 
   // downloads
   const available = DOWNLOADS.filter((name) => files[name]);

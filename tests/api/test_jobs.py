@@ -52,6 +52,33 @@ def test_progress_then_success_then_files(client, sample_bytes, hand_worker):
     assert "attachment" in attachment.headers["Content-Disposition"]
 
 
+def test_live_preview_link_while_running_with_range_and_revalidation(client, sample_bytes, hand_worker):
+    import numpy as np
+
+    from text2video import storage
+    from text2video.video import write_gif
+
+    job_id = _new_job(client, sample_bytes, steps=10)
+    hand_worker.claim(job_id)
+    preview = storage.job_dir(settings_of(client.application), job_id, create=True) / storage.PREVIEW_FILE
+    write_gif(np.full((3, 16, 16, 3), 40, np.uint8), preview, 6.0)  # what the worker writes after step 5
+    store_of(client.application).update_progress(job_id, hand_worker.worker, stage="generating", step=5,
+                                                 total_steps=10, files=["preview.gif"])
+    job = client.get(f"/api/v1/jobs/{job_id}").get_json()
+    assert job["status"] == "running" and set(job["files"]) == {"preview.gif"}
+    first = client.get(job["files"]["preview.gif"])
+    assert first.status_code == 200 and first.mimetype == "image/gif" and first.get_data() == preview.read_bytes()
+    assert first.headers["Accept-Ranges"] == "bytes" and first.headers["Cache-Control"] == "no-cache"
+    head = client.get(job["files"]["preview.gif"], headers={"Range": "bytes=0-5"})
+    assert head.status_code == 206 and head.get_data() == b"GIF89a"
+    etag = first.headers["ETag"]
+    assert client.get(job["files"]["preview.gif"], headers={"If-None-Match": etag}).status_code == 304
+
+    write_gif(np.full((3, 16, 16, 3), 200, np.uint8), preview, 6.0)  # the next preview replaces it
+    newer = client.get(job["files"]["preview.gif"], headers={"If-None-Match": etag})
+    assert newer.status_code == 200 and newer.headers["ETag"] != etag and newer.get_data() == preview.read_bytes()
+
+
 def test_file_names_are_an_allow_list(client, sample_bytes, hand_worker):
     job_id = _new_job(client, sample_bytes)
     hand_worker.succeed(job_id)

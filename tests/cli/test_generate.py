@@ -64,6 +64,7 @@ def _bad_cases(tmp: Path, video: Path, demo: Path) -> dict[str, tuple[list[str],
         "steps <= 0": (["--pose-video", str(video), "--steps", "0"], "steps"),
         "incomplete models": (["--pose-video", str(video), "--models", str(incomplete)], "manage.py download"),
         "out not mp4": (["--pose-video", str(video), "--out", str(tmp / "out" / "x.avi")], "x.avi"),
+        "preview not gif": (["--pose-video", str(video), "--preview", str(tmp / "out" / "p.png")], "p.png"),
     }
     if not torch.cuda.is_available():
         cases["cuda without CUDA"] = (["--pose-video", str(video), "--device", "cuda"], "CUDA")
@@ -71,7 +72,8 @@ def _bad_cases(tmp: Path, video: Path, demo: Path) -> dict[str, tuple[list[str],
 
 
 @pytest.mark.parametrize("case", ["missing file", "not a video", "too few frames", "size not multiple of 64",
-                                  "steps <= 0", "incomplete models", "out not mp4", "cuda without CUDA"])
+                                  "steps <= 0", "incomplete models", "out not mp4", "preview not gif",
+                                  "cuda without CUDA"])
 def test_bad_input_exit_2_and_no_partial_file(demo_models, skeleton_video, tmp_path, capsys, case):
     cases = _bad_cases(tmp_path, skeleton_video, demo_models)
     if case not in cases:
@@ -87,6 +89,20 @@ def test_bad_input_exit_2_and_no_partial_file(demo_models, skeleton_video, tmp_p
     assert len(error_lines) == 1 and expected in error_lines[0], err
     assert "Traceback" not in err
     assert leftovers(out_dir) == []  # no output, no temporary folder
+
+
+def test_preview_flag_writes_the_live_preview(demo_models, skeleton_video, tmp_path, capsys, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setenv("TEXT2VIDEO_PREVIEW_EVERY_STEPS", "1")
+    monkeypatch.setenv("TEXT2VIDEO_PREVIEW_MIN_INTERVAL_S", "0")
+    out, preview = tmp_path / "out" / "x.mp4", tmp_path / "watch" / "live.gif"
+    code = main(["generate", "--pose-video", str(skeleton_video), "--prompt", "a man dancing", "--out", str(out),
+                 "--models", "demo", "--preview", str(preview), "--no-progress", *FAST[2:], "--steps", "3"])
+    assert code == 0 and f"wrote {preview}" in capsys.readouterr().out
+    with Image.open(preview) as gif:  # the estimate after step 2 of 3, every frame at 1/4 size
+        assert gif.n_frames == 3 and gif.size == (16, 16)
+    assert leftovers(preview.parent) == ["live.gif"] and "x.mp4" in leftovers(out.parent)
 
 
 def test_long_video_flags_reach_the_request(skeleton_video):

@@ -9,6 +9,7 @@ from typing import Any
 from ..jobs.fields import JOB_FIELDS, object_schema
 from ..jobs.status import JobStatus
 from ..settings import Settings
+from ..storage import OUTPUT_FILES
 from .links import LINK_FIELDS
 from .problems import PROBLEM_MIME
 from .schemas import request_schema
@@ -60,7 +61,7 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
             "application/json": {"schema": request_schema(settings, multipart=False, legacy=True)},
         },
     }
-    file_names = ["skeleton.mp4", "keypoints.json", "result.mp4", "result.gif", "side_by_side.mp4"]
+    file_names = list(OUTPUT_FILES)  # preview.gif: the live preview while the video is denoised
     paths: dict[str, Any] = {
         "/api/v1/jobs": {
             "post": {

@@ -56,6 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pose-preset", choices=POSE_PRESETS, default=s.pose_preset,
                    help=f"pose models for raw video input (default {s.pose_preset})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--preview", metavar="PATH.gif", default=None,
+                   help=f"write a live preview GIF of the video being denoised there, every "
+                   f"{s.preview_every_steps} steps (TEXT2VIDEO_PREVIEW_EVERY_STEPS); kept after success")
 
 
 def build_request(args: argparse.Namespace) -> Any:
@@ -93,6 +96,9 @@ def _out_path(args: argparse.Namespace) -> Path:
     if out.suffix.lower() != ".mp4":
         raise InvalidInput(f"--out must name an .mp4 file, got {args.out!r}", field="out", value=args.out,
                            hint="For example --out results/dance.mp4.")
+    if args.preview is not None and Path(args.preview).suffix.lower() != ".gif":
+        raise InvalidInput(f"--preview must name a .gif file, got {args.preview!r}", field="preview",
+                           value=args.preview, hint="For example --preview results/preview.gif.")
     if out.exists() and out.is_dir():
         raise InvalidInput(f"--out {args.out!r} is a folder", field="out", value=args.out,
                            hint="Give a file name ending in .mp4.")
@@ -110,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
                     pose_preset=args.pose_preset, settings=args.settings)
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.preview is not None:
+        Path(args.preview).parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".tmp", dir=out.parent))
     bars: dict[str, Any] = {}
     said: list[str] = []
@@ -133,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             bar.n = progress.step
             bar.refresh()
 
-        result = engine.generate(request, work, on_progress=on_progress)
+        result = engine.generate(request, work, on_progress=on_progress, preview=args.preview)
         for bar in bars.values():
             bar.close()
         bars.clear()
@@ -145,11 +153,11 @@ def run(args: argparse.Namespace) -> int:
         for bar in bars.values():
             bar.close()
         shutil.rmtree(work, ignore_errors=True)
-    _print_result(result)
+    _print_result(result, args.preview)
     return 0
 
 
-def _print_result(result: Any) -> None:
+def _print_result(result: Any, preview: str | None) -> None:
     print(f"prompt used (English): {result.english_prompt}")
     if result.negative_prompt:
         print(f"negative prompt used: {result.negative_prompt}")
@@ -163,3 +171,5 @@ def _print_result(result: Any) -> None:
     for name in ("result.mp4", "result.gif", "side_by_side.mp4", "skeleton.mp4", "keypoints.json"):
         if name in result.files:
             print(f"wrote {result.files[name]}")
+    if preview is not None and Path(preview).is_file():
+        print(f"wrote {preview} (the last live preview)")

@@ -39,6 +39,8 @@ OUTPUT_TYPES = ("np", "pt", "latent")
 DEFAULT_LATENT_SCALE = 0.18215
 
 StepCallback = Callable[[int, int], Optional[bool]]
+# diffusers' ``callback_on_step_end(pipe, step_index, timestep, callback_kwargs) -> dict``
+StepEndCallback = Callable[[Any, int, torch.Tensor, dict], Optional[dict]]
 
 
 @dataclass
@@ -98,6 +100,7 @@ class FollowYourPosePipeline(DiffusionPipeline):
     """
 
     model_cpu_offload_seq = "text_encoder->unet->vae"
+    _callback_tensor_inputs = ["latents", "noise_pred", "pred_original_sample"]  # what callback_on_step_end may ask
 
     def __init__(self, vae: AutoencoderKL, text_encoder: CLIPTextModel, tokenizer: CLIPTokenizer, unet: Any,
                  scheduler: Union[DDIMScheduler, DPMSolverMultistepScheduler]):
@@ -107,6 +110,12 @@ class FollowYourPosePipeline(DiffusionPipeline):
         self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1) if vae is not None else 8
         # Counters a test (or a curious user) can read: how often the expensive parts ran in the last call.
         self.last_call_stats: dict[str, int] = {}
+        self._num_timesteps = 0
+
+    @property
+    def num_timesteps(self) -> int:
+        """Denoising steps of the current (or last) call, as in diffusers pipelines."""
+        return self._num_timesteps
 
     # ------------------------------------------------------------------------------------------------ loading
     @classmethod
@@ -312,6 +321,24 @@ class FollowYourPosePipeline(DiffusionPipeline):
             noise_pred = noise_uncond + guidance_scale * (noise_text - noise_uncond)
         return noise_pred
 
+    def predicted_original_sample(self, step_output: Any, sample: torch.Tensor, noise_pred: torch.Tensor,
+                                  t: torch.Tensor) -> torch.Tensor:
+        """x0, the clean latents the scheduler predicts at this step: DDIM's step gives it; DPM-Solver++'s does not,
+        so it is computed from the noise prediction the same way (x0 = (x_t - sqrt(1 - a_t) eps) / sqrt(a_t))."""
+        x0 = getattr(step_output, "pred_original_sample", None)
+        if x0 is not None:
+            return x0
+        alpha = self.scheduler.alphas_cumprod[int(t)].to(sample.device, torch.float32)
+        kind = self.scheduler.config.prediction_type
+        x, out = sample.float(), noise_pred.float()
+        if kind == "epsilon":
+            x0 = (x - (1 - alpha).sqrt() * out) / alpha.sqrt()
+        elif kind == "v_prediction":
+            x0 = alpha.sqrt() * x - (1 - alpha).sqrt() * out
+        else:  # "sample": the model predicts x0 itself
+            x0 = out
+        return x0.to(sample.dtype)
+
     def decode_latents(self, latents: torch.Tensor, decode_chunk_size: int = 8) -> torch.Tensor:
         """Latents (B, 4, F, h, w) -> video (B, F, 3, H, W) float32 in [0, 1], decoding ``decode_chunk_size``
         frames at a time so VAE memory does not grow with the video length."""
@@ -334,7 +361,10 @@ class FollowYourPosePipeline(DiffusionPipeline):
                  generator: Optional[torch.Generator] = None, latents: Optional[torch.Tensor] = None,
                  output_type: str = "np", callback: Optional[StepCallback] = None, decode_chunk_size: int = 8,
                  window_size: Optional[int] = DEFAULT_WINDOW, window_overlap: int = DEFAULT_OVERLAP,
-                 anchor_first_frame: bool = True, return_dict: bool = True) -> Union[FollowYourPosePipelineOutput, tuple]:
+                 anchor_first_frame: bool = True, return_dict: bool = True,
+                 callback_on_step_end: Optional[StepEndCallback] = None,
+                 callback_on_step_end_tensor_inputs: tuple[str, ...] = ("latents",)
+                 ) -> Union[FollowYourPosePipelineOutput, tuple]:
         r"""Generate ``video_length`` frames of ``prompt`` following ``pose``.
 
         Args:
@@ -355,11 +385,21 @@ class FollowYourPosePipeline(DiffusionPipeline):
                 video's global frame 0 (keys/values recorded from the first window at every step) instead of its
                 own first frame, so the character keeps one appearance. ``False`` lets each window anchor on its
                 own first frame (for comparison). No effect on a video that fits in one window.
+            callback_on_step_end: as in diffusers, ``callback_on_step_end(pipe, step_index, timestep,
+                callback_kwargs)`` once per denoising step, after the scheduler step; ``callback_kwargs`` holds the
+                tensors named in ``callback_on_step_end_tensor_inputs`` (``latents``: after the step,
+                ``noise_pred``: the guided prediction of the whole video, ``pred_original_sample``: the predicted
+                clean latents x0, e.g. for a live preview). A returned ``{"latents": ...}`` replaces the latents.
         """
         self.last_call_stats = {"unet": 0, "encode_pose": 0, "encode_prompt": 0}
         # 0. Check inputs: every error names the argument, its value and the fix.
         self.check_inputs(prompt, pose, video_length, height, width, num_inference_steps, guidance_scale,
                           negative_prompt, output_type, decode_chunk_size, latents)
+        unknown = [k for k in callback_on_step_end_tensor_inputs if k not in self._callback_tensor_inputs]
+        if unknown:
+            raise InvalidInput(f"callback_on_step_end_tensor_inputs {unknown} are not available",
+                               field="callback_on_step_end_tensor_inputs", value=unknown,
+                               hint=f"Ask for some of: {', '.join(self._callback_tensor_inputs)}.")
         windows = frame_windows(video_length, window_size, window_overlap)
         device = self._execution_device
         do_cfg = guidance_scale > 1.0
@@ -381,6 +421,7 @@ class FollowYourPosePipeline(DiffusionPipeline):
         # 3. Timesteps.
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         timesteps = self.scheduler.timesteps
+        self._num_timesteps = len(timesteps)
 
         # 4. Initial latents (seeded by ``generator``).
         latents = self.prepare_latents(1, self.unet.config.in_channels, video_length, height, width, unet_dtype,
@@ -402,7 +443,7 @@ class FollowYourPosePipeline(DiffusionPipeline):
         self.unet.set_frame_anchor(anchor)
         try:
             with self.progress_bar(total=len(timesteps)) as progress_bar:
-                for t in timesteps:
+                for i, t in enumerate(timesteps):
                     if blend is None:
                         noise_pred = self._predict_noise(latents, t, text_embeddings, pose_features, do_cfg,
                                                          guidance_scale)
@@ -422,7 +463,17 @@ class FollowYourPosePipeline(DiffusionPipeline):
                             if w < len(windows) - 1:
                                 done += 1
                                 report()
-                    latents = self.scheduler.step(noise_pred, t, latents, **extra_step_kwargs).prev_sample
+                    step_output = self.scheduler.step(noise_pred, t, latents, **extra_step_kwargs)
+                    stepped = step_output.prev_sample
+                    if callback_on_step_end is not None:
+                        tensors = {"latents": stepped, "noise_pred": noise_pred}
+                        if "pred_original_sample" in callback_on_step_end_tensor_inputs:  # only when asked
+                            tensors["pred_original_sample"] = self.predicted_original_sample(
+                                step_output, latents, noise_pred, t)
+                        outputs = callback_on_step_end(
+                            self, i, t, {k: tensors[k] for k in callback_on_step_end_tensor_inputs}) or {}
+                        stepped = outputs.pop("latents", stepped)
+                    latents = stepped
                     progress_bar.update()
                     done += 1
                     report()

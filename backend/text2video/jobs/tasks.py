@@ -22,6 +22,7 @@ from ..messages import Message
 from ..progress import Progress
 from ..request import GenerationRequest, request_from_params
 from ..settings import Settings
+from ..storage import PREVIEW_FILE
 from .queue import TASK_NAME
 from .status import JobStage
 from .store import JobStore
@@ -156,7 +157,7 @@ def execute_job(job_id: str, *, settings: Settings, store: JobStore, get_engine:
         engine = get_engine()
         out_dir = settings.jobs_dir / job_id
         result = engine.generate(request, out_dir, on_progress=_ProgressWriter(store, job_id, worker),
-                                 should_cancel=cancel)
+                                 should_cancel=cancel, preview=out_dir / PREVIEW_FILE)
         params = dict(job.params or {}, seed=result.seed, frames=result.frames, width=result.width,
                       height=result.height)
         store.mark_succeeded(job_id, worker, files=[Path(str(p)).name for p in result.files.values()]

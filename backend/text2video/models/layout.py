@@ -12,6 +12,7 @@
         yolox_m.onnx  rtmpose_m.onnx      preset "balanced" (YOLOX-m + RTMPose-m 256x192)
         yolox_x.onnx  rtmpose_x.onnx      preset "accurate" (YOLOX-x + RTMPose-x 384x288)
       loras/                              optional style LoRAs for SD-1.x (*.safetensors; see models/loras.py)
+      taesd/                              optional, never downloaded: diffusers AutoencoderTiny (live previews)
       DEMO                                present only in demo folders: weights are random, output is noise
 """
 
@@ -27,6 +28,7 @@ FYP_POSE_ENCODER = "follow-your-pose/pose_encoder.pth"
 TRANSLATION_DIR = "envit5-translation"
 POSE_DIR = "pose"
 LORAS_DIR = "loras"
+TINY_DECODER_DIR = "taesd"
 POSE_PRESETS = {
     "balanced": {"detector": "pose/yolox_m.onnx", "pose": "pose/rtmpose_m.onnx", "input_size": (192, 256)},
     "accurate": {"detector": "pose/yolox_x.onnx", "pose": "pose/rtmpose_x.onnx", "input_size": (288, 384)},
@@ -54,6 +56,10 @@ class ModelPaths:
     @property
     def translation(self) -> Path:
         return self.root / TRANSLATION_DIR
+
+    @property
+    def tiny_decoder(self) -> Path:
+        return self.root / TINY_DECODER_DIR
 
     def pose_models(self, preset: str = "balanced") -> tuple[Path, Path]:
         entry = POSE_PRESETS[preset]
