@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from test_ui_flow import fill_job
+from tests.frontend.test_ui_flow import fill_job
 
 pytestmark = pytest.mark.browser
 
