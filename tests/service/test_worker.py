@@ -181,3 +181,35 @@ def test_a_job_stuck_past_the_time_limit_is_failed_and_its_child_replaced(tmp_pa
     assert failed.error_code == "timeout" and "TEXT2VIDEO_JOB_TIMEOUT_S" in failed.error_message
     wait_for(lambda: worker.child_pid() != job.worker_pid, 20, what="a fresh child")
     assert worker.wait_status(worker.create("next"), timeout=60).status == JobStatus.SUCCEEDED
+
+
+def test_a_child_that_ran_jobs_is_replaced_at_once_kill_after_kill(tmp_path, start_worker):
+    # Issue 13 item 4: the restart delay doubled after every short-lived child, even one killed mid-job, so
+    # kill-to-retry grew 5.9, 8.8, 12.5, 20.2, 34.3 s. A child that claimed a job is replaced at once.
+    settings = make_settings(tmp_path / "data", max_retries_on_worker_lost=6)
+    worker = start_worker(settings, "gpu-kills")
+    job_id = worker.create("slow kill me often", steps=2000)
+    gaps = []
+    for attempt in range(1, 6):
+        kill_when_denoising(worker, job_id, attempt, 60)
+        killed = time.monotonic()
+        wait_for(lambda: (lambda j: j.status == JobStatus.RUNNING and j.attempts == attempt + 1)(
+            worker.store.get(job_id)), 60, interval=0.05, what=f"retry {attempt}")
+        gaps.append(round(time.monotonic() - killed, 2))
+    # Each retry waits only for a fresh child to start; a doubling delay would make the 5th wait 16 s longer.
+    assert max(gaps) < max(6.0, 2 * gaps[0]), gaps
+    worker.store.request_cancel(job_id)
+    assert worker.wait_status(job_id, timeout=15).status == JobStatus.CANCELED
+
+
+def test_restart_delay_backs_off_only_for_a_child_that_dies_on_start(service_settings):
+    from text2video.jobs.worker import Supervisor
+
+    supervisor = Supervisor(service_settings, "policy", restart_backoff_s=1.0)
+    delays, delay = [], 0.0
+    for _ in range(7):  # dies 2 s after starting, never claiming a job (bad models folder)
+        delay = supervisor.restart_delay(False, 2.0, delay)
+        delays.append(delay)
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert supervisor.restart_delay(True, 2.0, 30.0) == 0.0  # claimed a job before dying: at once
+    assert supervisor.restart_delay(False, 120.0, 30.0) == 0.0  # ran well past its start-up: at once

@@ -37,6 +37,9 @@ from .store import JobStore
 
 log = logging.getLogger(__name__)
 
+_STARTUP_WINDOW_S = 60.0  # a child that dies sooner without claiming a job failed to start
+_MAX_RESTART_DELAY_S = 30.0
+
 
 def default_worker_name() -> str:
     return f"worker-{socket.gethostname()}-{os.getpid()}"
@@ -198,6 +201,21 @@ class Supervisor:
             except Exception as exc:  # noqa: BLE001
                 log.warning("re-enqueue after a lost child failed: %s", exc)
 
+    def _child_worked(self) -> bool:
+        try:
+            return self.store.claimed_by(self.name, self.child.pid)
+        except Exception as exc:  # noqa: BLE001 - store unreachable: treat it as a failed start (back off)
+            log.warning("worker %s: could not tell whether the child ran a job: %s", self.name, exc)
+            return False
+
+    def restart_delay(self, worked: bool, lived_s: float, previous_s: float) -> float:
+        """Seconds to wait before the next child. A child that claimed a job, or lived past its start-up, did
+        useful work and is replaced at once (its job waits on the retry); only a child that keeps dying on start
+        (bad models folder, broker down) backs off, doubling from ``restart_backoff_s`` up to 30 s."""
+        if worked or lived_s > _STARTUP_WINDOW_S:
+            return 0.0
+        return min(max(previous_s * 2, self.restart_backoff_s), _MAX_RESTART_DELAY_S)
+
     def run(self) -> int:
         self.store.create_tables()
         self.recover_previous()
@@ -206,7 +224,7 @@ class Supervisor:
         except Exception as exc:  # noqa: BLE001 - broker not up yet: the jobs stay queued, serve re-sends them
             log.warning("could not re-send queued jobs: %s", exc)
         self.reaper.start()
-        backoff = self.restart_backoff_s
+        delay = 0.0
         last_beat = 0.0
         try:
             while not self.stopping.is_set():
@@ -224,11 +242,11 @@ class Supervisor:
                     break
                 log.warning("worker %s: child pid %d exited with code %s; restarting", self.name, self.child.pid,
                             code)
+                worked = self._child_worked()  # before recovery, which clears the job's worker pid
                 self._child_exited(code, planned=False)
                 self.restarts += 1
-                # A child that crashes at once (bad models folder) must not spin: back off up to 30 s.
-                backoff = self.restart_backoff_s if time.monotonic() - started > 60 else min(backoff * 2, 30.0)
-                self.stopping.wait(backoff if self.restarts > 1 else self.restart_backoff_s)
+                delay = self.restart_delay(worked, time.monotonic() - started, delay)
+                self.stopping.wait(delay)
         finally:
             self._stop_child()
             self.reaper.stop()
