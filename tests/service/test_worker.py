@@ -4,6 +4,7 @@ engine: outcomes, cancel, OOM, exactly-once under duplicates, and jobs of killed
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections import Counter
@@ -11,7 +12,7 @@ from collections import Counter
 import pytest
 
 from text2video.jobs.queue import enqueue
-from text2video.jobs.status import JobStatus
+from text2video.jobs.status import JobStage, JobStatus
 from text2video.jobs.worker import Reaper
 
 from service_helpers import kill_when_denoising, make_settings, wait_for
@@ -213,3 +214,39 @@ def test_restart_delay_backs_off_only_for_a_child_that_dies_on_start(service_set
     assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
     assert supervisor.restart_delay(True, 2.0, 30.0) == 0.0  # claimed a job before dying: at once
     assert supervisor.restart_delay(False, 120.0, 30.0) == 0.0  # ran well past its start-up: at once
+
+
+def _temporaries(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) if folder.is_dir() else []
+
+
+def test_a_worker_killed_while_encoding_leaves_no_temporary_file(tmp_path, start_worker):
+    # Issue 13 item 3: a job killed while encoding, then succeeded on attempt 2, kept a 0-byte
+    # .result.<hex>.part.gif for good. The retry starts in a folder without the dead attempt's temporaries.
+    settings = make_settings(tmp_path / "data")
+    worker = start_worker(settings, "gpu-enc")
+    job_id = worker.create("slowencode")
+    folder = settings.jobs_dir / job_id
+    gif_temporary = re.compile(r"^\.result\.[0-9a-f]{8}\.part\.gif$")
+    wait_for(lambda: [n for n in _temporaries(folder) if gif_temporary.match(n)], 30, interval=0.05,
+             what="the GIF encoder's temporary file")
+    job = worker.store.get(job_id)
+    assert job.stage == JobStage.ENCODING
+    os.kill(job.worker_pid, signal.SIGKILL)
+    job = worker.wait_status(job_id, timeout=60)
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2, job.to_dict()
+    assert _temporaries(folder) == []
+    assert sorted(set(job.files) | {job.input_file}) == sorted(p.name for p in folder.iterdir())
+
+
+def test_the_reaper_sweeps_temporary_files_abandoned_for_an_hour(harness):
+    job_id = harness.create("a dancer", enqueue_it=False)
+    folder = harness.settings.jobs_dir / job_id
+    old = folder / ".input.mp4.x1y2.part"  # serve killed mid-upload two hours ago
+    old.write_bytes(b"half an upload")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    fresh = folder / ".result.1a2b3c4d.part.gif"  # a writer at work
+    fresh.write_bytes(b"")
+    counts = Reaper(harness.store, harness.settings, harness.celery_app).run_once()
+    assert counts["temporaries"] == 1
+    assert _temporaries(folder) == [fresh.name] and (folder / "input.mp4").is_file()

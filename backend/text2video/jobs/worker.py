@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 _STARTUP_WINDOW_S = 60.0  # a child that dies sooner without claiming a job failed to start
 _MAX_RESTART_DELAY_S = 30.0
+_HOUSEKEEPING_S = 3600.0  # broker table purge and sweep of abandoned temporary files
 
 
 def default_worker_name() -> str:
@@ -50,6 +51,7 @@ def recover_job(store: JobStore, celery_app, job_id: str, settings: Settings, *,
                 worker: str | None = None, worker_pid: int | None = None, reason: str | None = None,
                 count_attempt: bool = True) -> str | None:
     """Recover one running job whose process is gone; re-enqueue it when it goes back to the queue."""
+    _remove_temporaries(settings, job_id)  # before any next attempt can start writing in that folder
     outcome = store.recover_lost(job_id, exit_code=exit_code, max_retries=settings.max_retries_on_worker_lost,
                                  worker=worker, worker_pid=worker_pid, reason=reason, count_attempt=count_attempt)
     if outcome == "requeued":
@@ -62,6 +64,15 @@ def recover_job(store: JobStore, celery_app, job_id: str, settings: Settings, *,
     return outcome
 
 
+def _remove_temporaries(settings: Settings, job_id: str, older_than_s: float = 0.0) -> None:
+    from ..storage import remove_temporary_files
+
+    try:
+        remove_temporary_files(settings, job_id, older_than_s)
+    except OSError as exc:  # a leftover file must never stop a recovery; the reaper's sweep tries again
+        log.warning("job %s: temporary files not removed: %s", job_id, exc)
+
+
 class Reaper:
     """Periodic housekeeping shared by every supervisor and ``serve``: stale running jobs, expired jobs."""
 
@@ -69,7 +80,7 @@ class Reaper:
         self.store, self.settings, self.celery_app = store, settings, celery_app
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_purge = 0.0
+        self._last_purge: float | None = None  # the hourly housekeeping also runs on the first pass
 
     def run_once(self) -> dict[str, int]:
         counts = {"recovered": 0, "expired": 0}
@@ -85,13 +96,25 @@ class Reaper:
             counts["expired"] = cleanup_expired(self.store, self.settings)
         except Exception as exc:  # noqa: BLE001 - retention must never stop recovery
             log.warning("retention cleanup failed: %s", exc)
-        if time.monotonic() - self._last_purge > 3600:
+        if self._last_purge is None or time.monotonic() - self._last_purge > _HOUSEKEEPING_S:
             self._last_purge = time.monotonic()
             try:
                 purge_delivered_messages(self.settings)
             except Exception as exc:  # noqa: BLE001
                 log.warning("broker table cleanup failed: %s", exc)
+            counts["temporaries"] = self._sweep_temporaries()
         return counts
+
+    def _sweep_temporaries(self) -> int:
+        """Temporary files nobody wrote to for an hour: left by a process killed mid-write (an upload in
+        ``serve``, an encode whose job was recovered elsewhere)."""
+        from ..storage import sweep_temporary_files
+
+        try:
+            return sweep_temporary_files(self.settings, older_than_s=_HOUSEKEEPING_S)
+        except OSError as exc:
+            log.warning("temporary file sweep failed: %s", exc)
+            return 0
 
     def start(self) -> "Reaper":
         self._thread = threading.Thread(target=self._loop, name="text2video-reaper", daemon=True)
