@@ -116,3 +116,24 @@ def test_long_video_flags_reach_the_request():
     assert (args.window, args.window_overlap, args.anchor_first_frame) == (16, 4, False)
     args = build_parser().parse_args(["generate", "--video", "v.mp4", "--prompt", "p", "--out", "o.mp4"])
     assert args.anchor_first_frame is True
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs at least 2 CPUs and Linux process affinity")
+def test_same_seed_same_bytes_from_processes_running_at_once(demo_models, skeleton_video, tmp_path):
+    # Issue 13 item 5 across processes: two generations at once, one pinned to a single CPU (as `taskset` or a
+    # container limit would), must write the same result file byte for byte.
+    env = dict(os.environ, TEXT2VIDEO_DEMO_MODELS_DIR=str(demo_models), OMP_NUM_THREADS="1")
+    one_cpu = {min(os.sched_getaffinity(0))}
+    runs = []
+    for name, pin in (("all-cpus", None), ("one-cpu", lambda: os.sched_setaffinity(0, one_cpu))):
+        out = tmp_path / name / "dance.mp4"
+        cmd = [sys.executable, str(ROOT / "manage.py"), "generate", "--pose-video", str(skeleton_video), "--prompt",
+               "a dancer", "--out", str(out), "--models", "demo", "--seed", "11", *FAST, "--width", "128",
+               "--height", "128"]
+        runs.append((out, subprocess.Popen(cmd, env=env, cwd=ROOT, preexec_fn=pin, stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, text=True)))
+    for _, proc in runs:
+        _, stderr = proc.communicate(timeout=240)
+        assert proc.returncode == 0, stderr
+    assert runs[0][0].read_bytes() == runs[1][0].read_bytes()
