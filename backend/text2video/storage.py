@@ -147,12 +147,12 @@ def remove_temporary_files(settings: Settings, job_id: str, older_than_s: float 
     folder = job_dir(settings, job_id)
     cutoff = time.time() - older_than_s
     removed = []
-    for entry in os.scandir(folder) if folder.is_dir() else ():
+    for path in folder.iterdir() if folder.is_dir() else ():
         try:
-            if _TEMP_RE.match(entry.name) and entry.is_file() and entry.stat().st_mtime <= cutoff:
-                os.unlink(entry.path)
-                removed.append(entry.name)
-        except FileNotFoundError:  # removed meanwhile (its writer finished or aborted)
+            if _TEMP_RE.match(path.name) and path.is_file() and path.stat().st_mtime <= cutoff:
+                path.unlink()
+                removed.append(path.name)
+        except FileNotFoundError:  # gone meanwhile (its writer finished or aborted)
             pass
     if removed:
         log.info("job %s: removed temporary files %s", job_id, ", ".join(sorted(removed)))
@@ -162,7 +162,7 @@ def remove_temporary_files(settings: Settings, job_id: str, older_than_s: float 
 def sweep_temporary_files(settings: Settings, older_than_s: float) -> int:
     """:func:`remove_temporary_files` over every job folder (a killed upload or encode, whatever came after)."""
     root = settings.jobs_dir
-    folders = [e.name for e in os.scandir(root) if _JOB_ID_RE.match(e.name)] if root.is_dir() else []
+    folders = [p.name for p in root.iterdir() if _JOB_ID_RE.match(p.name)] if root.is_dir() else []
     return sum(len(remove_temporary_files(settings, job_id, older_than_s)) for job_id in folders)
 
 

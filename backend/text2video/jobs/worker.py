@@ -64,11 +64,11 @@ def recover_job(store: JobStore, celery_app, job_id: str, settings: Settings, *,
     return outcome
 
 
-def _remove_temporaries(settings: Settings, job_id: str, older_than_s: float = 0.0) -> None:
+def _remove_temporaries(settings: Settings, job_id: str) -> None:
     from ..storage import remove_temporary_files
 
     try:
-        remove_temporary_files(settings, job_id, older_than_s)
+        remove_temporary_files(settings, job_id)
     except OSError as exc:  # a leftover file must never stop a recovery; the reaper's sweep tries again
         log.warning("job %s: temporary files not removed: %s", job_id, exc)
 
@@ -80,7 +80,7 @@ class Reaper:
         self.store, self.settings, self.celery_app = store, settings, celery_app
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_purge: float | None = None  # the hourly housekeeping also runs on the first pass
+        self._last_housekeeping: float | None = None  # the hourly housekeeping also runs on the first pass
 
     def run_once(self) -> dict[str, int]:
         counts = {"recovered": 0, "expired": 0}
@@ -96,8 +96,8 @@ class Reaper:
             counts["expired"] = cleanup_expired(self.store, self.settings)
         except Exception as exc:  # noqa: BLE001 - retention must never stop recovery
             log.warning("retention cleanup failed: %s", exc)
-        if self._last_purge is None or time.monotonic() - self._last_purge > _HOUSEKEEPING_S:
-            self._last_purge = time.monotonic()
+        if self._last_housekeeping is None or time.monotonic() - self._last_housekeeping > _HOUSEKEEPING_S:
+            self._last_housekeeping = time.monotonic()
             try:
                 purge_delivered_messages(self.settings)
             except Exception as exc:  # noqa: BLE001
