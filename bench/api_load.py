@@ -51,17 +51,19 @@ def parse_time(text: str) -> float:
 
 
 class Server:
-    """``manage.py serve --port 0`` in its own session (stopped by pid, never by name)."""
+    """``manage.py serve --port PORT`` (0 = any free port) in its own session (stopped by pid, never by name);
+    ``env`` adds or overrides TEXT2VIDEO_* settings."""
 
-    def __init__(self, data_dir: Path, broker_url: str, models: str, threads: int):
-        env = dict(os.environ)
-        env.update({"TEXT2VIDEO_DATA_DIR": str(data_dir), "TEXT2VIDEO_BROKER_URL": broker_url,
-                    "TEXT2VIDEO_MIN_FREE_DISK_MB": "1", "TEXT2VIDEO_THREADS": str(threads),
-                    "TEXT2VIDEO_DEVICE": "cpu", "TEXT2VIDEO_API_KEYS": "", "PYTHONUNBUFFERED": "1"})
+    def __init__(self, data_dir: Path, broker_url: str, models: str, threads: int, *, port: int = 0,
+                 env: dict[str, str] | None = None):
+        env = {**os.environ, "TEXT2VIDEO_DATA_DIR": str(data_dir), "TEXT2VIDEO_BROKER_URL": broker_url,
+               "TEXT2VIDEO_MIN_FREE_DISK_MB": "1", "TEXT2VIDEO_THREADS": str(threads), "TEXT2VIDEO_DEVICE": "cpu",
+               "TEXT2VIDEO_API_KEYS": "", "PYTHONUNBUFFERED": "1", **(env or {})}
         env["PYTHONPATH"] = str(ROOT / "backend") + os.pathsep + env.get("PYTHONPATH", "")
         self.log_path = data_dir.parent / "serve.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "serve", "--port", "0",
+        self._log = open(self.log_path, "ab")  # appended: a restarted server keeps the earlier runs' lines
+        self._log_start = self.log_path.stat().st_size
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(port),
                                       "--models", models], env=env, cwd=str(ROOT), stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.url = self._wait_url()
@@ -69,13 +71,19 @@ class Server:
     def _wait_url(self, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            match = re.search(r"Text2Video API: (http://\S+)", self.log_path.read_text(errors="replace"))
+            match = re.search(r"Text2Video API: (http://\S+)", self.output())
             if match:
                 return match.group(1)
             if self.proc.poll() is not None:
                 break
             time.sleep(0.2)
         raise RuntimeError("serve did not start:\n" + self.log_path.read_text(errors="replace")[-3000:])
+
+    def output(self) -> str:
+        """What this run of serve printed (not the earlier runs in the same log)."""
+        with open(self.log_path, "rb") as fh:
+            fh.seek(self._log_start)
+            return fh.read().decode(errors="replace")
 
     def wait_worker(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
@@ -86,9 +94,10 @@ class Server:
             time.sleep(0.5)
         raise RuntimeError("no worker came up:\n" + self.log_path.read_text(errors="replace")[-3000:])
 
-    def stop(self) -> None:
+    def stop(self, sig: int = signal.SIGINT) -> None:
+        """Stop serve with ``sig`` (SIGINT/SIGTERM: graceful; SIGKILL: its worker dies with it), at most 60 s."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:

@@ -4,7 +4,7 @@ test_worker_engine.py.)
 
 It follows the Engine contract: progress per stage and step, ``should_cancel`` polled every step, files written
 atomically. The prompt steers it (tests only): ``slow`` = 0.2 s per step, ``oom`` = a CUDA out-of-memory error (``realoom``: a real one, GPU only),
-``noperson`` = a NoPersonFound error. Every generate() appends ``<pid> <job id>`` to ``<data_dir>/runs.log``, and
+``noperson`` = a NoPersonFound error, ``slowencode`` = result.gif written by the real GIF writer at 0.3 s per frame. Every generate() appends ``<pid> <job id>`` to ``<data_dir>/runs.log``, and
 every engine creation appends the pid to ``<data_dir>/engine-loads.log``: independent evidence of what ran where.
 """
 
@@ -14,10 +14,18 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
+
 from text2video.engine import GenerationResult, Progress
 from text2video.exceptions import Canceled, NoPersonFound
 from text2video.jobs.status import JobStage
 from text2video.storage import atomic_write_bytes, atomic_write_text
+from text2video.video import write_gif
+
+
+def _sleep_then(seconds: float, value):
+    time.sleep(seconds)
+    return value
 
 
 def _append(path: Path, line: str) -> None:
@@ -60,8 +68,11 @@ class TinyEngine:
                               eta_s=delay * (request.steps - step)))
         progress(Progress(JobStage.ENCODING, fraction=0.95))
         files = {}
+        if "slowencode" in prompt:  # a window in which to kill the worker while its encoder's temporary file exists
+            files["result.gif"] = write_gif((_sleep_then(0.3, np.zeros((16, 16, 3), np.uint8)) for _ in range(10)),
+                                            out_dir / "result.gif", 6.0)
         for name in ("result.mp4", "result.gif", "side_by_side.mp4"):
-            files[name] = atomic_write_bytes(out_dir / name, name.encode())
+            files.setdefault(name, atomic_write_bytes(out_dir / name, name.encode()))
         files["keypoints.json"] = atomic_write_text(out_dir / "keypoints.json", "{}")
         files["skeleton.mp4"] = out_dir / "skeleton.mp4"
         return GenerationResult(files=files, english_prompt=request.prompt, language="en",

@@ -26,6 +26,9 @@ OUTPUT_FILES = ("skeleton.mp4", "keypoints.json", "result.mp4", "result.gif", "s
 _EXT_RE = re.compile(r"^\.[a-z0-9]{1,5}$")
 _JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Temporary names of the atomic writers: ``.result.gif.k3j2.part`` (atomic_write below) and
+# ``.result.1a2b3c4d.part.gif`` (video.writer). A process killed mid-write leaves one behind.
+_TEMP_RE = re.compile(r"^\..+\.part(\.[A-Za-z0-9]{1,5})?$")
 
 
 def is_job_id(name: object) -> bool:
@@ -138,6 +141,34 @@ def existing_files(settings: Settings, job_id: str) -> list[str]:
     return [name for name in OUTPUT_FILES if (folder / name).is_file()]
 
 
+def remove_temporary_files(settings: Settings, job_id: str, older_than_s: float = 0.0) -> list[str]:
+    """Remove the temporary files a killed writer left in a job's folder (only those untouched for
+    ``older_than_s``: a live writer keeps its file fresh); returns their names. Call it only when no attempt of
+    the job is writing (retry, reaper)."""
+    import time
+
+    folder = job_dir(settings, job_id)
+    cutoff = time.time() - older_than_s
+    removed = []
+    for path in folder.iterdir() if folder.is_dir() else ():
+        try:
+            if _TEMP_RE.match(path.name) and path.is_file() and path.stat().st_mtime <= cutoff:
+                path.unlink()
+                removed.append(path.name)
+        except FileNotFoundError:  # gone meanwhile (its writer finished or aborted)
+            pass
+    if removed:
+        log.info("job %s: removed temporary files %s", job_id, ", ".join(sorted(removed)))
+    return removed
+
+
+def sweep_temporary_files(settings: Settings, older_than_s: float) -> int:
+    """:func:`remove_temporary_files` over every job folder (a killed upload or encode, whatever came after)."""
+    root = settings.jobs_dir
+    folders = [p.name for p in root.iterdir() if _JOB_ID_RE.match(p.name)] if root.is_dir() else []
+    return sum(len(remove_temporary_files(settings, job_id, older_than_s)) for job_id in folders)
+
+
 def delete_job_files(settings: Settings, job_id: str) -> bool:
     """Remove a job's folder; True when something was removed."""
     folder = job_dir(settings, job_id)
@@ -165,5 +196,5 @@ def check_disk_floor(settings: Settings) -> None:
 
 
 __all__ = ["OUTPUT_FILES", "PREVIEW_FILE", "job_dir", "job_file", "atomic_write", "atomic_write_bytes", "atomic_write_text",
-           "upload_extension", "save_upload", "existing_files", "delete_job_files", "free_disk_mb",
+           "upload_extension", "save_upload", "existing_files", "remove_temporary_files", "sweep_temporary_files", "delete_job_files", "free_disk_mb",
            "check_disk_floor", "is_job_id"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from tests.cli.helpers import manage
+from tests.conftest import ROOT
 from text2video.cli import main
 from text2video.video import probe_video, read_frames
 
@@ -115,3 +119,24 @@ def test_long_video_flags_reach_the_request(skeleton_video):
     assert (request.window, request.window_overlap, request.anchor_first_frame) == (16, 4, False)
     args = build_parser().parse_args(["generate", "--video", str(skeleton_video), "--prompt", "p", "--out", "o.mp4"])
     assert build_request(args).anchor_first_frame is True
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs at least 2 CPUs and Linux process affinity")
+def test_same_seed_same_bytes_from_processes_running_at_once(demo_models, skeleton_video, tmp_path):
+    # Issue 13 item 5 across processes: two generations at once, one pinned to a single CPU (as `taskset` or a
+    # container limit would), must write the same result file byte for byte.
+    env = dict(os.environ, TEXT2VIDEO_DEMO_MODELS_DIR=str(demo_models), OMP_NUM_THREADS="1")
+    one_cpu = {min(os.sched_getaffinity(0))}
+    runs = []
+    for name, pin in (("all-cpus", None), ("one-cpu", lambda: os.sched_setaffinity(0, one_cpu))):
+        out = tmp_path / name / "dance.mp4"
+        cmd = [sys.executable, str(ROOT / "manage.py"), "generate", "--pose-video", str(skeleton_video), "--prompt",
+               "a dancer", "--out", str(out), "--models", "demo", "--seed", "11", *FAST, "--width", "128",
+               "--height", "128"]
+        runs.append((out, subprocess.Popen(cmd, env=env, cwd=ROOT, preexec_fn=pin, stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, text=True)))
+    for _, proc in runs:
+        _, stderr = proc.communicate(timeout=240)
+        assert proc.returncode == 0, stderr
+    assert runs[0][0].read_bytes() == runs[1][0].read_bytes()

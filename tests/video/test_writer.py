@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 
 import av
@@ -193,3 +194,38 @@ def test_metadata_tags_are_written(tmp_path):
     with av.open(str(path)) as container:
         assert container.metadata.get("comment") == tags["comment"]
         assert container.metadata.get("title") == tags["title"]
+
+
+def _write_in_thread(frames, path, cpus=None):
+    """write_mp4 from a fresh thread, optionally pinned to ``cpus`` (Linux affinity is per thread)."""
+    import threading
+
+    errors = []
+
+    def run():
+        try:
+            if cpus is not None:
+                os.sched_setaffinity(0, cpus)
+            write_mp4(frames, path, fps=8)
+        except BaseException as exc:  # re-raised in the test thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs at least 2 CPUs and Linux thread affinity")
+def test_same_frames_give_the_same_bytes_whatever_cpus_the_writer_may_use(tmp_path):
+    # x264 output depends on its thread count, and "auto" threads are read from the CPU affinity of the thread
+    # that opens the encoder: the same frames written on a pinned thread (taskset, a busy box, another machine)
+    # gave another file. The writer must not depend on that (issue 13 item 5).
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    frames = [np.roll(base, 3 * i, axis=1) for i in range(6)]
+    _write_in_thread(frames, tmp_path / "all.mp4")
+    _write_in_thread(frames, tmp_path / "one.mp4", cpus={min(os.sched_getaffinity(0))})
+    assert (tmp_path / "all.mp4").read_bytes() == (tmp_path / "one.mp4").read_bytes()

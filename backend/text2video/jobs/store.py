@@ -273,6 +273,12 @@ class JobStore(Database):
         with self.session() as s:
             return list(s.scalars(query))
 
+    def claimed_by(self, worker: str, worker_pid: int) -> bool:
+        """Whether the process ``worker_pid`` of ``worker`` claimed any job (running or finished) in its life."""
+        query = select(Job.id).where(Job.worker == worker, Job.worker_pid == worker_pid).limit(1)
+        with self.session() as s:
+            return s.execute(query).first() is not None
+
     def stale_running(self, older_than_s: float) -> list[Job]:
         """Running jobs whose heartbeat is older than ``older_than_s`` (their worker is presumably dead)."""
         limit = utcnow() - timedelta(seconds=older_than_s)

@@ -58,24 +58,28 @@ class _CancelCheck:
 
 
 class _ProgressWriter:
-    """``on_progress`` for the engine: writes to the row on every stage change or new info, else at most every
-    ``interval`` s (a status poll a few times a second is plenty, and SQLite has one writer at a time)."""
+    """``on_progress`` for the engine: writes to the row on every stage change, new info or new step count, else
+    at most every ``interval`` s (a status poll a few times a second is plenty, and SQLite has one writer at a time).
+
+    The job's ``step``/``total_steps`` are the denoising counters ("step 12 of 50" in the UI): only the generating
+    stage writes them. The pose stage's frame counter once showed as "step 4 of 4" in the generating stage."""
 
     def __init__(self, store: JobStore, job_id: str, worker: str, interval: float = 0.25):
         self.store, self.job_id, self.worker, self.interval = store, job_id, worker, interval
         self._last = 0.0
-        self._stage: JobStage | None = None
+        self._written: tuple = ()
 
     def __call__(self, p: Progress) -> None:
         now = time.monotonic()
         info = _progress_info(p.info or {})
-        last_step = bool(p.total) and p.step >= p.total
-        if p.stage == self._stage and not info and not last_step and now - self._last < self.interval:
+        # the final "encoding" updates (no counter) leave "50 of 50" visible
+        counted = {"step": p.step, "total_steps": p.total} if p.stage == JobStage.GENERATING and p.total else {}
+        news = (p.stage, info, counted.get("total_steps")) != self._written
+        last_step = bool(counted) and p.step >= p.total
+        if not news and not last_step and now - self._last < self.interval:
             return
-        self._stage, self._last = p.stage, now
+        self._written, self._last = (p.stage, info, counted.get("total_steps")), now
         try:
-            # step/total only while a stage counts steps: the final "encoding" update keeps "50 of 50" visible
-            counted = {"step": p.step, "total_steps": p.total} if p.total else {}
             self.store.update_progress(self.job_id, self.worker, stage=p.stage, progress=p.fraction,
                                        eta_seconds=p.eta_s, **counted, **info)
         except Exception as exc:  # noqa: BLE001 - progress is best effort; the outcome write is not

@@ -40,6 +40,10 @@ from .workers import WorkerRegistry
 
 log = logging.getLogger(__name__)
 
+_STARTUP_WINDOW_S = 60.0  # a child that dies sooner without claiming a job failed to start
+_MAX_RESTART_DELAY_S = 30.0
+_HOUSEKEEPING_S = 3600.0  # broker table purge and sweep of abandoned temporary files
+
 
 def default_worker_name() -> str:
     return f"worker-{socket.gethostname()}-{os.getpid()}"
@@ -50,6 +54,7 @@ def recover_job(store: JobStore, celery_app, job_id: str, settings: Settings, *,
                 worker: str | None = None, worker_pid: int | None = None, reason: str | None = None,
                 count_attempt: bool = True) -> str | None:
     """Recover one running job whose process is gone; re-enqueue it when it goes back to the queue."""
+    _remove_temporaries(settings, job_id)  # before any next attempt can start writing in that folder
     outcome = store.recover_lost(job_id, exit_code=exit_code, max_retries=settings.max_retries_on_worker_lost,
                                  worker=worker, worker_pid=worker_pid, reason=reason, count_attempt=count_attempt)
     if outcome == "requeued":
@@ -62,6 +67,15 @@ def recover_job(store: JobStore, celery_app, job_id: str, settings: Settings, *,
     return outcome
 
 
+def _remove_temporaries(settings: Settings, job_id: str) -> None:
+    from ..storage import remove_temporary_files
+
+    try:
+        remove_temporary_files(settings, job_id)
+    except OSError as exc:  # a leftover file must never stop a recovery; the reaper's sweep tries again
+        log.warning("job %s: temporary files not removed: %s", job_id, exc)
+
+
 class Reaper:
     """Periodic housekeeping shared by every supervisor and ``serve``: stale running jobs, expired jobs."""
 
@@ -69,7 +83,7 @@ class Reaper:
         self.store, self.settings, self.celery_app = store, settings, celery_app
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_purge = 0.0
+        self._last_housekeeping: float | None = None  # the hourly housekeeping also runs on the first pass
 
     def run_once(self) -> dict[str, int]:
         counts = {"recovered": 0, "expired": 0}
@@ -84,13 +98,25 @@ class Reaper:
             counts["expired"] = cleanup_expired(self.store, self.settings)
         except Exception as exc:  # noqa: BLE001 - retention must never stop recovery
             log.warning("retention cleanup failed: %s", exc)
-        if time.monotonic() - self._last_purge > 3600:
-            self._last_purge = time.monotonic()
+        if self._last_housekeeping is None or time.monotonic() - self._last_housekeeping > _HOUSEKEEPING_S:
+            self._last_housekeeping = time.monotonic()
             try:
                 purge_delivered_messages(self.settings)
             except Exception as exc:  # noqa: BLE001
                 log.warning("broker table cleanup failed: %s", exc)
+            counts["temporaries"] = self._sweep_temporaries()
         return counts
+
+    def _sweep_temporaries(self) -> int:
+        """Temporary files nobody wrote to for an hour: left by a process killed mid-write (an upload in
+        ``serve``, an encode whose job was recovered elsewhere)."""
+        from ..storage import sweep_temporary_files
+
+        try:
+            return sweep_temporary_files(self.settings, older_than_s=_HOUSEKEEPING_S)
+        except OSError as exc:
+            log.warning("temporary file sweep failed: %s", exc)
+            return 0
 
     def start(self) -> "Reaper":
         self._thread = threading.Thread(target=self._loop, name="text2video-reaper", daemon=True)
@@ -198,6 +224,21 @@ class Supervisor:
             except Exception as exc:  # noqa: BLE001
                 log.warning("re-enqueue after a lost child failed: %s", exc)
 
+    def _child_worked(self) -> bool:
+        try:
+            return self.store.claimed_by(self.name, self.child.pid)
+        except Exception as exc:  # noqa: BLE001 - store unreachable: treat it as a failed start (back off)
+            log.warning("worker %s: could not tell whether the child ran a job: %s", self.name, exc)
+            return False
+
+    def restart_delay(self, worked: bool, lived_s: float, previous_s: float) -> float:
+        """Seconds to wait before the next child. A child that claimed a job, or lived past its start-up, did
+        useful work and is replaced at once (its job waits on the retry); only a child that keeps dying on start
+        (bad models folder, broker down) backs off, doubling from ``restart_backoff_s`` up to 30 s."""
+        if worked or lived_s > _STARTUP_WINDOW_S:
+            return 0.0
+        return min(max(previous_s * 2, self.restart_backoff_s), _MAX_RESTART_DELAY_S)
+
     def run(self) -> int:
         self.store.create_tables()
         self.recover_previous()
@@ -206,7 +247,7 @@ class Supervisor:
         except Exception as exc:  # noqa: BLE001 - broker not up yet: the jobs stay queued, serve re-sends them
             log.warning("could not re-send queued jobs: %s", exc)
         self.reaper.start()
-        backoff = self.restart_backoff_s
+        delay = 0.0
         last_beat = 0.0
         try:
             while not self.stopping.is_set():
@@ -224,11 +265,11 @@ class Supervisor:
                     break
                 log.warning("worker %s: child pid %d exited with code %s; restarting", self.name, self.child.pid,
                             code)
+                worked = self._child_worked()  # before recovery, which clears the job's worker pid
                 self._child_exited(code, planned=False)
                 self.restarts += 1
-                # A child that crashes at once (bad models folder) must not spin: back off up to 30 s.
-                backoff = self.restart_backoff_s if time.monotonic() - started > 60 else min(backoff * 2, 30.0)
-                self.stopping.wait(backoff if self.restarts > 1 else self.restart_backoff_s)
+                delay = self.restart_delay(worked, time.monotonic() - started, delay)
+                self.stopping.wait(delay)
         finally:
             self._stop_child()
             self.reaper.stop()

@@ -117,6 +117,10 @@ class VideoWriter:
             codec_options["crf"] = str(self.crf)
         if self.codec in ("libx264", "libx265") and self.preset:
             codec_options["preset"] = self.preset
+        if self.codec == "libx264":
+            # x264's CPU-specific macroblock-tree code gave different bytes for identical frames between runs (1 in
+            # 5 generations on a thread pinned to one CPU); its canonical code makes the file a function of the frames.
+            codec_options["x264-params"] = "cpu-independent=1"
         if self.codec == "libvpx-vp9":
             codec_options.setdefault("b", "0")  # constant quality mode: crf alone
         codec_options.update(self.extra_options)
@@ -131,7 +135,10 @@ class VideoWriter:
         # Tag BT.709 and convert with it, so browsers show the colours we meant (HD video defaults to 709).
         ctx = stream.codec_context
         ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = 1, 1, 1, 1  # BT709, MPEG range
-        ctx.thread_count = 0  # let the encoder pick
+        # One encoder thread: x264's output depends on its thread count, and its automatic count is read from the
+        # CPU affinity of the thread that opens it, so "auto" gave different bytes for the same frames on another
+        # machine or a pinned thread. Several writers already run in parallel (diffusion/streaming.py).
+        ctx.thread_count = 1
         if self.codec not in _CRF_CODECS and self.crf is not None and "b" not in self.extra_options:
             # Encoders without CRF (mpeg4, wmv2, flv...): fixed quantiser 2, the "-q:v 2" of ffmpeg (high quality).
             ctx.qscale = True
