@@ -9,6 +9,7 @@ same folder and renamed when complete: a reader never sees half a file.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -19,6 +20,8 @@ from typing import IO, Iterator
 
 from .exceptions import InvalidInput, NotFound, ServiceUnavailable
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 PREVIEW_FILE = "preview.gif"  # live preview while the video is denoised (text2video.diffusion.preview)
 OUTPUT_FILES = ("skeleton.mp4", "keypoints.json", "result.mp4", "result.gif", "side_by_side.mp4", PREVIEW_FILE)
