@@ -9,7 +9,6 @@ The processes are stopped by pid at the end (never by name).
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess

@@ -44,8 +44,8 @@ def validate_prompt(text: object, field: str = "prompt", max_chars: int = 500) -
     if len(cleaned) > max_chars:
         raise InvalidInput(f"{field} is {len(cleaned)} characters long, over the limit of {max_chars} "
                            f"(\"{shorten(cleaned)}\")", field=field, value=shorten(cleaned),
-                           hint=f"Shorten it (CLIP reads only about 60 English words anyway), or raise the limit "
-                           f"with TEXT2VIDEO_PROMPT_MAX_CHARS.")
+                           hint="Shorten it (CLIP reads only about 60 English words anyway), or raise the limit "
+                           "with TEXT2VIDEO_PROMPT_MAX_CHARS.")
     return cleaned
 
 
