@@ -400,5 +400,6 @@ def send(url: str, method: str = "POST", *, body: bytes | Iterable[bytes] | None
         manager.clear()
 
 
-__all__ = ["Policy", "URLRejected", "Unreachable", "blocked_reason", "parse_url", "resolve_checked", "validate_url", "fetch", "send",
+__all__ = ["Policy", "URLRejected", "Unreachable", "blocked_reason", "parse_url", "resolve_checked", "validate_url",
+           "fetch", "send",
            "FetchResult", "Response"]

@@ -12,11 +12,11 @@ Both are signed the same way (the push's signature covers its multipart body) an
 
 Delivery design: a transactional outbox (``jobs.outbox``: one row per job and kind) plus one dispatcher thread in
 every ``serve`` process. The transaction that finishes a job also makes its deliveries due, so a notification
-survives any restart, and the GPU worker never waits on someone's slow endpoint: it only writes a row. The dispatcher leases one
-attempt at a time (a conditional UPDATE, so two API nodes never send the same attempt), sends it through the SSRF
-guard (``text2video.netguard``: every address checked at connect time, no redirects), and on failure schedules the
-next attempt with exponential backoff (1, 2, 4, 8, 16 s... up to ``webhook_max_attempts``); an address the policy
-refuses is given up at once, an unreachable or slow receiver is retried. A separate Celery queue
+survives any restart, and the GPU worker never waits on someone's slow endpoint: it only writes a row. The
+dispatcher leases one attempt at a time (a conditional UPDATE, so two API nodes never send the same attempt), sends
+it through the SSRF guard (``text2video.netguard``: every address checked at connect time, no redirects), and on
+failure schedules the next attempt with exponential backoff (1, 2, 4, 8, 16 s... up to ``webhook_max_attempts``);
+an address the policy refuses is given up at once, an unreachable or slow receiver is retried. A separate Celery queue
 would need its own consumer process and still a retry schedule; the outbox needs neither. The body is the job JSON
 made by the function the dispatcher is given (``serve`` passes the API's ``links.job_document`` with its public URL):
 this module knows no URLs.
@@ -143,7 +143,8 @@ def build_push(job_id: str, client_id: str, video: Path, secret: str, timestamp:
     timestamp = int(time.time()) if timestamp is None else timestamp
     msg_id = message_id(job_id, PUSH)
     return _chunks(head, video, tail), {
-        "content-type": f"multipart/form-data; boundary={boundary}", "content-length": str(len(head) + size + len(tail)),
+        "content-type": f"multipart/form-data; boundary={boundary}",
+        "content-length": str(len(head) + size + len(tail)),
         "webhook-id": msg_id, "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(secret, msg_id, timestamp, _chunks(head, video, tail))}
 
