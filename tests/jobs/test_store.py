@@ -16,7 +16,7 @@ from text2video.jobs.store import JobStore
 from text2video.jobs.tables import SCHEMA_VERSION, utcnow
 from text2video.jobs.workers import WorkerRegistry, describe_exit
 
-from tests.service import race_to_claim
+from tests.service import check_upgrade_from_version_1, race_to_claim
 
 
 def new_job(store, prompt="a girl dancing", **kw):
@@ -207,58 +207,8 @@ def test_deliveries_become_due_in_the_finishing_transaction(store):
 
 
 def test_version_1_database_upgraded_in_place(service_settings):
-    """A database made by the previous release (webhook state in job columns) keeps its jobs and their webhooks."""
-    path = service_settings.database_url[len("sqlite:///"):]
     service_settings.data_dir.mkdir(parents=True)
-    with sqlite3.connect(path) as conn:
-        conn.executescript(VERSION_1_SCHEMA)
-        conn.execute("INSERT INTO t2v_schema VALUES (1, 1)")
-        for job_id, status, hook, webhook_status in (("a" * 32, "succeeded", "https://e.org/h", "failed"),
-                                                     ("b" * 32, "running", "https://e.org/h", None),
-                                                     ("c" * 32, "failed", None, None)):
-            conn.execute("INSERT INTO t2v_jobs (id, status, progress, step, total_steps, prompt, params, files, "
-                         "cancel_requested, attempts, demo, warnings, created_at, updated_at, callback_url, "
-                         "webhook_status, webhook_attempts, webhook_error) VALUES (?, ?, 0, 0, 2, 'p', '{}', '[]', "
-                         "0, 1, 0, '[]', '2026-01-01 00:00:00', '2026-01-01 00:00:00', ?, ?, 6, ?)",
-                         (job_id, status, hook, webhook_status, "attempt 6: HTTP 500" if webhook_status else None))
-    store = JobStore(service_settings.database_url)
-    store.create_tables()
-    store.create_tables()  # the next start finds nothing to do
-    try:
-        old = store.get("a" * 32)
-        assert old.status == JobStatus.SUCCEEDED and old.prompt == "p"
-        assert (old.delivery("webhook").status, old.delivery("webhook").error) == ("failed", "attempt 6: HTTP 500")
-        running = store.get("b" * 32)
-        assert running.delivery("webhook").status == "scheduled" and store.get("c" * 32).deliveries == []
-        running = store.claim(new_job(store, callback_url="https://e.org/h").id, "w", 1)  # new rows work too
-        assert store.mark_succeeded(running.id, "w") and store.get(running.id).delivery("webhook").status == "pending"
-    finally:
-        store.dispose()
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version FROM t2v_schema").fetchone()[0] == SCHEMA_VERSION
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(t2v_jobs)")}
-    assert "callback_url" not in columns and not any(c.startswith("webhook_") for c in columns)
-
-
-# t2v_jobs as the previous release (schema version 1) made it on SQLite
-VERSION_1_SCHEMA = """
-CREATE TABLE t2v_jobs (id VARCHAR(32) NOT NULL, status VARCHAR(24) NOT NULL, stage VARCHAR(24), progress FLOAT NOT NULL,
- step INTEGER NOT NULL, total_steps INTEGER NOT NULL, eta_seconds FLOAT, prompt TEXT NOT NULL, negative_prompt TEXT,
- english_prompt TEXT, language VARCHAR(8), params JSON NOT NULL, input_file VARCHAR(255), video_url TEXT,
- input_kind VARCHAR(16), pose_summary TEXT, files JSON NOT NULL, error_code VARCHAR(64), error_message TEXT,
- api_key_id VARCHAR(64), callback_url TEXT, cancel_requested BOOLEAN NOT NULL, attempts INTEGER NOT NULL,
- worker VARCHAR(255), worker_pid INTEGER, heartbeat_at DATETIME, memory_preset VARCHAR(16), device VARCHAR(32),
- demo BOOLEAN NOT NULL, warnings JSON NOT NULL, fps FLOAT, webhook_status VARCHAR(16), webhook_attempts INTEGER NOT NULL,
- webhook_next_at DATETIME, webhook_error TEXT, created_at DATETIME NOT NULL, started_at DATETIME, finished_at DATETIME,
- updated_at DATETIME NOT NULL, PRIMARY KEY (id));
-CREATE INDEX ix_t2v_jobs_webhook_status ON t2v_jobs (webhook_status);
-CREATE INDEX ix_t2v_jobs_status ON t2v_jobs (status);
-CREATE INDEX ix_t2v_jobs_worker ON t2v_jobs (worker);
-CREATE INDEX ix_t2v_jobs_finished_at ON t2v_jobs (finished_at);
-CREATE INDEX ix_t2v_jobs_api_key_id ON t2v_jobs (api_key_id);
-CREATE INDEX ix_t2v_jobs_created_at ON t2v_jobs (created_at);
-CREATE TABLE t2v_schema (id INTEGER NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (id));
-"""
+    check_upgrade_from_version_1(service_settings.database_url)
 
 
 def test_sqlite_is_wal_and_schema_version_is_checked(store, service_settings):
