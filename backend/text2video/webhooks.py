@@ -173,7 +173,12 @@ class WebhookDispatcher:
         self.outbox = Outbox(store)
         self.policy = netguard.Policy.from_settings(settings)
         if settings.send_url:  # a typo in the setting shows at start, not as failed pushes hours later
-            netguard.parse_url(settings.send_url, field="send_url", policy=self.policy)
+            try:
+                netguard.parse_url(settings.send_url, field="send_url", policy=self.policy)
+            except netguard.URLRejected as exc:
+                exc.hint = ("Set TEXT2VIDEO_SEND_URL to the http(s) page that receives results (e.g. "
+                            "https://site/senddata); a private address also needs TEXT2VIDEO_URL_ALLOW_NETWORKS.")
+                raise
         self.job_json = job_json
         self.poll_s = poll_s
         self.backoff_base_s = backoff_base_s

@@ -7,6 +7,7 @@ delivery state says why, until the site recovers.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import http.server
 import io
@@ -199,6 +200,21 @@ def test_root_post_takes_step_guidance_and_a_file_and_names_bad_fields(make_app,
     assert set(body["errors"]) == {"lang"}
 
 
+def test_a_keyed_server_takes_the_key_as_the_url_password(make_app, sample_bytes):
+    """API keys on (``--tunnel`` always): ``$serverUrl = https://t2v:<key>@host/``, which curl (Guzzle's handler)
+    sends as HTTP Basic; the frontend's code stays as it is."""
+    client = make_app(api_keys="k-secret").test_client()
+
+    def post(headers):
+        return client.post("/", data={"id": "7", "prompt": "a robot", "video": (io.BytesIO(sample_bytes), "c.mp4")},
+                           content_type="multipart/form-data", headers=headers)
+    basic = {"Authorization": "Basic " + base64.b64encode(b"t2v:k-secret").decode()}
+    assert post(basic).status_code == 202
+    expect_problem(post({}), 401)
+    expect_problem(post({"Authorization": "Basic " + base64.b64encode(b"t2v:wrong").decode()}), 401)
+    expect_problem(post({"Authorization": "Basic not-base64!"}), 401)
+
+
 def test_only_jobs_with_a_client_id_are_pushed(make_app, sample_bytes):
     client = make_app(send_url="https://site.example/senddata").test_client()
     resp = client.post("/api/v1/jobs", data={"prompt": "a robot", "video": (io.BytesIO(sample_bytes), "c.mp4")},
@@ -300,4 +316,4 @@ def test_a_malformed_send_url_stops_the_dispatcher_at_start(service_settings, st
     with pytest.raises(netguard.URLRejected) as exc:
         webhooks.WebhookDispatcher(store, service_settings.replace(send_url="ftp://site.example/senddata"),
                                    job_json=job_document)
-    assert exc.value.field == "send_url" and "ftp" in str(exc.value)
+    assert exc.value.field == "send_url" and "ftp" in str(exc.value) and "TEXT2VIDEO_SEND_URL" in exc.value.hint
