@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 import stat
 import threading
 import time
@@ -168,6 +169,21 @@ def test_private_callback_refused_without_retry(service_settings, store, receive
     with pytest.raises(Exception) as exc:
         netguard.validate_url(rx.url, field="callback_url", policy=netguard.Policy.from_settings(service_settings))
     assert exc.value.field == "callback_url"
+
+
+def test_unreachable_receiver_is_retried_not_given_up(service_settings, store):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    job_id = finished_job(store, f"http://127.0.0.1:{port}/hook")
+    dispatcher = webhooks.WebhookDispatcher(store, service_settings.replace(url_allow_private=True),
+                                            job_json=job_document)
+    try:
+        assert dispatcher.run_once() == 1
+    finally:
+        dispatcher.stop()
+    state = hook(store, job_id)
+    assert (state.status, state.attempts) == ("pending", 1) and "could not connect" in state.error
 
 
 def test_background_dispatcher_delivers_a_canceled_job(service_settings, store, receiver):

@@ -294,6 +294,22 @@ def test_push_to_a_private_address_needs_the_allow_list(service_settings, store,
     assert site.received == [] and store.get(job_id).status == JobStatus.SUCCEEDED
 
 
+def test_a_result_deleted_before_its_push_is_given_up_and_said_so(service_settings, store, site_factory,
+                                                                   sample_bytes):
+    site = site_factory(sample_bytes)
+    settings = service_settings.replace(url_allow_networks="127.0.0.0/8")
+    job_id = succeeded_job(store, settings, site.url("/senddata"), sample_bytes)
+    (settings.jobs_dir / job_id / "result.mp4").unlink()
+    dispatcher = webhooks.WebhookDispatcher(store, settings, job_json=job_document)
+    try:
+        assert dispatcher.run_once() == 1
+    finally:
+        dispatcher.stop()
+    state = store.get(job_id).delivery("push")
+    assert (state.status, state.attempts, state.error) == ("failed", 1, "attempt 1: result.mp4 is missing")
+    assert site.received == []
+
+
 def test_nothing_pushed_for_a_failed_or_canceled_job(service_settings, store, site_factory, sample_bytes):
     site = site_factory(sample_bytes)
     settings = service_settings.replace(url_allow_networks="127.0.0.0/8")
