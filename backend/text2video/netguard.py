@@ -125,7 +125,7 @@ def blocked_reason(ip: IPAddress) -> str | None:
 
 def _reject(field: str, url: str, reason: str, hint: str | None = None, kind: type = URLRejected) -> URLRejected:
     return kind(f"{field} {_short(url)!s} was refused: {reason}", field=field, value=url,
-                       hint=hint or "Give a public http(s) URL of the video file.")
+                hint=hint or "Give a public http(s) URL of the video file.")
 
 
 def _size(n: int) -> str:
@@ -370,9 +370,8 @@ def fetch(url: str, dest: str | Path, *, field: str = "video_url", max_bytes: in
 
 
 def send(url: str, method: str = "POST", *, body: bytes | Iterable[bytes] | None = None,
-         headers: dict[str, str] | None = None,
-         field: str = "callback_url", timeout_s: float = 10.0, max_response_bytes: int = 64 * 1024,
-         allow_private: bool = False, policy: Policy | None = None) -> Response:
+         headers: dict[str, str] | None = None, field: str = "callback_url", timeout_s: float = 10.0,
+         max_response_bytes: int = 64 * 1024, allow_private: bool = False, policy: Policy | None = None) -> Response:
     """One request to a user-supplied URL (webhooks): checked at connect time, no redirects followed. An iterable
     ``body`` is streamed; give its ``Content-Length`` in ``headers`` (else it is sent chunked)."""
     policy = _policy(policy, allow_private)
@@ -401,5 +400,4 @@ def send(url: str, method: str = "POST", *, body: bytes | Iterable[bytes] | None
 
 
 __all__ = ["Policy", "URLRejected", "Unreachable", "blocked_reason", "parse_url", "resolve_checked", "validate_url",
-           "fetch", "send",
-           "FetchResult", "Response"]
+           "fetch", "send", "FetchResult", "Response"]

@@ -5,9 +5,9 @@
 
 Blueprints: ``jobs`` (/api/v1/jobs...), ``generate`` (POST /generate), ``root`` (POST /, the first prototype's
 submit), ``health`` (/api/v1/health), ``docs`` (/api/v1/openapi.json, /api/v1/docs), ``frontend`` (GET / and the
-SPA's files). Production: ``manage.py serve`` runs it
-under waitress. The web process stores jobs and sends queue messages; it never loads a model. URLs of jobs and their
-files are made in ``links`` only (the job store returns data).
+SPA's files). Production: ``manage.py serve`` runs it under waitress. The web process stores jobs and sends queue
+messages; it never loads a model. URLs of jobs and their files are made in ``links`` only (the job store returns
+data).
 """
 
 from __future__ import annotations

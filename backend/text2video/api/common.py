@@ -78,4 +78,5 @@ def wait_until_finished(job: Job, seconds: float) -> Job:
     return job
 
 
-__all__ = ["job_json", "job_response", "get_job_or_404", "prefer_wait", "wait_until_finished", "MAX_PREFER_WAIT_S", "client_gone"]
+__all__ = ["job_json", "job_response", "get_job_or_404", "prefer_wait", "wait_until_finished", "MAX_PREFER_WAIT_S",
+           "client_gone"]

@@ -149,7 +149,7 @@ def create_job(sub: Submission, api_key_id: str | None) -> Job:
         _probe(folder / input_name, field)  # a real decode: a renamed text file never reaches a worker
         job = svc.store.create(dict(req.params), input_name, req.prompt, req.negative_prompt, api_key_id=api_key_id,
                                callback_url=req.callback_url, video_url=req.video_url, job_id=job_id,
-                               push_url=_push_url(req, settings))
+                               push_url=_push_url(req, settings.send_url))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -164,9 +164,9 @@ def create_job(sub: Submission, api_key_id: str | None) -> Job:
     return job
 
 
-def _push_url(req: JobRequest, settings) -> str | None:  # noqa: ANN001
+def _push_url(req: JobRequest, send_url: str) -> str | None:
     """Where the result goes when the job succeeds: the prototype's ``send_url``, for a job with its client ``id``."""
-    return (settings.send_url or None) if "client_id" in req.params else None
+    return (send_url or None) if "client_id" in req.params else None
 
 
 def _probe(path: Path, field: str):

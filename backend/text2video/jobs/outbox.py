@@ -28,7 +28,6 @@ from .tables import Delivery, Job, isoformat, utcnow
 WEBHOOK, PUSH = "webhook", "push"
 SUCCESS_ONLY = (PUSH,)  # kinds owed only by a succeeded job
 WAITING = ("pending", "delivering")  # still owed; "delivering" whose lease ran out is due again
-DONE = ("delivered", "failed", "skipped")
 
 
 def new_deliveries(urls: dict[str, str | None]) -> list[Delivery]:
@@ -88,4 +87,4 @@ def _key(delivery: Delivery) -> tuple:
     return Delivery.job_id == delivery.job_id, Delivery.kind == delivery.kind
 
 
-__all__ = ["Outbox", "new_deliveries", "release", "owes_nothing", "describe", "WEBHOOK", "PUSH", "WAITING", "DONE"]
+__all__ = ["Outbox", "new_deliveries", "release", "owes_nothing", "describe", "WEBHOOK", "PUSH", "WAITING"]

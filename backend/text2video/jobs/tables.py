@@ -124,8 +124,8 @@ class Job(Base):
 
 class Delivery(Base):
     """One notification a job owes (:mod:`text2video.jobs.outbox`): ``webhook`` (the job JSON to its
-    ``callback_url``) or ``push`` (its MP4 to ``settings.send_url``). Made with the job; the UPDATE that finishes
-    the job makes it due, so no notification is lost on a restart."""
+    ``callback_url``) or ``push`` (its MP4 to ``settings.send_url``). Made with the job; the transaction that
+    finishes the job makes it due, so no notification is lost on a restart."""
 
     __tablename__ = "t2v_deliveries"
 
