@@ -96,6 +96,71 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+# t2v_jobs as the previous release (schema version 1) made it; {time} is the dialect's timestamp type
+VERSION_1_SCHEMA = """
+CREATE TABLE t2v_jobs (id VARCHAR(32) NOT NULL, status VARCHAR(24) NOT NULL, stage VARCHAR(24), progress FLOAT NOT NULL,
+ step INTEGER NOT NULL, total_steps INTEGER NOT NULL, eta_seconds FLOAT, prompt TEXT NOT NULL, negative_prompt TEXT,
+ english_prompt TEXT, language VARCHAR(8), params JSON NOT NULL, input_file VARCHAR(255), video_url TEXT,
+ input_kind VARCHAR(16), pose_summary TEXT, files JSON NOT NULL, error_code VARCHAR(64), error_message TEXT,
+ api_key_id VARCHAR(64), callback_url TEXT, cancel_requested BOOLEAN NOT NULL, attempts INTEGER NOT NULL,
+ worker VARCHAR(255), worker_pid INTEGER, heartbeat_at {time}, memory_preset VARCHAR(16), device VARCHAR(32),
+ demo BOOLEAN NOT NULL, warnings JSON NOT NULL, fps FLOAT, webhook_status VARCHAR(16), webhook_attempts INTEGER NOT NULL,
+ webhook_next_at {time}, webhook_error TEXT, created_at {time} NOT NULL, started_at {time}, finished_at {time},
+ updated_at {time} NOT NULL, PRIMARY KEY (id));
+CREATE INDEX ix_t2v_jobs_webhook_status ON t2v_jobs (webhook_status);
+CREATE INDEX ix_t2v_jobs_status ON t2v_jobs (status);
+CREATE INDEX ix_t2v_jobs_worker ON t2v_jobs (worker);
+CREATE INDEX ix_t2v_jobs_finished_at ON t2v_jobs (finished_at);
+CREATE INDEX ix_t2v_jobs_api_key_id ON t2v_jobs (api_key_id);
+CREATE INDEX ix_t2v_jobs_created_at ON t2v_jobs (created_at);
+CREATE TABLE t2v_schema (id INTEGER NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (id));
+INSERT INTO t2v_schema VALUES (1, 1)
+"""
+
+
+def check_upgrade_from_version_1(database_url: str) -> None:
+    """A database the previous release made (webhook state in job columns) is upgraded in place by create_tables():
+    its jobs and their webhook states are kept, the old columns are gone, new jobs work."""
+    from sqlalchemy import create_engine, inspect, text
+
+    from text2video.jobs.status import JobStatus
+    from text2video.jobs.tables import SCHEMA_VERSION
+
+    old = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with old.begin() as conn:
+        time_type = "DATETIME" if old.dialect.name == "sqlite" else "TIMESTAMP WITH TIME ZONE"
+        for statement in VERSION_1_SCHEMA.format(time=time_type).split(";"):
+            conn.execute(text(statement))
+        for job_id, status, hook, hook_status in (("a" * 32, "succeeded", "https://e.org/h", "failed"),
+                                                  ("b" * 32, "running", "https://e.org/h", None),
+                                                  ("c" * 32, "failed", None, None)):
+            conn.execute(text(
+                "INSERT INTO t2v_jobs (id, status, progress, step, total_steps, prompt, params, files, "
+                "cancel_requested, attempts, demo, warnings, created_at, updated_at, callback_url, webhook_status, "
+                "webhook_attempts, webhook_error) VALUES (:id, :status, 0, 0, 2, 'p', '{}', '[]', false, 1, false, "
+                "'[]', '2026-01-01 00:00:00', '2026-01-01 00:00:00', :hook, :hook_status, 6, :error)"),
+                {"id": job_id, "status": status, "hook": hook, "hook_status": hook_status,
+                 "error": "attempt 6: HTTP 500" if hook_status else None})
+    store = JobStore(database_url)
+    store.create_tables()
+    store.create_tables()  # the next start finds nothing to do
+    try:
+        done = store.get("a" * 32)
+        assert done.status == JobStatus.SUCCEEDED and done.prompt == "p"
+        assert (done.delivery("webhook").status, done.delivery("webhook").error) == ("failed", "attempt 6: HTTP 500")
+        assert store.get("b" * 32).delivery("webhook").status == "scheduled" and store.get("c" * 32).deliveries == []
+        job = store.create({}, "input.mp4", "p", None, callback_url="https://e.org/h")
+        store.claim(job.id, "w", 1)
+        assert store.mark_succeeded(job.id, "w") and store.get(job.id).delivery("webhook").status == "pending"
+        with store.engine.connect() as conn:
+            assert conn.scalar(text("SELECT version FROM t2v_schema")) == SCHEMA_VERSION
+        columns = {c["name"] for c in inspect(store.engine).get_columns("t2v_jobs")}
+        assert "callback_url" not in columns and not any(c.startswith("webhook_") for c in columns)
+    finally:
+        store.dispose()
+        old.dispose()
+
+
 @dataclass
 class Harness:
     """A data folder with its store and Celery app, plus helpers to submit and follow jobs."""

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 import stat
 import threading
 import time
@@ -68,6 +69,10 @@ def receiver():
         r.close()
 
 
+def hook(store, job_id):
+    return store.get(job_id).delivery("webhook")
+
+
 def finished_job(store, url, status="succeeded"):
     job = store.create({"steps": 2}, "input.mp4", "Cô gái nhảy", None, callback_url=url)
     store.claim(job.id, "w", 1)
@@ -111,13 +116,12 @@ def test_delivered_signed_and_retried_with_backoff(service_settings, store, rece
                                             job_json=lambda job: job_document(job, "https://t2v.example/"))
     try:
         deadline = time.monotonic() + 15
-        while store.get(job_id).webhook_status not in ("delivered", "failed") and time.monotonic() < deadline:
+        while hook(store, job_id).status not in ("delivered", "failed") and time.monotonic() < deadline:
             dispatcher.run_once()
             time.sleep(0.05)
     finally:
         dispatcher.stop()
-    job = store.get(job_id)
-    assert job.webhook_status == "delivered" and job.webhook_attempts == 3
+    assert (hook(store, job_id).status, hook(store, job_id).attempts) == ("delivered", 3)
     assert len(rx.requests) == 3
     ids = {h["webhook-id"] for h, _, _ in rx.requests}
     assert ids == {f"msg_{job_id}_succeeded"}  # same id on every retry: receivers de-duplicate
@@ -141,13 +145,13 @@ def test_gives_up_after_max_attempts(service_settings, store, receiver):
     dispatcher = webhooks.WebhookDispatcher(store, settings, job_json=job_document, backoff_base_s=0.05)
     try:
         deadline = time.monotonic() + 10
-        while store.get(job_id).webhook_status != "failed" and time.monotonic() < deadline:
+        while hook(store, job_id).status != "failed" and time.monotonic() < deadline:
             dispatcher.run_once()
             time.sleep(0.05)
     finally:
         dispatcher.stop()
-    job = store.get(job_id)
-    assert job.webhook_status == "failed" and job.webhook_attempts == 2 and "HTTP 503" in job.webhook_error
+    state = hook(store, job_id)
+    assert state.status == "failed" and state.attempts == 2 and "HTTP 503" in state.error
     assert len(rx.requests) == 2 and json.loads(rx.requests[0][1])["error"]["code"] == "no_person"
 
 
@@ -159,12 +163,27 @@ def test_private_callback_refused_without_retry(service_settings, store, receive
         dispatcher.run_once()
     finally:
         dispatcher.stop()
-    job = store.get(job_id)
-    assert job.webhook_status == "failed" and job.webhook_attempts == 1 and rx.requests == []
-    assert "127.0.0.1" in job.webhook_error or "loopback" in job.webhook_error.lower()
+    state = hook(store, job_id)
+    assert state.status == "failed" and state.attempts == 1 and rx.requests == []
+    assert "127.0.0.1" in state.error or "loopback" in state.error.lower()
     with pytest.raises(Exception) as exc:
         netguard.validate_url(rx.url, field="callback_url", policy=netguard.Policy.from_settings(service_settings))
     assert exc.value.field == "callback_url"
+
+
+def test_unreachable_receiver_is_retried_not_given_up(service_settings, store):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    job_id = finished_job(store, f"http://127.0.0.1:{port}/hook")
+    dispatcher = webhooks.WebhookDispatcher(store, service_settings.replace(url_allow_private=True),
+                                            job_json=job_document)
+    try:
+        assert dispatcher.run_once() == 1
+    finally:
+        dispatcher.stop()
+    state = hook(store, job_id)
+    assert (state.status, state.attempts) == ("pending", 1) and "could not connect" in state.error
 
 
 def test_background_dispatcher_delivers_a_canceled_job(service_settings, store, receiver):
@@ -175,7 +194,7 @@ def test_background_dispatcher_delivers_a_canceled_job(service_settings, store, 
     try:
         store.request_cancel(job.id)
         deadline = time.monotonic() + 10
-        while store.get(job.id).webhook_status != "delivered" and time.monotonic() < deadline:
+        while hook(store, job.id).status != "delivered" and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         dispatcher.stop()

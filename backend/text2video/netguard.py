@@ -15,7 +15,11 @@ Used by the API for ``video_url`` downloads and by the webhook sender for ``call
 
     validate_url(url, field="callback_url")                       # cheap submit-time check (scheme, host, DNS)
     fetch(url, dest, field="video_url", max_bytes=..., timeout_s=...)   # -> FetchResult, dest written atomically
-    send(url, "POST", body=b"...", headers={...}, field="callback_url")  # -> Response (no redirects)
+    send(url, "POST", body=b"...", headers={...}, field="callback_url")  # -> Response (no redirects); body may be
+                                                                         # an iterable of chunks (a file streamed)
+
+A refused address raises :class:`URLRejected`; an allowed one that cannot be reached or does not answer in time
+raises its subclass :class:`Unreachable` (a sender may retry that, never the former).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import socket
 import time
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
+from typing import Iterable
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -54,6 +59,10 @@ class URLRejected(InvalidInput):
 
     code = "url_rejected"
     title = "URL rejected"
+
+
+class Unreachable(URLRejected):
+    """An allowed URL whose server could not be reached or did not answer in time (may work later)."""
 
 
 @dataclass(frozen=True)
@@ -114,9 +123,9 @@ def blocked_reason(ip: IPAddress) -> str | None:
     return None
 
 
-def _reject(field: str, url: str, reason: str, hint: str | None = None) -> URLRejected:
-    return URLRejected(f"{field} {_short(url)!s} was refused: {reason}", field=field, value=url,
-                       hint=hint or "Give a public http(s) URL of the video file.")
+def _reject(field: str, url: str, reason: str, hint: str | None = None, kind: type = URLRejected) -> URLRejected:
+    return kind(f"{field} {_short(url)!s} was refused: {reason}", field=field, value=url,
+                hint=hint or "Give a public http(s) URL of the video file.")
 
 
 def _size(n: int) -> str:
@@ -186,7 +195,7 @@ def resolve_checked(host: str, port: int, *, field: str, url: str, policy: Polic
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise _reject(field, url, f"the host name {host!r} does not resolve ({exc.strerror})",
-                      "Check the spelling of the URL.") from None
+                      "Check the spelling of the URL.", Unreachable) from None  # may be a DNS hiccup
     if not infos:
         raise _reject(field, url, f"the host name {host!r} has no addresses")
     for *_, sockaddr in infos:
@@ -228,7 +237,7 @@ def _connection_classes(field: str, url_ref: list[str], policy: Policy):
                 last_error = exc
                 sock.close()
         raise _reject(field, url_ref[0], f"could not connect to {self.host}:{self.port} ({last_error})",
-                      "Check that the URL is reachable from the server.")
+                      "Check that the URL is reachable from the server.", Unreachable)
 
     class GuardedHTTPConnection(HTTPConnection):
         _new_conn = new_conn
@@ -283,9 +292,9 @@ def _open(manager, method, url, *, field, deadline, total_s, body=None, headers=
         raise
     except Urllib3HTTPError as exc:
         if time.monotonic() >= deadline or "timed out" in str(exc).lower():
-            raise _reject(field, url, f"the server did not answer within {total_s:g} s") from None
+            raise _reject(field, url, f"the server did not answer within {total_s:g} s", kind=Unreachable) from None
         raise _reject(field, url, f"the request failed ({type(exc).__name__}: {exc})",
-                      "Check that the URL is reachable from the server.") from None
+                      "Check that the URL is reachable from the server.", Unreachable) from None
 
 
 def fetch(url: str, dest: str | Path, *, field: str = "video_url", max_bytes: int, timeout_s: float = 60.0,
@@ -360,10 +369,11 @@ def fetch(url: str, dest: str | Path, *, field: str = "video_url", max_bytes: in
         manager.clear()
 
 
-def send(url: str, method: str = "POST", *, body: bytes | None = None, headers: dict[str, str] | None = None,
-         field: str = "callback_url", timeout_s: float = 10.0, max_response_bytes: int = 64 * 1024,
-         allow_private: bool = False, policy: Policy | None = None) -> Response:
-    """One request to a user-supplied URL (webhooks): checked at connect time, no redirects followed."""
+def send(url: str, method: str = "POST", *, body: bytes | Iterable[bytes] | None = None,
+         headers: dict[str, str] | None = None, field: str = "callback_url", timeout_s: float = 10.0,
+         max_response_bytes: int = 64 * 1024, allow_private: bool = False, policy: Policy | None = None) -> Response:
+    """One request to a user-supplied URL (webhooks): checked at connect time, no redirects followed. An iterable
+    ``body`` is streamed; give its ``Content-Length`` in ``headers`` (else it is sent chunked)."""
     policy = _policy(policy, allow_private)
     deadline = time.monotonic() + timeout_s
     parse_url(url, field=field, policy=policy)
@@ -389,5 +399,5 @@ def send(url: str, method: str = "POST", *, body: bytes | None = None, headers: 
         manager.clear()
 
 
-__all__ = ["Policy", "URLRejected", "blocked_reason", "parse_url", "resolve_checked", "validate_url", "fetch", "send",
-           "FetchResult", "Response"]
+__all__ = ["Policy", "URLRejected", "Unreachable", "blocked_reason", "parse_url", "resolve_checked", "validate_url",
+           "fetch", "send", "FetchResult", "Response"]

@@ -66,7 +66,9 @@ class Settings:
     sync_wait_s: float = 900.0  # POST /generate waits this long for the video before answering 202
     webhook_secret: str = ""  # Standard Webhooks secret ("whsec_..." base64); empty = generated and stored
     webhook_max_attempts: int = 6  # exponential backoff 1, 2, 4, 8, 16 s...
-    webhook_timeout_s: float = 10.0
+    webhook_timeout_s: float = 10.0  # per delivery attempt (webhooks and the push to send_url)
+    # the first prototype's result push: every succeeded job with a client `id` POSTs `id` + the MP4 (multipart) here
+    send_url: str = ""  # e.g. https://site/senddata; empty = no push. Private addresses need url_allow_networks
 
     # --- generation --------------------------------------------------------------------------------------------
     device: str = "auto"  # auto | cpu | cuda | cuda:N

@@ -1,4 +1,6 @@
-"""Webhooks: when a job with a ``callback_url`` ends (succeeded, failed, canceled), POST its job JSON there.
+"""Webhooks: when a job with a ``callback_url`` ends (succeeded, failed, canceled), POST its job JSON there; and the
+first prototype's result push: when a job with a client ``id`` succeeds and ``settings.send_url`` is set, POST there
+``multipart/form-data`` with the text field ``id`` and the file field ``video`` (result.mp4, streamed from disk).
 
 Signed with the Standard Webhooks scheme (https://www.standardwebhooks.com): headers ``webhook-id`` (the same on
 every retry of one event, for de-duplication), ``webhook-timestamp`` (unix seconds of this attempt) and
@@ -6,12 +8,15 @@ every retry of one event, for de-duplication), ``webhook-timestamp`` (unix secon
 secret ``whsec_<base64>``. The secret is ``settings.webhook_secret`` or, when empty, generated once and kept in
 ``<data_dir>/webhook_secret`` (shared by every node through the data folder).
 
-Delivery design: a transactional outbox in the job table (``jobs.outbox``) plus one dispatcher thread in every
-``serve`` process. The UPDATE that finishes a job also marks its webhook ``pending``, so a notification survives any
-restart, and the GPU worker never waits on someone's slow endpoint: it only writes a row. The dispatcher leases one
-attempt at a time (a conditional UPDATE, so two API nodes never send the same attempt), sends it through the SSRF
-guard (``text2video.netguard``: every address checked at connect time, no redirects), and on failure schedules the
-next attempt with exponential backoff (1, 2, 4, 8, 16 s... up to ``webhook_max_attempts``). A separate Celery queue
+Both are signed the same way (the push's signature covers its multipart body) and go through the same outbox.
+
+Delivery design: a transactional outbox (``jobs.outbox``: one row per job and kind) plus one dispatcher thread in
+every ``serve`` process. The transaction that finishes a job also makes its deliveries due, so a notification
+survives any restart, and the GPU worker never waits on someone's slow endpoint: it only writes a row. The
+dispatcher leases one attempt at a time (a conditional UPDATE, so two API nodes never send the same attempt), sends
+it through the SSRF guard (``text2video.netguard``: every address checked at connect time, no redirects), and on
+failure schedules the next attempt with exponential backoff (1, 2, 4, 8, 16 s... up to ``webhook_max_attempts``);
+an address the policy refuses is given up at once, an unreachable or slow receiver is retried. A separate Celery queue
 would need its own consumer process and still a retry schedule; the outbox needs neither. The body is the job JSON
 made by the function the dispatcher is given (``serve`` passes the API's ``links.job_document`` with its public URL):
 this module knows no URLs.
@@ -31,13 +36,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from . import netguard
+from . import netguard, storage
 from .exceptions import InvalidInput
-from .jobs.outbox import WebhookOutbox
+from .jobs.outbox import PUSH, Outbox
 from .jobs.store import JobStore
-from .jobs.tables import Job, utcnow
+from .jobs.tables import Delivery, Job, utcnow
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,7 @@ log = logging.getLogger(__name__)
 SECRET_PREFIX = "whsec_"
 SECRET_FILE = "webhook_secret"
 TOLERANCE_S = 300  # receivers should refuse timestamps further than this from their clock
+CHUNK = 1 << 20  # the push streams result.mp4 in pieces this big
 
 
 # --- secret and signature -----------------------------------------------------------------------------------------
@@ -84,11 +90,12 @@ def load_or_create_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The ``webhook-signature`` header value for one message."""
-    content = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(secret_key(secret), content, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes | Iterable[bytes]) -> str:
+    """The ``webhook-signature`` header value for one message (``body`` whole, or its chunks in order)."""
+    mac = hmac.new(secret_key(secret), f"{msg_id}.{timestamp}.".encode(), hashlib.sha256)
+    for chunk in [body] if isinstance(body, bytes) else body:
+        mac.update(chunk)
+    return "v1," + base64.b64encode(mac.digest()).decode()
 
 
 def verify(secret: str, headers: Mapping[str, str], body: bytes, *, tolerance_s: int = TOLERANCE_S,
@@ -123,6 +130,33 @@ def build_message(document: dict[str, Any], secret: str, timestamp: int | None =
                   "webhook-signature": sign(secret, msg_id, timestamp, body)}
 
 
+def build_push(job_id: str, client_id: str, video: Path, secret: str, timestamp: int | None = None
+               ) -> tuple[Iterator[bytes], dict[str, str]]:
+    """Body (multipart: text ``id``, file ``video`` named ``<job id>.mp4``, read from disk as it is sent) and signed
+    headers, with its Content-Length, for one attempt of the prototype's result push."""
+    boundary = secrets.token_hex(16)
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="id"\r\n\r\n{client_id}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="{job_id}.mp4"\r\n'
+            "Content-Type: video/mp4\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    size = video.stat().st_size
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    msg_id = message_id(job_id, PUSH)
+    return _chunks(head, video, tail), {
+        "content-type": f"multipart/form-data; boundary={boundary}",
+        "content-length": str(len(head) + size + len(tail)),
+        "webhook-id": msg_id, "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, msg_id, timestamp, _chunks(head, video, tail))}
+
+
+def _chunks(head: bytes, path: Path, tail: bytes) -> Iterator[bytes]:
+    yield head
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            yield chunk
+    yield tail
+
+
 # --- delivery -----------------------------------------------------------------------------------------------------
 def backoff_s(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
     """Delay before attempt ``attempt + 1``: 1, 2, 4, 8, 16... seconds."""
@@ -130,13 +164,21 @@ def backoff_s(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
 
 
 class WebhookDispatcher:
-    """Delivers due webhooks from the job store's outbox; ``job_json`` makes the body of a job. ``start()`` runs it
-    in a background thread; ``run_once()`` for tests and cron-like use."""
+    """Delivers what the outbox says is due (webhooks and pushes); ``job_json`` makes a webhook's body.
+    ``start()`` runs it in a background thread; ``run_once()`` for tests and cron-like use."""
 
     def __init__(self, store: JobStore, settings: Settings, *, job_json: Callable[[Job], dict[str, Any]],
                  poll_s: float = 0.5, threads: int = 4, backoff_base_s: float = 1.0):
         self.store, self.settings = store, settings
-        self.outbox = WebhookOutbox(store)
+        self.outbox = Outbox(store)
+        self.policy = netguard.Policy.from_settings(settings)
+        if settings.send_url:  # a typo in the setting shows at start, not as failed pushes hours later
+            try:
+                netguard.parse_url(settings.send_url, field="send_url", policy=self.policy)
+            except netguard.URLRejected as exc:
+                exc.hint = ("Set TEXT2VIDEO_SEND_URL to the http(s) page that receives results (e.g. "
+                            "https://site/senddata); a private address also needs TEXT2VIDEO_URL_ALLOW_NETWORKS.")
+                raise
         self.job_json = job_json
         self.poll_s = poll_s
         self.backoff_base_s = backoff_base_s
@@ -144,58 +186,72 @@ class WebhookDispatcher:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._inflight: set[str] = set()
+        self._inflight: set[tuple[str, str]] = set()  # (job id, kind) being sent by this process
         self._lock = threading.Lock()
 
     def run_once(self, wait: bool = True) -> int:
-        """Start delivery of every due webhook; with ``wait`` block until those attempts finish. Returns how many."""
+        """Start every due delivery; with ``wait`` block until those attempts finish. Returns how many."""
         futures = []
-        for job in self.outbox.due():
+        for delivery in self.outbox.due():
+            key = (delivery.job_id, delivery.kind)
             with self._lock:
-                if job.id in self._inflight:
+                if key in self._inflight:
                     continue
             lease = max(60.0, self.settings.webhook_timeout_s * 3)
-            if not self.outbox.lease(job.id, job.webhook_attempts, lease):
+            if not self.outbox.lease(delivery, lease):
                 continue  # another dispatcher took this attempt
             with self._lock:
-                self._inflight.add(job.id)
-            futures.append(self._pool.submit(self._deliver, job.id, job.webhook_attempts + 1))
+                self._inflight.add(key)
+            futures.append(self._pool.submit(self._deliver, delivery))
         if wait:
             for f in futures:
                 f.result()
         return len(futures)
 
-    def _deliver(self, job_id: str, attempt: int) -> None:
+    def _deliver(self, delivery: Delivery) -> None:
+        attempt, what = delivery.attempts + 1, f"{delivery.kind} for job {delivery.job_id}"
         try:
-            job = self.store.get(job_id)
-            if job is None or not job.callback_url:
-                return
-            body, headers = build_message(self.job_json(job), self.secret)
+            job = self.store.get(delivery.job_id)
+            if job is None:
+                return  # deleted meanwhile: its deliveries went with it
             try:
-                response = netguard.send(job.callback_url, "POST", body=body, headers=headers, field="callback_url",
-                                         timeout_s=self.settings.webhook_timeout_s,
-                                         policy=netguard.Policy.from_settings(self.settings))
+                response = self._send(delivery, job)
                 ok, error, permanent = 200 <= response.status < 300, f"HTTP {response.status}", False
+            except netguard.Unreachable as exc:  # connection refused, timeout, DNS: retry later
+                ok, error, permanent = False, str(exc), False
             except netguard.URLRejected as exc:
                 ok, error, permanent = False, str(exc), True  # the address is forbidden: retrying cannot help
-            except Exception as exc:  # noqa: BLE001 - connection refused, timeout, DNS: retry later
+            except FileNotFoundError as exc:
+                ok, error, permanent = False, f"{Path(exc.filename).name} is missing", True
+            except Exception as exc:  # noqa: BLE001 - anything else: retry later
                 ok, error, permanent = False, f"{type(exc).__name__}: {exc}", False
             if ok:
-                self.outbox.record(job_id, "delivered")
-                log.info("webhook for job %s delivered (attempt %d)", job_id, attempt)
+                self.outbox.record(delivery, "delivered")
+                log.info("%s delivered (attempt %d)", what, attempt)
             elif permanent or attempt >= self.settings.webhook_max_attempts:
-                self.outbox.record(job_id, "failed", error=f"attempt {attempt}: {error}")
-                log.warning("webhook for job %s given up after %d attempts: %s", job_id, attempt, error)
+                self.outbox.record(delivery, "failed", error=f"attempt {attempt}: {error}")
+                log.warning("%s given up after %d attempts: %s", what, attempt, error)
             else:
                 delay = backoff_s(attempt, self.backoff_base_s)
-                self.outbox.record(job_id, "pending", next_at=utcnow() + timedelta(seconds=delay),
-                                          error=f"attempt {attempt}: {error}")
-                log.info("webhook for job %s failed (attempt %d: %s); next in %.0f s", job_id, attempt, error, delay)
+                self.outbox.record(delivery, "pending", next_at=utcnow() + timedelta(seconds=delay),
+                                   error=f"attempt {attempt}: {error}")
+                log.info("%s failed (attempt %d: %s); next in %.0f s", what, attempt, error, delay)
         except Exception:  # noqa: BLE001 - never kill the pool thread; the lease expires and it is retried
-            log.exception("webhook delivery for job %s crashed", job_id)
+            log.exception("%s: delivery crashed", what)
         finally:
             with self._lock:
-                self._inflight.discard(job_id)
+                self._inflight.discard((delivery.job_id, delivery.kind))
+
+    def _send(self, delivery: Delivery, job: Job) -> netguard.Response:
+        if delivery.kind == PUSH:
+            body, headers = build_push(job.id, str((job.params or {}).get("client_id", "")),
+                                       storage.job_file(self.settings, job.id, "result.mp4"), self.secret)
+            field = "send_url"
+        else:
+            body, headers = build_message(self.job_json(job), self.secret)
+            field = "callback_url"
+        return netguard.send(delivery.url, "POST", body=body, headers=headers, field=field,
+                             timeout_s=self.settings.webhook_timeout_s, policy=self.policy)
 
     def start(self) -> "WebhookDispatcher":
         self._thread = threading.Thread(target=self._loop, name="webhook-dispatcher", daemon=True)
@@ -216,5 +272,6 @@ class WebhookDispatcher:
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
-__all__ = ["generate_secret", "load_or_create_secret", "sign", "verify", "build_message", "WebhookDispatcher",
+__all__ = ["generate_secret", "load_or_create_secret", "sign", "verify", "build_message", "build_push",
+           "WebhookDispatcher",
            "backoff_s", "message_id", "SECRET_PREFIX"]

@@ -18,7 +18,7 @@ from text2video.jobs.queue import enqueue
 from text2video.jobs.status import JobStatus
 from text2video.jobs.store import JobStore
 
-from tests.service import make_settings, race_to_claim, wait_for
+from tests.service import check_upgrade_from_version_1, make_settings, race_to_claim, wait_for
 
 pytestmark = pytest.mark.services
 
@@ -73,6 +73,19 @@ def pg_store(pg_url):
         conn.execute(text("DELETE FROM t2v_jobs"))
         conn.execute(text("DELETE FROM t2v_workers"))
     store.dispose()
+
+
+def test_postgres_version_1_database_upgraded_in_place(pg_url):
+    psycopg = pytest.importorskip("psycopg")
+    name = f"t2v_test_{uuid.uuid4().hex[:10]}"  # an empty database of its own: the old tables are made by hand
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        check_upgrade_from_version_1(admin.rsplit("/", 1)[0] + "/" + name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_postgres_store_crud_paging_and_cancel(pg_store):

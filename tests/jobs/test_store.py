@@ -11,12 +11,12 @@ import pytest
 from text2video.exceptions import Conflict, NotFound, ServiceUnavailable
 from text2video.jobs.status import JobStage, JobStatus
 from text2video.api.links import job_document
-from text2video.jobs.outbox import WebhookOutbox
+from text2video.jobs.outbox import Outbox
 from text2video.jobs.store import JobStore
 from text2video.jobs.tables import SCHEMA_VERSION, utcnow
 from text2video.jobs.workers import WorkerRegistry, describe_exit
 
-from tests.service import race_to_claim
+from tests.service import check_upgrade_from_version_1, race_to_claim
 
 
 def new_job(store, prompt="a girl dancing", **kw):
@@ -180,18 +180,35 @@ def test_describe_exit():
     assert "unknown" in describe_exit(None)
 
 
-def test_webhook_outbox_marked_in_the_finishing_update(store):
-    with_hook = new_job(store, callback_url="https://example.org/h")
-    without = new_job(store)
-    for j in (with_hook, without):
+def test_deliveries_become_due_in_the_finishing_transaction(store):
+    both = {"callback_url": "https://example.org/h", "push_url": "https://site.example/senddata"}
+    failed, succeeded, without = new_job(store, **both), new_job(store, **both), new_job(store)
+    assert {d.kind: d.status for d in store.get(failed.id).deliveries} == {"push": "scheduled",
+                                                                          "webhook": "scheduled"}
+    assert Outbox(store).due() == []  # nothing is owed while the jobs run
+    for j in (failed, succeeded, without):
         store.claim(j.id, "w", 1)
-        store.mark_failed(j.id, "no_person", "nobody there", worker="w")
-    assert store.get(with_hook.id).webhook_status == "pending"
-    assert store.get(without.id).webhook_status is None
-    queued = new_job(store, callback_url="https://example.org/h")
+    store.mark_failed(failed.id, "no_person", "nobody there", worker="w")
+    store.mark_succeeded(succeeded.id, "w", files=["result.mp4"])
+    store.mark_succeeded(without.id, "w")
+    assert {d.kind: d.status for d in store.get(failed.id).deliveries} == {"push": "skipped", "webhook": "pending"}
+    assert {d.kind: d.status for d in store.get(succeeded.id).deliveries} == {"push": "pending",
+                                                                             "webhook": "pending"}
+    assert store.get(without.id).deliveries == [] and job_document(store.get(without.id))["deliveries"] == {}
+    queued = new_job(store, **both)
     store.request_cancel(queued.id)
-    assert store.get(queued.id).webhook_status == "pending"
-    assert {j.id for j in WebhookOutbox(store).due()} == {with_hook.id, queued.id}
+    assert {d.kind: d.status for d in store.get(queued.id).deliveries} == {"push": "skipped", "webhook": "pending"}
+    assert {(d.job_id, d.kind) for d in Outbox(store).due()} == {
+        (failed.id, "webhook"), (succeeded.id, "webhook"), (succeeded.id, "push"), (queued.id, "webhook")}
+    assert job_document(store.get(succeeded.id))["deliveries"]["push"] == {
+        "status": "pending", "attempts": 0, "error": None,
+        "next_attempt_at": job_document(store.get(succeeded.id))["finished_at"]}
+    assert store.delete(succeeded.id) and {d.job_id for d in Outbox(store).due()} == {failed.id, queued.id}
+
+
+def test_version_1_database_upgraded_in_place(service_settings):
+    service_settings.data_dir.mkdir(parents=True)
+    check_upgrade_from_version_1(service_settings.database_url)
 
 
 def test_sqlite_is_wal_and_schema_version_is_checked(store, service_settings):

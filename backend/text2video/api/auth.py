@@ -1,4 +1,6 @@
-"""API keys: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, compared in constant time.
+"""API keys: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, compared in constant time. HTTP Basic with
+the key as the password is accepted too: a client that can only be given a URL (the first prototype's frontend,
+``https://t2v:<key>@host/``) sends its credentials that way.
 
 Required on every API route whenever ``settings.api_key_list`` is non-empty (``serve --tunnel`` generates one, so a
 public URL is never open). Jobs remember a short hash of the key that created them (``api_key_id``), which scopes
@@ -11,6 +13,8 @@ other file.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import time
@@ -35,6 +39,11 @@ def presented_key() -> str | None:
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
+    if header[:6].lower() == "basic ":
+        try:
+            return base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")[2] or None
+        except (binascii.Error, UnicodeDecodeError):
+            return None
     return (request.headers.get("X-API-Key") or "").strip() or None
 
 

@@ -1,16 +1,17 @@
-"""Helpers shared by the views: the job JSON with signed file links, ``get_job_or_404``, ``Prefer: wait``."""
+"""Helpers shared by the views: the job JSON with signed file links and its response, ``get_job_or_404``,
+``Prefer: wait``."""
 
 from __future__ import annotations
 
 import re
 import time
 
-from flask import g, request
+from flask import Response, g, jsonify, request
 
 from ..exceptions import NotFound
 from ..jobs.tables import Job
 from .auth import auth_enabled, authenticate, sign_file_url
-from .links import job_document
+from .links import job_document, job_location
 from .services import services
 
 MAX_PREFER_WAIT_S = 60
@@ -24,6 +25,18 @@ def job_json(job: Job) -> dict:
     if auth_enabled():
         data["files"] = {name: sign_file_url(url, job.id, name) for name, url in data["files"].items()}
     return data
+
+
+def job_response(job: Job, status: int, waited: int | None = None) -> Response:
+    """The job JSON with its ``Location`` (and ``Retry-After`` while it runs)."""
+    resp = jsonify(job_json(job))
+    resp.status_code = status
+    resp.headers["Location"] = job_location(job.id)
+    if waited is not None:
+        resp.headers["Preference-Applied"] = f"wait={waited}"
+    if not job.finished:
+        resp.headers["Retry-After"] = "2"  # a polite polling interval
+    return resp
 
 
 def get_job_or_404(job_id: str) -> Job:
@@ -65,4 +78,5 @@ def wait_until_finished(job: Job, seconds: float) -> Job:
     return job
 
 
-__all__ = ["job_json", "get_job_or_404", "prefer_wait", "wait_until_finished", "MAX_PREFER_WAIT_S", "client_gone"]
+__all__ = ["job_json", "job_response", "get_job_or_404", "prefer_wait", "wait_until_finished", "MAX_PREFER_WAIT_S",
+           "client_gone"]

@@ -1,5 +1,5 @@
-"""Turning a submission (multipart form or JSON) into a stored, probed, queued job. Shared by POST /api/v1/jobs
-and POST /generate.
+"""Turning a submission (multipart form or JSON) into a stored, probed, queued job. Shared by POST /api/v1/jobs,
+POST /generate and POST / (the last two read the first prototype's form: ``read_submission(legacy=True)``).
 
 Order matters: validate every field first (cheap, all errors at once), then check capacity (disk floor, per-key
 limit), then store the video under a generated name in a fresh job folder and PROBE it (a real decode, not the
@@ -150,7 +150,8 @@ def create_job(sub: Submission, api_key_id: str | None) -> Job:
             result.path.rename(folder / input_name)
         _probe(folder / input_name, field)  # a real decode: a renamed text file never reaches a worker
         job = svc.store.create(dict(req.params), input_name, req.prompt, req.negative_prompt, api_key_id=api_key_id,
-                               callback_url=req.callback_url, video_url=req.video_url, job_id=job_id)
+                               callback_url=req.callback_url, video_url=req.video_url, job_id=job_id,
+                               push_url=_push_url(req, settings.send_url))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -163,6 +164,11 @@ def create_job(sub: Submission, api_key_id: str | None) -> Job:
     log.info("job %s queued (%s, key %s)", job.id, "upload" if sub.upload is not None else "url",
              api_key_id or "-")
     return job
+
+
+def _push_url(req: JobRequest, send_url: str) -> str | None:
+    """Where the result goes when the job succeeds: the prototype's ``send_url``, for a job with its client ``id``."""
+    return (send_url or None) if "client_id" in req.params else None
 
 
 def _probe(path: Path, field: str):

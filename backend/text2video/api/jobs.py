@@ -8,26 +8,14 @@ from .. import storage
 from ..exceptions import Conflict, InvalidInput, NotFound
 from ..jobs.status import JobStatus
 from .auth import auth_enabled, authenticate, check_file_access, require_key
-from .common import get_job_or_404, job_json, prefer_wait, wait_until_finished
+from .common import get_job_or_404, job_json, job_response, prefer_wait, wait_until_finished
 from .intake import create_job, read_submission
-from .links import job_location
 from .services import get_settings, get_store
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
 
 CONTENT_TYPES = {".mp4": "video/mp4", ".gif": "image/gif", ".json": "application/json"}
 MAX_PER_PAGE = 100
-
-
-def _job_response(job, status: int, waited: int | None = None) -> Response:
-    resp = jsonify(job_json(job))
-    resp.status_code = status
-    resp.headers["Location"] = job_location(job.id)
-    if waited is not None:
-        resp.headers["Preference-Applied"] = f"wait={waited}"
-    if not job.finished:
-        resp.headers["Retry-After"] = "2"  # a polite polling interval
-    return resp
 
 
 @bp.post("")
@@ -40,7 +28,7 @@ def create():
     wait = prefer_wait()
     if wait:
         job = wait_until_finished(job, wait)
-    return _job_response(job, 200 if job.finished else 202, wait)
+    return job_response(job, 200 if job.finished else 202, wait)
 
 
 @bp.get("")
@@ -86,7 +74,7 @@ def show(job_id: str):
     wait = prefer_wait()
     if wait and not job.finished:
         job = wait_until_finished(job, wait)
-    return _job_response(job, 200, wait)
+    return job_response(job, 200, wait)
 
 
 @bp.post("/<job_id>/cancel")
@@ -98,7 +86,7 @@ def cancel(job_id: str):
         raise Conflict(f"job {job_id} has already {job.status.value}; it cannot be canceled", field="id",
                        value=job_id, hint="Only queued or running jobs can be canceled.")
     job = get_store().request_cancel(job_id)
-    return _job_response(job, 202)
+    return job_response(job, 202)
 
 
 @bp.delete("/<job_id>")

@@ -153,6 +153,20 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                     "responses": {"200": {"description": "HTML", "content": {"text/html": {
                         "schema": {"type": "string"}}}}}},
         },
+        "/": {
+            "post": {
+                "operationId": "submitPrototypeForm", "tags": ["jobs"],
+                "summary": "Submit a job with the first prototype's form (answers at once)",
+                "description": "The first prototype's frontend posts here: `id` (kept as params.client_id), `prompt`, "
+                               "`video` (a URL or a file), `lang` 1/0, optionally `step`/`guidance_scale`; every "
+                               "name /generate takes. 202 with the job at once, never waiting for the video. With "
+                               "TEXT2VIDEO_SEND_URL set, a job with an `id` that succeeds is POSTed there "
+                               "(multipart `id` + `video` file, Standard Webhooks signature headers); its state is "
+                               "the job's `deliveries.push`. GET / is the web UI.",
+                "requestBody": legacy_body,
+                "responses": {"202": _job_response("Queued", True), **_errors(400, 401, 413, 415, 422, 429, 503)},
+            },
+        },
         "/generate": {
             "post": {
                 "operationId": "generateSync", "tags": ["jobs"], "summary": "Generate and wait (synchronous)",

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from ..jobs.store import JobStore
-from ..jobs.tables import Job
+from ..jobs.tables import Delivery, Job
 from ..settings import Settings
 
 EXTENSION = "text2video"
@@ -26,6 +26,7 @@ class Services:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _read_engine: Any = None
     _read_query: Any = None
+    _deliveries_query: Any = None
 
     def __post_init__(self) -> None:
         # Status polls are the hot path (many clients, a few times a second each). The store opens a fresh SQLite
@@ -48,8 +49,10 @@ class Services:
                 cur.close()
 
             self._read_engine = engine
-            table = Job.__table__
+            table, deliveries = Job.__table__, Delivery.__table__
             self._read_query = select(table).where(table.c.id == bindparam("job_id"))
+            self._deliveries_query = (select(deliveries).where(deliveries.c.job_id == bindparam("job_id"))
+                                      .order_by(deliveries.c.kind))
 
     def read_job(self, job_id: str):
         """The job row by id, or None: the fast read path for status polls (a read-only snapshot with the
@@ -58,7 +61,9 @@ class Services:
             return self.store.get(job_id)
         with self._read_engine.connect() as conn:  # the read transaction ends here: no stale snapshot
             row = conn.execute(self._read_query, {"job_id": job_id}).mappings().first()
-        return JobSnapshot(row) if row is not None else None
+            if row is None:
+                return None
+            return JobSnapshot(row, conn.execute(self._deliveries_query, {"job_id": job_id}).all())
 
     @property
     def celery(self):
@@ -78,8 +83,9 @@ class Services:
 class JobSnapshot:
     """A job row read without the ORM; behaves like a detached :class:`Job` for reading."""
 
-    def __init__(self, row) -> None:  # noqa: ANN001 - a RowMapping
+    def __init__(self, row, deliveries) -> None:  # noqa: ANN001 - a RowMapping, Rows of t2v_deliveries
         self.__dict__.update(row)
+        self.deliveries = deliveries
 
     finished = Job.finished
     error = Job.error

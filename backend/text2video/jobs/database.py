@@ -1,4 +1,5 @@
-"""The connection to the job database, shared by the job store, the webhook outbox and the worker registry.
+"""The connection to the job database, shared by the job store, the outbox and the worker registry; its schema
+version and the in-place upgrades from older versions.
 
 SQLite file in the data folder by default (WAL journal + busy timeout, so the API and the workers can write at the
 same time); any SQLAlchemy URL (``postgresql+psycopg://...``) for several machines.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import Connection, create_engine, event, inspect, select, text, update
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -67,10 +68,12 @@ class Database:
                                          hint="Check TEXT2VIDEO_DATABASE_URL and that the database is reachable.")
         self._add_new_columns()
         with self.session() as s:
-            info = s.get(SchemaInfo, 1)
-            if info is None:
+            if s.get(SchemaInfo, 1) is None:
                 s.add(SchemaInfo(id=1, version=SCHEMA_VERSION))
-            elif info.version != SCHEMA_VERSION:
+        self._upgrade()
+        with self.session() as s:
+            info = s.get(SchemaInfo, 1)
+            if info.version != SCHEMA_VERSION:
                 raise ServiceUnavailable(
                     f"job database {self.engine.url!r} has schema version {info.version}, this code expects "
                     f"{SCHEMA_VERSION}",
@@ -91,11 +94,37 @@ class Database:
                 if column.name not in {c["name"] for c in inspect(self.engine).get_columns(Job.__tablename__)}:
                     raise
 
+    def _upgrade(self) -> None:
+        """Bring an older database to this version in place, one step per transaction (jobs are kept)."""
+        while True:
+            with self.engine.begin() as conn:
+                version = conn.scalar(select(SchemaInfo.version).where(SchemaInfo.id == 1))
+                step = UPGRADES.get(version)
+                if step is None:
+                    return
+                # every process calls this at start: the conditional UPDATE lets exactly one of them run the step
+                if conn.execute(update(SchemaInfo).where(SchemaInfo.id == 1, SchemaInfo.version == version)
+                                .values(version=version + 1)).rowcount:
+                    step(conn)
+
     def _tables_exist(self) -> bool:
         return inspect(self.engine).has_table(Job.__tablename__)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
+
+def _deliveries_from_job_columns(conn: Connection) -> None:
+    """1 -> 2: the webhook state moves from job columns into t2v_deliveries rows (just made by create_all)."""
+    conn.execute(text(
+        "INSERT INTO t2v_deliveries (job_id, kind, url, status, attempts, next_at, error) "
+        "SELECT id, 'webhook', callback_url, COALESCE(webhook_status, 'scheduled'), webhook_attempts, "
+        "webhook_next_at, webhook_error FROM t2v_jobs WHERE callback_url IS NOT NULL"))
+    conn.execute(text("DROP INDEX IF EXISTS ix_t2v_jobs_webhook_status"))  # SQLite drops no indexed column
+    for column in ("callback_url", "webhook_status", "webhook_attempts", "webhook_next_at", "webhook_error"):
+        conn.execute(text(f"ALTER TABLE t2v_jobs DROP COLUMN {column}"))
+
+
+UPGRADES = {1: _deliveries_from_job_columns}  # stored version -> the step to the next one
 
 __all__ = ["Database", "make_engine"]

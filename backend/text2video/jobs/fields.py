@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from .outbox import describe
 from .status import JobStage, JobStatus
 from .tables import isoformat
 
@@ -24,6 +25,9 @@ class Field:
 _NULLABLE_STR = {"type": ["string", "null"]}
 _TIME = {"type": "string", "format": "date-time"}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+_DELIVERY = {"type": "object", "required": ["status", "attempts"], "properties": {
+    "status": {"type": "string", "enum": ["scheduled", "pending", "delivering", "delivered", "failed", "skipped"]},
+    "attempts": {"type": "integer"}, "error": _NULLABLE_STR, "next_attempt_at": _NULLABLE_TIME}}
 _ERROR = {"oneOf": [{"type": "null"}, {"type": "object", "required": ["code", "message"], "properties": {
     "code": {"type": "string"}, "message": {"type": "string"}}}]}
 
@@ -76,6 +80,10 @@ JOB_FIELDS: dict[str, Field] = {
     "error": Field(lambda j: j.error, _ERROR),
     "cancel_requested": Field(lambda j: bool(j.cancel_requested), {"type": "boolean"}),
     "attempts": Field(lambda j: j.attempts or 0, {"type": "integer"}),
+    "deliveries": Field(lambda j: {d.kind: describe(d) for d in j.deliveries or ()}, {
+        "type": "object", "properties": {"webhook": _DELIVERY, "push": _DELIVERY}, "additionalProperties": False,
+        "description": "What the job still owes or has sent: `webhook` (to its callback_url), `push` (its MP4 to "
+                       "the server's TEXT2VIDEO_SEND_URL, for a succeeded job with a client `id`)"}),
 }
 
 

@@ -2,8 +2,8 @@
 
 Every state change that can race (a worker claiming a job, a cancel arriving while it starts, a reaper recovering a
 dead worker's job) is ONE conditional ``UPDATE ... WHERE status = ...``: the database decides who wins, so a job runs
-exactly once even when its message is delivered twice. The UPDATE that finishes a job also puts it in the webhook
-outbox (:mod:`text2video.jobs.outbox`) when it has a callback URL.
+exactly once even when its message is delivered twice. The transaction that finishes a job also makes its deliveries
+(webhook, push: :mod:`text2video.jobs.outbox`) due.
 
 The store returns detached :class:`~text2video.jobs.tables.Job` rows (plain snapshots) and knows no URLs: the job
 JSON is built from :mod:`text2video.jobs.fields`, its links by the API.
@@ -19,9 +19,9 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..exceptions import Conflict, NotFound
-from .database import Database
-from .outbox import DONE, enters_outbox
 from ..messages import Message, items_of
+from . import outbox
+from .database import Database
 from .status import JobStage, JobStatus
 from .tables import Job, utcnow
 from .workers import describe_exit
@@ -31,18 +31,20 @@ FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
 class JobStore(Database):
-    """All reads and writes of job rows (the webhook columns: :class:`~text2video.jobs.outbox.WebhookOutbox`)."""
+    """All reads and writes of job rows (their deliveries: :class:`~text2video.jobs.outbox.Outbox`)."""
 
     # --- API side ---------------------------------------------------------------------------------------------
     def create(self, params: dict, input_file: str | None, prompt: str, negative_prompt: str | None = None,
                api_key_id: str | None = None, callback_url: str | None = None, video_url: str | None = None,
-               job_id: str | None = None) -> Job:
+               job_id: str | None = None, push_url: str | None = None) -> Job:
+        """A queued job; ``callback_url`` (webhook) and ``push_url`` (its MP4, if it succeeds) are owed at its end."""
         now = utcnow()
         job = Job(id=job_id or uuid.uuid4().hex, status=JobStatus.QUEUED, params=dict(params or {}),
                   input_file=input_file, prompt=prompt, negative_prompt=negative_prompt, api_key_id=api_key_id,
-                  callback_url=callback_url, video_url=video_url, files=[], warnings=[], progress=0.0, step=0,
+                  video_url=video_url, files=[], warnings=[], progress=0.0, step=0,
                   total_steps=int((params or {}).get("steps") or 0), attempts=0, cancel_requested=False,
-                  demo=False, created_at=now, updated_at=now)
+                  demo=False, created_at=now, updated_at=now,
+                  deliveries=outbox.new_deliveries({outbox.WEBHOOK: callback_url, outbox.PUSH: push_url}))
         with self.session() as s:
             s.add(job)
         return job
@@ -79,9 +81,11 @@ class JobStore(Database):
         with self.session() as s:
             done = s.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED).values(
                 status=JobStatus.CANCELED, cancel_requested=True, finished_at=now, updated_at=now, stage=None,
-                eta_seconds=None, error_code="canceled", error_message="Canceled by request before it started.",
-                webhook_status=enters_outbox(), webhook_next_at=now)).rowcount
-            if not done:
+                eta_seconds=None, error_code="canceled", error_message="Canceled by request before it started."
+            )).rowcount
+            if done:
+                outbox.release(s, job_id, JobStatus.CANCELED, now)
+            else:
                 s.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING).values(
                     cancel_requested=True, updated_at=now))
             job = s.get(Job, job_id)
@@ -206,14 +210,16 @@ class JobStore(Database):
         return self._finish(job_id, worker, values, from_status=ACTIVE if worker is None else (JobStatus.RUNNING,))
 
     def _finish(self, job_id: str, worker: str | None, values: dict, from_status=(JobStatus.RUNNING,)) -> bool:
-        values = dict(values, webhook_status=enters_outbox(), webhook_next_at=values["finished_at"])
         with self.session() as s:
             self._merge_lists(s, job_id, values)
         cond = [Job.id == job_id, Job.status.in_(from_status)]
         if worker is not None:
             cond.append(Job.worker == worker)
         with self.session() as s:
-            return bool(s.execute(update(Job).where(*cond).values(**values)).rowcount)
+            done = bool(s.execute(update(Job).where(*cond).values(**values)).rowcount)
+            if done:
+                outbox.release(s, job_id, values["status"], values["finished_at"])
+            return done
 
     def recover_lost(self, job_id: str, *, exit_code: int | None, max_retries: int, worker: str | None = None,
                      worker_pid: int | None = None, reason: str | None = None, count_attempt: bool = True
@@ -240,8 +246,7 @@ class JobStore(Database):
             texts = {}
             if job.cancel_requested:
                 values = {"status": JobStatus.CANCELED, "finished_at": now, "error_code": "canceled",
-                          "error_message": "Canceled by request (its worker stopped).", "eta_seconds": None,
-                          "webhook_status": enters_outbox(), "webhook_next_at": now}
+                          "error_message": "Canceled by request (its worker stopped).", "eta_seconds": None}
                 outcome = "canceled"
             elif attempts <= max_retries:
                 retrying = Message("job.retrying", attempt=job.attempts, reason=reason)
@@ -254,14 +259,15 @@ class JobStore(Database):
                 lost = Message("job.worker_lost" if job.attempts == 1 else "job.worker_lost_many", reason=reason,
                                attempts=job.attempts)
                 values = {"status": JobStatus.FAILED, "finished_at": now, "eta_seconds": None,
-                          "error_code": "worker_lost", "attempts": attempts, "error_message": lost,
-                          "webhook_status": enters_outbox(), "webhook_next_at": now}
+                          "error_code": "worker_lost", "attempts": attempts, "error_message": lost}
                 texts = _coded_texts(lost)
                 outcome = "failed"
             if texts:
                 values["texts"] = {**(job.texts or {}), **texts}
             values["updated_at"] = now
             done = s.execute(update(Job).where(*cond, Job.attempts == job.attempts).values(**values)).rowcount
+            if done and outcome != "requeued":
+                outbox.release(s, job_id, values["status"], now)
         return outcome if done else None
 
     def running_jobs(self, worker: str | None = None, worker_pid: int | None = None) -> list[Job]:
@@ -290,8 +296,7 @@ class JobStore(Database):
     def expired(self, older_than_days: float, limit: int = 500) -> list[Job]:
         """Finished jobs whose ``finished_at`` is older than the retention period (oldest first)."""
         before = utcnow() - timedelta(days=older_than_days)
-        query = (select(Job).where(Job.status.in_(FINISHED), Job.finished_at < before,
-                                   or_(Job.webhook_status.is_(None), Job.webhook_status.in_(DONE)))
+        query = (select(Job).where(Job.status.in_(FINISHED), Job.finished_at < before, outbox.owes_nothing())
                  .order_by(Job.finished_at).limit(limit))
         with self.session() as s:
             return list(s.scalars(query))

@@ -1,4 +1,4 @@
-"""The job database's tables (SQLAlchemy ORM): jobs (with their webhook outbox columns), workers, schema version.
+"""The job database's tables (SQLAlchemy ORM): jobs, their deliveries (the outbox), workers, schema version.
 
 Column and table names are the stored format: renaming one needs a new :data:`SCHEMA_VERSION`. The JSON form of a
 job is built from :mod:`text2video.jobs.fields`, not here.
@@ -10,15 +10,15 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from .status import JobStage, JobStatus
 
 # Bump when a column changes; create_tables() refuses to run against a database with another version instead of
 # failing later with an obscure SQL error.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: webhook state moved from job columns to t2v_deliveries (jobs.database upgrades)
 
 
 def utcnow() -> datetime:
@@ -84,7 +84,6 @@ class Job(Base):
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     api_key_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims by a worker (retries after a lost worker)
     worker: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
@@ -99,16 +98,14 @@ class Job(Base):
     texts: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     fps: Mapped[float | None] = mapped_column(Float, nullable=True)
 
-    # webhook outbox (text2video.jobs.outbox): None | pending | delivering | delivered | failed
-    webhook_status: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
-    webhook_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    webhook_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    webhook_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    # loaded with every job (one extra SELECT per query): the job JSON shows their state
+    deliveries: Mapped[list["Delivery"]] = relationship(lazy="selectin", order_by="Delivery.kind",
+                                                        cascade="all, delete-orphan")
 
     def __repr__(self) -> str:
         return f"<Job {self.id} {self.status.value} attempts={self.attempts}>"
@@ -122,6 +119,26 @@ class Job(Base):
         if not self.error_code:
             return None
         return {"code": self.error_code, "message": self.error_message or ""}
+
+    def delivery(self, kind: str) -> "Delivery | None":
+        return next((d for d in self.deliveries or () if d.kind == kind), None)
+
+
+class Delivery(Base):
+    """One notification a job owes (:mod:`text2video.jobs.outbox`): ``webhook`` (the job JSON to its
+    ``callback_url``) or ``push`` (its MP4 to ``settings.send_url``). Made with the job; the transaction that
+    finishes the job makes it due, so no notification is lost on a restart."""
+
+    __tablename__ = "t2v_deliveries"
+
+    job_id: Mapped[str] = mapped_column(String(32), ForeignKey("t2v_jobs.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    # scheduled (job not finished) | pending | delivering (leased) | delivered | failed (given up) | skipped
+    status: Mapped[str] = mapped_column(String(16), default="scheduled", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # the last failed attempt's reason
 
 
 class WorkerRecord(Base):
@@ -153,4 +170,4 @@ class SchemaInfo(Base):
     version: Mapped[int] = mapped_column(Integer)
 
 
-__all__ = ["Base", "Job", "WorkerRecord", "SchemaInfo", "SCHEMA_VERSION", "utcnow", "isoformat"]
+__all__ = ["Base", "Job", "Delivery", "WorkerRecord", "SchemaInfo", "SCHEMA_VERSION", "utcnow", "isoformat"]
