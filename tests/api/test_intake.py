@@ -12,8 +12,8 @@ import requests
 from tests.api.helpers import HandWorker, base_config, serve_in_thread, store_of
 from text2video.api import create_app
 
-LIMIT = 6
-CLIENTS, EACH = 8, 3
+LIMIT = 20  # the default TEXT2VIDEO_MAX_QUEUED_PER_KEY, and the load of the fault-injection run (issue 13)
+CLIENTS, EACH = 8, 5
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

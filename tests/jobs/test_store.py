@@ -1,4 +1,5 @@
-"""Job store on SQLite: CRUD, paging, cancel rules, exactly-once claim under threads and processes, recovery."""
+"""Job store on SQLite (and PostgreSQL where said): CRUD, paging, cancel rules, the per-key limit under parallel
+creators, exactly-once claim under threads and processes, recovery."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from text2video.exceptions import Conflict, NotFound, ServiceUnavailable
 from text2video.jobs.status import JobStage, JobStatus
 from text2video.api.links import job_document
 from text2video.jobs.outbox import WebhookOutbox
-from text2video.jobs.store import JobStore
-from text2video.jobs.tables import SCHEMA_VERSION, utcnow
+from text2video.jobs.store import JobStore, QueueFull
+from text2video.jobs.tables import SCHEMA_VERSION, Job, utcnow
 from text2video.jobs.workers import WorkerRegistry, describe_exit
 
 from tests.service import race_to_claim
@@ -55,6 +56,51 @@ def test_list_pages_newest_first_and_filters(store):
     assert store.count_active("a") == 3 and store.count_active("b") == 4 and store.count_active(None) == 0
     assert store.queue_depth() == 6
     assert store.count_by_status()["running"] == 1
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'jobs.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    store = JobStore(url)
+    store.create_tables()
+    yield store
+    with store.session() as s:
+        s.query(Job).delete()
+    store.dispose()
+
+
+def test_create_with_a_limit_counts_and_inserts_atomically(any_store):
+    """Rounds of 32 threads (each its own connection) released together, each creating one job of the round's key
+    with a limit of 3: exactly 3 rows per key, every time."""
+    import threading
+
+    def burst(key: str) -> list:
+        outcomes, start = [], threading.Barrier(32)
+
+        def creator() -> None:
+            start.wait()
+            try:
+                outcomes.append(new_job(any_store, api_key_id=key, max_active=3).id)
+            except QueueFull as full:
+                outcomes.append(full.limit)
+
+        threads = [threading.Thread(target=creator) for _ in range(32)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return outcomes
+
+    for key in ("k0", "k1", "k2", "k3", "k4"):
+        outcomes = burst(key)
+        assert any_store.count_active(key) == 3 and outcomes.count(3) == 29, f"{key}: {outcomes}"
+    assert any_store.list(per_page=100)[1] == 15  # a refused job leaves no row
+    created = [j.id for j in any_store.list(per_page=100, api_key_id="k0")[0]]
+    any_store.mark_canceled(created[0])
+    new_job(any_store, api_key_id="k0", max_active=3)  # a finished job frees its slot
+    with pytest.raises(QueueFull):
+        new_job(any_store, api_key_id="k0", max_active=3)
+    new_job(any_store, max_active=3)  # no key: a key of its own
 
 
 def test_cancel_rules(store):

@@ -2,8 +2,9 @@
 
 Every state change that can race (a worker claiming a job, a cancel arriving while it starts, a reaper recovering a
 dead worker's job) is ONE conditional ``UPDATE ... WHERE status = ...``: the database decides who wins, so a job runs
-exactly once even when its message is delivered twice. The UPDATE that finishes a job also puts it in the webhook
-outbox (:mod:`text2video.jobs.outbox`) when it has a callback URL.
+exactly once even when its message is delivered twice. Creating a job under the per-key limit counts and inserts
+in one transaction under a per-key lock (:meth:`JobStore.create`). The UPDATE that finishes a job also puts it in
+the webhook outbox (:mod:`text2video.jobs.outbox`) when it has a callback URL.
 
 The store returns detached :class:`~text2video.jobs.tables.Job` rows (plain snapshots) and knows no URLs: the job
 JSON is built from :mod:`text2video.jobs.fields`, its links by the API.
@@ -11,11 +12,12 @@ JSON is built from :mod:`text2video.jobs.fields`, its links by the API.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ..exceptions import Conflict, NotFound
@@ -30,13 +32,24 @@ ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
+class QueueFull(Exception):
+    """:meth:`JobStore.create` refused a job: its key already has ``limit`` jobs queued or running."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"{limit} jobs queued or running")
+        self.limit = limit
+
+
 class JobStore(Database):
     """All reads and writes of job rows (the webhook columns: :class:`~text2video.jobs.outbox.WebhookOutbox`)."""
 
     # --- API side ---------------------------------------------------------------------------------------------
     def create(self, params: dict, input_file: str | None, prompt: str, negative_prompt: str | None = None,
                api_key_id: str | None = None, callback_url: str | None = None, video_url: str | None = None,
-               job_id: str | None = None) -> Job:
+               job_id: str | None = None, max_active: int = 0) -> Job:
+        """A new queued job. With ``max_active`` > 0 the key's active jobs are counted in the same transaction,
+        under a per-key lock, and over the limit nothing is stored (:class:`QueueFull`): parallel submissions
+        cannot all pass one count."""
         now = utcnow()
         job = Job(id=job_id or uuid.uuid4().hex, status=JobStatus.QUEUED, params=dict(params or {}),
                   input_file=input_file, prompt=prompt, negative_prompt=negative_prompt, api_key_id=api_key_id,
@@ -44,7 +57,12 @@ class JobStore(Database):
                   total_steps=int((params or {}).get("steps") or 0), attempts=0, cancel_requested=False,
                   demo=False, created_at=now, updated_at=now)
         with self.session() as s:
+            if max_active > 0:
+                _lock_key(s, api_key_id)
             s.add(job)
+            s.flush()  # SQLite: this INSERT takes the database's write lock, held to commit (one creator at a time)
+            if max_active > 0 and s.scalar(_active_count(api_key_id)) > max_active:
+                raise QueueFull(max_active)  # rolls the INSERT back
         return job
 
     def get(self, job_id: str) -> Job | None:
@@ -105,10 +123,8 @@ class JobStore(Database):
 
     def count_active(self, api_key_id: str | None) -> int:
         """Queued + running jobs of one API key (None = the unauthenticated user)."""
-        query = select(func.count()).select_from(Job).where(Job.status.in_(ACTIVE))
-        query = query.where(Job.api_key_id.is_(None) if api_key_id is None else Job.api_key_id == api_key_id)
         with self.session() as s:
-            return int(s.scalar(query) or 0)
+            return int(s.scalar(_active_count(api_key_id)) or 0)
 
     def queue_depth(self) -> int:
         with self.session() as s:
@@ -296,6 +312,21 @@ class JobStore(Database):
             return bool(s.execute(update(Job).where(Job.id == job_id).values(**values)).rowcount)
 
 
+def _active_count(api_key_id: str | None):
+    """SELECT count(*) of the queued + running jobs of one API key (None = the unauthenticated user)."""
+    query = select(func.count()).select_from(Job).where(Job.status.in_(ACTIVE))
+    return query.where(Job.api_key_id.is_(None) if api_key_id is None else Job.api_key_id == api_key_id)
+
+
+def _lock_key(s: Session, api_key_id: str | None) -> None:
+    """Serialize job creation per API key until the transaction ends. PostgreSQL (READ COMMITTED) would let two
+    transactions count the same rows: a transaction-scoped advisory lock on the key orders them. SQLite needs none:
+    it has one writer at a time, and the INSERT that follows takes that lock."""
+    if s.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"text2video-queue:{api_key_id or ''}".encode()).digest()
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest[:8], "big", signed=True)})
+
+
 _INFO_FIELDS = {"english_prompt", "language", "pose_summary", "input_kind", "fps", "device", "memory_preset", "demo",
                 "warnings", "files", "params"}
 
@@ -325,4 +356,4 @@ def _merge_names(current: list, new: list) -> list:
     return list(dict.fromkeys([*(current or []), *new]))
 
 
-__all__ = ["JobStore", "ACTIVE", "FINISHED"]
+__all__ = ["JobStore", "QueueFull", "ACTIVE", "FINISHED"]
