@@ -87,6 +87,9 @@ def kill_when_denoising(worker, job_id: str, attempt: int, timeout: float) -> in
     return job.worker_pid
 
 
+PG_ADMIN_URL = os.environ.get("TEXT2VIDEO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
 def reachable(host: str, port: int) -> bool:
     """A TCP server answers on host:port (the optional PostgreSQL / Redis services)."""
     try:

@@ -3,13 +3,12 @@ server subprocesses (the helpers live in tests/service.py)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
 
-from tests.service import (Harness, LiveServer, LiveWorker, make_settings, reachable, start_server_process,
-                           start_worker_process)
+from tests.service import (PG_ADMIN_URL, Harness, LiveServer, LiveWorker, make_settings, reachable,
+                           start_server_process, start_worker_process)
 from text2video.jobs.store import JobStore
 from text2video.settings import Settings
 
@@ -40,8 +39,7 @@ def pg_url():
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
     psycopg = pytest.importorskip("psycopg")
     name = f"t2v_test_{uuid.uuid4().hex[:10]}"
-    admin = os.environ.get("TEXT2VIDEO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-    admin = admin.replace("postgresql+psycopg://", "postgresql://")
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
     try:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
