@@ -24,12 +24,12 @@ def new_job(store, prompt="a girl dancing", **kw):
     return store.create({"steps": 3, "seed": 1}, "input.mp4", prompt, None, **kw)
 
 
-def test_create_get_roundtrip_and_json(store):
+def test_create_get_roundtrip_and_json(store, service_settings):
     job = store.create({"steps": 7, "guidance_scale": 9.5}, "input.mp4", "Cô gái nhảy", "blurry",
                        api_key_id="k1", callback_url="https://example.org/hook", video_url="https://e.org/v.mp4")
     assert len(job.id) == 32 and int(job.id, 16) >= 0
     got = store.get(job.id)
-    data = job_document(got)
+    data = job_document(got, service_settings)
     assert data["status"] == "queued" and data["stage"] is None and data["progress"] == 0.0
     assert data["prompt"] == "Cô gái nhảy" and data["negative_prompt"] == "blurry"
     assert data["params"] == {"steps": 7, "guidance_scale": 9.5} and data["total_steps"] == 7
@@ -107,7 +107,7 @@ def test_cancel_rules(store):
     queued, running, done = new_job(store), new_job(store), new_job(store)
     store.claim(running.id, "w", 1)
     store.claim(done.id, "w", 1)
-    store.mark_succeeded(done.id, "w", files=["result.mp4"])
+    store.mark_succeeded(done.id, "w")
 
     c = store.request_cancel(queued.id)
     assert c.status == JobStatus.CANCELED and c.finished_at is not None and c.error_code == "canceled"
@@ -125,24 +125,25 @@ def test_cancel_rules(store):
     assert store.request_cancel(queued.id).status == JobStatus.CANCELED
 
 
-def test_progress_only_from_the_owning_worker_and_files_merge(store):
+def test_progress_only_from_the_owning_worker_and_warnings_merge(store, service_settings):
     job = new_job(store)
     assert store.claim(job.id, "w1", 11).attempts == 1
     assert not store.update_progress(job.id, "intruder", progress=0.9)
     assert store.update_progress(job.id, "w1", stage=JobStage.GENERATING, progress=0.5, step=2, total_steps=4,
-                                 eta_seconds=3.0, english_prompt="a girl", files=["skeleton.mp4"])
-    assert store.update_progress(job.id, "w1", stage="generating", files=["keypoints.json"])
+                                 eta_seconds=3.0, english_prompt="a girl", warnings=["first"])
+    assert store.update_progress(job.id, "w1", stage="generating", warnings=["second"])
     got = store.get(job.id)
     assert got.stage == JobStage.GENERATING and got.step == 2 and got.total_steps == 4
-    assert got.files == ["skeleton.mp4", "keypoints.json"] and got.english_prompt == "a girl"
+    assert got.warnings == ["first", "second"] and got.english_prompt == "a girl"
     with pytest.raises(TypeError):
         store.update_progress(job.id, "w1", bogus=1)
-    assert store.mark_succeeded(job.id, "w1", files=["result.mp4"], fps=6.0)
+    with pytest.raises(TypeError):  # a job's files are what its folder holds, not a stored list
+        store.update_progress(job.id, "w1", files=["skeleton.mp4"])
+    assert store.mark_succeeded(job.id, "w1", warnings=["second", "third"], fps=6.0)
     got = store.get(job.id)
     assert got.status == JobStatus.SUCCEEDED and got.progress == 1.0 and got.fps == 6.0
-    assert got.files == ["skeleton.mp4", "keypoints.json", "result.mp4"]
-    assert set(job_document(got)["files"]) == {"skeleton.mp4", "keypoints.json", "result.mp4"}
-    assert "cancel" not in job_document(got)["links"]
+    assert got.warnings == ["first", "second", "third"]
+    assert "cancel" not in job_document(got, service_settings)["links"]
     # a finished job is never written again by a late worker
     assert not store.mark_failed(job.id, "x", "late", worker="w1")
     assert not store.update_progress(job.id, "w1", progress=0.1)

@@ -53,7 +53,7 @@ class JobStore(Database):
         now = utcnow()
         job = Job(id=job_id or uuid.uuid4().hex, status=JobStatus.QUEUED, params=dict(params or {}),
                   input_file=input_file, prompt=prompt, negative_prompt=negative_prompt, api_key_id=api_key_id,
-                  callback_url=callback_url, video_url=video_url, files=[], warnings=[], progress=0.0, step=0,
+                  callback_url=callback_url, video_url=video_url, warnings=[], progress=0.0, step=0,
                   total_steps=int((params or {}).get("steps") or 0), attempts=0, cancel_requested=False,
                   demo=False, created_at=now, updated_at=now)
         with self.session() as s:
@@ -164,7 +164,8 @@ class JobStore(Database):
                         progress: float | None = None, step: int | None = None, total_steps: int | None = None,
                         eta_seconds: float | None = None, **info: Any) -> bool:
         """Progress of a running job (only its current worker may write). ``info``: english_prompt, language,
-        pose_summary, input_kind, fps, device, memory_preset, demo, warnings, files (names, merged)."""
+        pose_summary, input_kind, fps, device, memory_preset, demo, warnings (merged). Its files are not stored:
+        they are what its folder holds (``text2video.storage.existing_files``)."""
         now = utcnow()
         values: dict[str, Any] = {"heartbeat_at": now, "updated_at": now, "eta_seconds": eta_seconds}
         if stage is not None:
@@ -183,11 +184,10 @@ class JobStore(Database):
 
     @staticmethod
     def _merge_lists(s: Session, job_id: str, values: dict) -> None:
-        # files appear one by one, and warnings of earlier attempts stay: both lists are merged, not replaced
-        for name, column in (("files", Job.files), ("warnings", Job.warnings)):
-            if name in values:
-                current = s.scalar(select(column).where(Job.id == job_id)) or []
-                values[name] = _merge_names(current, values[name])
+        # warnings of earlier attempts stay: the list is merged, not replaced
+        if "warnings" in values:
+            current = s.scalar(select(Job.warnings).where(Job.id == job_id)) or []
+            values["warnings"] = _merge_names(current, values["warnings"])
         if "texts" in values:
             values["texts"] = {**(s.scalar(select(Job.texts).where(Job.id == job_id)) or {}), **values["texts"]}
 
@@ -328,7 +328,7 @@ def _lock_key(s: Session, api_key_id: str | None) -> None:
 
 
 _INFO_FIELDS = {"english_prompt", "language", "pose_summary", "input_kind", "fps", "device", "memory_preset", "demo",
-                "warnings", "files", "params"}
+                "warnings", "params"}
 
 
 def _info_values(info: dict[str, Any]) -> dict[str, Any]:
@@ -336,9 +336,6 @@ def _info_values(info: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"unknown job fields {sorted(unknown)}; allowed: {sorted(_INFO_FIELDS)}")
     values = {k: v for k, v in info.items() if v is not None}
-    if "files" in values:
-        files = values["files"]
-        values["files"] = sorted(files) if isinstance(files, (dict, set)) else list(files)
     if "warnings" in values:
         values["warnings"] = list(values["warnings"])
     texts = _coded_texts(values.get("pose_summary"), *values.get("warnings", ()))
