@@ -183,6 +183,32 @@ def test_claim_exactly_once_across_processes(store):
     assert sorted(flat) == sorted(jobs), won
 
 
+def _create_many(url: str, start, queue) -> None:
+    store = JobStore(url)
+    start.wait()
+    made = 0
+    for _ in range(8):
+        try:
+            new_job(store, api_key_id="k", max_active=5)
+            made += 1
+        except QueueFull:
+            pass
+    queue.put(made)
+
+
+def test_create_with_a_limit_across_processes(store):
+    """Several API processes on one SQLite file: 3 processes x 8 submissions of one key, limit 5 -> 5 rows."""
+    ctx = mp.get_context("spawn")
+    queue, start = ctx.Queue(), ctx.Barrier(3)
+    procs = [ctx.Process(target=_create_many, args=(store.database_url, start, queue)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    made = [queue.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    assert sum(made) == 5 and store.count_active("k") == 5, made
+
+
 def test_recover_lost_retries_once_then_fails_with_exit_code(store):
     job = new_job(store)
     store.claim(job.id, "w", 100)
