@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -84,6 +85,18 @@ def kill_when_denoising(worker, job_id: str, attempt: int, timeout: float) -> in
     job = wait_for(running, timeout, what=f"attempt {attempt} denoising")
     os.kill(job.worker_pid, signal.SIGKILL)
     return job.worker_pid
+
+
+PG_ADMIN_URL = os.environ.get("TEXT2VIDEO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def reachable(host: str, port: int) -> bool:
+    """A TCP server answers on host:port (the optional PostgreSQL / Redis services)."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):

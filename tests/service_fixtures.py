@@ -3,10 +3,12 @@ server subprocesses (the helpers live in tests/service.py)."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from tests.service import (Harness, LiveServer, LiveWorker, make_settings, start_server_process,
-                           start_worker_process)
+from tests.service import (PG_ADMIN_URL, Harness, LiveServer, LiveWorker, make_settings, reachable,
+                           start_server_process, start_worker_process)
 from text2video.jobs.store import JobStore
 from text2video.settings import Settings
 
@@ -28,6 +30,24 @@ def store(service_settings) -> JobStore:
 @pytest.fixture
 def harness(service_settings) -> Harness:
     return Harness(service_settings)
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    """A throw-away PostgreSQL database on 127.0.0.1:5432 for one test module (skipped with a reason when absent)."""
+    if not reachable("127.0.0.1", 5432):
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    psycopg = pytest.importorskip("psycopg")
+    name = f"t2v_test_{uuid.uuid4().hex[:10]}"
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        pytest.skip(f"cannot create a PostgreSQL test database via {admin}: {exc}")
+    yield admin.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

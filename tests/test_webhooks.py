@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from text2video import netguard, webhooks
+from text2video import netguard, storage, webhooks
 from text2video.api.links import job_document
 from text2video.jobs.status import JobStatus
 
@@ -77,7 +77,7 @@ def finished_job(store, url, status="succeeded"):
     job = store.create({"steps": 2}, "input.mp4", "Cô gái nhảy", None, callback_url=url)
     store.claim(job.id, "w", 1)
     if status == "succeeded":
-        store.mark_succeeded(job.id, "w", files=["result.mp4"], english_prompt="A girl dancing")
+        store.mark_succeeded(job.id, "w", english_prompt="A girl dancing")
     else:
         store.mark_failed(job.id, "no_person", "no person found", worker="w")
     return job.id
@@ -112,8 +112,9 @@ def test_delivered_signed_and_retried_with_backoff(service_settings, store, rece
     settings = service_settings.replace(url_allow_private=True)
     rx = receiver(fail_first=2)
     job_id = finished_job(store, rx.url)
+    storage.atomic_write_bytes(settings.jobs_dir / job_id / "result.mp4", b"video")  # what the worker left
     dispatcher = webhooks.WebhookDispatcher(store, settings, backoff_base_s=0.2,
-                                            job_json=lambda job: job_document(job, "https://t2v.example/"))
+                                            job_json=lambda job: job_document(job, settings, "https://t2v.example/"))
     try:
         deadline = time.monotonic() + 15
         while hook(store, job_id).status not in ("delivered", "failed") and time.monotonic() < deadline:
@@ -142,7 +143,8 @@ def test_gives_up_after_max_attempts(service_settings, store, receiver):
     settings = service_settings.replace(url_allow_private=True, webhook_max_attempts=2)
     rx = receiver(fail_first=100)
     job_id = finished_job(store, rx.url, status="failed")
-    dispatcher = webhooks.WebhookDispatcher(store, settings, job_json=job_document, backoff_base_s=0.05)
+    dispatcher = webhooks.WebhookDispatcher(store, settings, job_json=lambda job: job_document(job, settings),
+                                            backoff_base_s=0.05)
     try:
         deadline = time.monotonic() + 10
         while hook(store, job_id).status != "failed" and time.monotonic() < deadline:
@@ -158,7 +160,8 @@ def test_gives_up_after_max_attempts(service_settings, store, receiver):
 def test_private_callback_refused_without_retry(service_settings, store, receiver):
     rx = receiver()
     job_id = finished_job(store, rx.url)  # 127.0.0.1, and url_allow_private is off
-    dispatcher = webhooks.WebhookDispatcher(store, service_settings, job_json=job_document)
+    dispatcher = webhooks.WebhookDispatcher(store, service_settings,
+                                            job_json=lambda job: job_document(job, service_settings))
     try:
         dispatcher.run_once()
     finally:
@@ -190,7 +193,8 @@ def test_background_dispatcher_delivers_a_canceled_job(service_settings, store, 
     rx = receiver()
     job = store.create({}, "input.mp4", "p", None, callback_url=rx.url)
     dispatcher = webhooks.WebhookDispatcher(store, service_settings.replace(url_allow_private=True),
-                                            job_json=job_document, poll_s=0.1).start()
+                                            job_json=lambda job: job_document(job, service_settings),
+                                            poll_s=0.1).start()
     try:
         store.request_cancel(job.id)
         deadline = time.monotonic() + 10

@@ -39,7 +39,8 @@ def submit(client, video_bytes: bytes, filename: str = "dance.mp4", headers=None
 
 @dataclass
 class HandWorker:
-    """Runs one job through the store like the real worker: claim -> progress -> files -> outcome."""
+    """Runs one job through the store like the real worker: claim -> progress -> files (in the job folder; the
+    API lists what is there) -> outcome."""
 
     app: object
     video: Path
@@ -66,8 +67,8 @@ class HandWorker:
     def succeed(self, job_id: str) -> None:
         self.claim(job_id)
         self.progress(job_id, 1, 2)
-        files = self.write_outputs(job_id)
-        assert store_of(self.app).mark_succeeded(job_id, self.worker, files=files, english_prompt="a girl dancing",
+        self.write_outputs(job_id)
+        assert store_of(self.app).mark_succeeded(job_id, self.worker, english_prompt="a girl dancing",
                                                  language="en", fps=12.0, input_kind="video")
 
     def fail(self, job_id: str, code: str, message: str) -> None:

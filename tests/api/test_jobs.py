@@ -26,7 +26,7 @@ def test_progress_then_success_then_files(client, sample_bytes, hand_worker):
     assert job["files"] == {} and job["links"]["cancel"].endswith("/cancel")
     expect_problem(client.get(f"/api/v1/jobs/{job_id}/files/result.mp4"), 404)  # not produced yet
     files = hand_worker.write_outputs(job_id)
-    store_of(client.application).mark_succeeded(job_id, hand_worker.worker, files=files, english_prompt="a girl",
+    store_of(client.application).mark_succeeded(job_id, hand_worker.worker, english_prompt="a girl",
                                                 language="en")
     job = client.get(f"/api/v1/jobs/{job_id}").get_json()
     assert job["status"] == "succeeded" and job["progress"] == 1 and job["english_prompt"] == "a girl"
@@ -63,7 +63,7 @@ def test_live_preview_link_while_running_with_range_and_revalidation(client, sam
     preview = storage.job_dir(settings_of(client.application), job_id, create=True) / storage.PREVIEW_FILE
     write_gif(np.full((3, 16, 16, 3), 40, np.uint8), preview, 6.0)  # what the worker writes after step 5
     store_of(client.application).update_progress(job_id, hand_worker.worker, stage="generating", step=5,
-                                                 total_steps=10, files=["preview.gif"])
+                                                 total_steps=10)
     job = client.get(f"/api/v1/jobs/{job_id}").get_json()
     assert job["status"] == "running" and set(job["files"]) == {"preview.gif"}
     first = client.get(job["files"]["preview.gif"])

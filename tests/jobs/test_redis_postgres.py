@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import uuid
 from collections import Counter
 
@@ -18,42 +17,16 @@ from text2video.jobs.queue import enqueue
 from text2video.jobs.status import JobStatus
 from text2video.jobs.store import JobStore
 
-from tests.service import check_upgrade_from_version_1, make_settings, race_to_claim, wait_for
+from tests.service import PG_ADMIN_URL, check_upgrade_from_version_1, make_settings, race_to_claim, reachable, wait_for
 
 pytestmark = pytest.mark.services
 
-PG_ADMIN_URL = os.environ.get("TEXT2VIDEO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEXT2VIDEO_TEST_REDIS", "redis://127.0.0.1:6379/13")
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def pg_url():
-    if not _reachable("127.0.0.1", 5432):
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    psycopg = pytest.importorskip("psycopg")
-    name = f"t2v_test_{uuid.uuid4().hex[:10]}"
-    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as exc:
-        pytest.skip(f"cannot create a PostgreSQL test database via {admin}: {exc}")
-    yield admin.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
 def redis_url():
-    if not _reachable("127.0.0.1", 6379):
+    if not reachable("127.0.0.1", 6379):
         pytest.skip("Redis is not reachable on 127.0.0.1:6379")
     import redis
 

@@ -1,4 +1,5 @@
-"""Job store on SQLite: CRUD, paging, cancel rules, exactly-once claim under threads and processes, recovery."""
+"""Job store on SQLite (and PostgreSQL where said): CRUD, paging, cancel rules, the per-key limit under parallel
+creators, exactly-once claim under threads and processes, recovery."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from text2video.exceptions import Conflict, NotFound, ServiceUnavailable
 from text2video.jobs.status import JobStage, JobStatus
 from text2video.api.links import job_document
 from text2video.jobs.outbox import Outbox
-from text2video.jobs.store import JobStore
-from text2video.jobs.tables import SCHEMA_VERSION, utcnow
+from text2video.jobs.store import JobStore, QueueFull
+from text2video.jobs.tables import SCHEMA_VERSION, Job, utcnow
 from text2video.jobs.workers import WorkerRegistry, describe_exit
 
 from tests.service import check_upgrade_from_version_1, race_to_claim
@@ -23,12 +24,12 @@ def new_job(store, prompt="a girl dancing", **kw):
     return store.create({"steps": 3, "seed": 1}, "input.mp4", prompt, None, **kw)
 
 
-def test_create_get_roundtrip_and_json(store):
+def test_create_get_roundtrip_and_json(store, service_settings):
     job = store.create({"steps": 7, "guidance_scale": 9.5}, "input.mp4", "Cô gái nhảy", "blurry",
                        api_key_id="k1", callback_url="https://example.org/hook", video_url="https://e.org/v.mp4")
     assert len(job.id) == 32 and int(job.id, 16) >= 0
     got = store.get(job.id)
-    data = job_document(got)
+    data = job_document(got, service_settings)
     assert data["status"] == "queued" and data["stage"] is None and data["progress"] == 0.0
     assert data["prompt"] == "Cô gái nhảy" and data["negative_prompt"] == "blurry"
     assert data["params"] == {"steps": 7, "guidance_scale": 9.5} and data["total_steps"] == 7
@@ -57,11 +58,56 @@ def test_list_pages_newest_first_and_filters(store):
     assert store.count_by_status()["running"] == 1
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'jobs.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    store = JobStore(url)
+    store.create_tables()
+    yield store
+    with store.session() as s:
+        s.query(Job).delete()
+    store.dispose()
+
+
+def test_create_with_a_limit_counts_and_inserts_atomically(any_store):
+    """Rounds of 32 threads (each its own connection) released together, each creating one job of the round's key
+    with a limit of 3: exactly 3 rows per key, every time."""
+    import threading
+
+    def burst(key: str) -> list:
+        outcomes, start = [], threading.Barrier(32)
+
+        def creator() -> None:
+            start.wait()
+            try:
+                outcomes.append(new_job(any_store, api_key_id=key, max_active=3).id)
+            except QueueFull as full:
+                outcomes.append(full.limit)
+
+        threads = [threading.Thread(target=creator) for _ in range(32)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return outcomes
+
+    for key in ("k0", "k1", "k2", "k3", "k4"):
+        outcomes = burst(key)
+        assert any_store.count_active(key) == 3 and outcomes.count(3) == 29, f"{key}: {outcomes}"
+    assert any_store.list(per_page=100)[1] == 15  # a refused job leaves no row
+    created = [j.id for j in any_store.list(per_page=100, api_key_id="k0")[0]]
+    any_store.mark_canceled(created[0])
+    new_job(any_store, api_key_id="k0", max_active=3)  # a finished job frees its slot
+    with pytest.raises(QueueFull):
+        new_job(any_store, api_key_id="k0", max_active=3)
+    new_job(any_store, max_active=3)  # no key: a key of its own
+
+
 def test_cancel_rules(store):
     queued, running, done = new_job(store), new_job(store), new_job(store)
     store.claim(running.id, "w", 1)
     store.claim(done.id, "w", 1)
-    store.mark_succeeded(done.id, "w", files=["result.mp4"])
+    store.mark_succeeded(done.id, "w")
 
     c = store.request_cancel(queued.id)
     assert c.status == JobStatus.CANCELED and c.finished_at is not None and c.error_code == "canceled"
@@ -79,24 +125,25 @@ def test_cancel_rules(store):
     assert store.request_cancel(queued.id).status == JobStatus.CANCELED
 
 
-def test_progress_only_from_the_owning_worker_and_files_merge(store):
+def test_progress_only_from_the_owning_worker_and_warnings_merge(store, service_settings):
     job = new_job(store)
     assert store.claim(job.id, "w1", 11).attempts == 1
     assert not store.update_progress(job.id, "intruder", progress=0.9)
     assert store.update_progress(job.id, "w1", stage=JobStage.GENERATING, progress=0.5, step=2, total_steps=4,
-                                 eta_seconds=3.0, english_prompt="a girl", files=["skeleton.mp4"])
-    assert store.update_progress(job.id, "w1", stage="generating", files=["keypoints.json"])
+                                 eta_seconds=3.0, english_prompt="a girl", warnings=["first"])
+    assert store.update_progress(job.id, "w1", stage="generating", warnings=["second"])
     got = store.get(job.id)
     assert got.stage == JobStage.GENERATING and got.step == 2 and got.total_steps == 4
-    assert got.files == ["skeleton.mp4", "keypoints.json"] and got.english_prompt == "a girl"
+    assert got.warnings == ["first", "second"] and got.english_prompt == "a girl"
     with pytest.raises(TypeError):
         store.update_progress(job.id, "w1", bogus=1)
-    assert store.mark_succeeded(job.id, "w1", files=["result.mp4"], fps=6.0)
+    with pytest.raises(TypeError):  # a job's files are what its folder holds, not a stored list
+        store.update_progress(job.id, "w1", files=["skeleton.mp4"])
+    assert store.mark_succeeded(job.id, "w1", warnings=["second", "third"], fps=6.0)
     got = store.get(job.id)
     assert got.status == JobStatus.SUCCEEDED and got.progress == 1.0 and got.fps == 6.0
-    assert got.files == ["skeleton.mp4", "keypoints.json", "result.mp4"]
-    assert set(job_document(got)["files"]) == {"skeleton.mp4", "keypoints.json", "result.mp4"}
-    assert "cancel" not in job_document(got)["links"]
+    assert got.warnings == ["first", "second", "third"]
+    assert "cancel" not in job_document(got, service_settings)["links"]
     # a finished job is never written again by a late worker
     assert not store.mark_failed(job.id, "x", "late", worker="w1")
     assert not store.update_progress(job.id, "w1", progress=0.1)
@@ -134,6 +181,32 @@ def test_claim_exactly_once_across_processes(store):
         p.join(timeout=30)
     flat = [j for part in won for j in part]
     assert sorted(flat) == sorted(jobs), won
+
+
+def _create_many(url: str, start, queue) -> None:
+    store = JobStore(url)
+    start.wait()
+    made = 0
+    for _ in range(8):
+        try:
+            new_job(store, api_key_id="k", max_active=5)
+            made += 1
+        except QueueFull:
+            pass
+    queue.put(made)
+
+
+def test_create_with_a_limit_across_processes(store):
+    """Several API processes on one SQLite file: 3 processes x 8 submissions of one key, limit 5 -> 5 rows."""
+    ctx = mp.get_context("spawn")
+    queue, start = ctx.Queue(), ctx.Barrier(3)
+    procs = [ctx.Process(target=_create_many, args=(store.database_url, start, queue)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    made = [queue.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    assert sum(made) == 5 and store.count_active("k") == 5, made
 
 
 def test_recover_lost_retries_once_then_fails_with_exit_code(store):
@@ -180,7 +253,7 @@ def test_describe_exit():
     assert "unknown" in describe_exit(None)
 
 
-def test_deliveries_become_due_in_the_finishing_transaction(store):
+def test_deliveries_become_due_in_the_finishing_transaction(store, service_settings):
     both = {"callback_url": "https://example.org/h", "push_url": "https://site.example/senddata"}
     failed, succeeded, without = new_job(store, **both), new_job(store, **both), new_job(store)
     assert {d.kind: d.status for d in store.get(failed.id).deliveries} == {"push": "scheduled",
@@ -189,20 +262,20 @@ def test_deliveries_become_due_in_the_finishing_transaction(store):
     for j in (failed, succeeded, without):
         store.claim(j.id, "w", 1)
     store.mark_failed(failed.id, "no_person", "nobody there", worker="w")
-    store.mark_succeeded(succeeded.id, "w", files=["result.mp4"])
+    store.mark_succeeded(succeeded.id, "w")
     store.mark_succeeded(without.id, "w")
     assert {d.kind: d.status for d in store.get(failed.id).deliveries} == {"push": "skipped", "webhook": "pending"}
     assert {d.kind: d.status for d in store.get(succeeded.id).deliveries} == {"push": "pending",
                                                                              "webhook": "pending"}
-    assert store.get(without.id).deliveries == [] and job_document(store.get(without.id))["deliveries"] == {}
+    assert store.get(without.id).deliveries == [] and job_document(store.get(without.id), service_settings)["deliveries"] == {}
     queued = new_job(store, **both)
     store.request_cancel(queued.id)
     assert {d.kind: d.status for d in store.get(queued.id).deliveries} == {"push": "skipped", "webhook": "pending"}
     assert {(d.job_id, d.kind) for d in Outbox(store).due()} == {
         (failed.id, "webhook"), (succeeded.id, "webhook"), (succeeded.id, "push"), (queued.id, "webhook")}
-    assert job_document(store.get(succeeded.id))["deliveries"]["push"] == {
+    assert job_document(store.get(succeeded.id), service_settings)["deliveries"]["push"] == {
         "status": "pending", "attempts": 0, "error": None,
-        "next_attempt_at": job_document(store.get(succeeded.id))["finished_at"]}
+        "next_attempt_at": job_document(store.get(succeeded.id), service_settings)["finished_at"]}
     assert store.delete(succeeded.id) and {d.job_id for d in Outbox(store).due()} == {failed.id, queued.id}
 
 

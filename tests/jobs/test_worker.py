@@ -24,7 +24,7 @@ from tests.service import kill_when_denoising, make_settings, wait_for
 def test_job_runs_with_progress_and_files(live_worker):
     job_id = live_worker.create("a dancer", steps=3, callback_url=None)
     job = live_worker.wait_status(job_id, timeout=30)
-    data = job_document(job)
+    data = job_document(job, live_worker.settings)
     assert job.status == JobStatus.SUCCEEDED, data
     assert data["progress"] == 1.0 and data["attempts"] == 1 and data["english_prompt"] == "a dancer"
     assert set(data["files"]) == {"skeleton.mp4", "keypoints.json", "result.mp4", "result.gif", "side_by_side.mp4"}

@@ -10,6 +10,7 @@ import pytest
 
 from text2video.jobs.fields import job_data
 from text2video.jobs.status import JobStatus
+from text2video.storage import existing_files
 
 from tests.service import Harness, kill_when_denoising, make_settings, start_worker_process
 
@@ -41,7 +42,8 @@ def test_real_engine_job_produces_playable_files(demo_worker):
     job = demo_worker.wait_status(create_skeleton_job(demo_worker, steps=2), timeout=120)
     assert job.status == JobStatus.SUCCEEDED, (job_data(job), demo_worker.proc.output()[-3000:])
     assert job.demo and job.input_kind == "skeleton" and job.params["seed"] == 3
-    assert {"result.mp4", "result.gif", "side_by_side.mp4", "skeleton.mp4"} <= set(job.files)
+    files = set(existing_files(demo_worker.settings, job.id))
+    assert {"result.mp4", "result.gif", "side_by_side.mp4", "skeleton.mp4"} <= files
     with av.open(str(demo_worker.settings.jobs_dir / job.id / "result.mp4")) as container:
         frames = list(container.decode(video=0))
     assert len(frames) == 4 and (frames[0].width, frames[0].height) == (64, 64)

@@ -21,7 +21,7 @@ _WAIT_RE = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d{1,6})\"?", re.IGNORECASE)
 
 def job_json(job: Job) -> dict:
     """The job as the service contract shows it; file links are signed when keys are on (for ``<video src>``)."""
-    data = job_document(job)
+    data = job_document(job, services().settings)
     if auth_enabled():
         data["files"] = {name: sign_file_url(url, job.id, name) for name, url in data["files"].items()}
     return data

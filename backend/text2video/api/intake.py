@@ -4,6 +4,8 @@ POST /generate and POST / (the last two read the first prototype's form: ``read_
 Order matters: validate every field first (cheap, all errors at once), then check capacity (disk floor, per-key
 limit), then store the video under a generated name in a fresh job folder and PROBE it (a real decode, not the
 extension), and only then create the row and send the message. Anything failing on the way removes the folder.
+The capacity check up front only saves a doomed upload; creating the row counts and inserts in one locked
+transaction, so parallel submissions cannot pass the per-key limit together.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from werkzeug.datastructures import FileStorage
 from .. import netguard, storage
 from ..exceptions import (BadRequest, InvalidInput, RateLimited, ServiceUnavailable, Text2VideoError,
                           UnsupportedMedia)
+from ..jobs.store import QueueFull
 from ..jobs.tables import Job
 from ..models.loras import check_choices
 from .schemas import VIDEO_EXTENSIONS, JobRequest, validate_job_request
@@ -116,14 +119,19 @@ def _url_extension(url: str, content_type: str) -> str:
 
 
 def check_capacity(api_key_id: str | None) -> None:
+    """Refuse early (before the upload is stored) when the disk is full or the key is at its limit; the limit is
+    enforced for good when the row is created (:meth:`JobStore.create` counts and inserts atomically)."""
     svc = services()
     storage.check_disk_floor(svc.settings)
     limit = svc.settings.max_queued_per_key
     if limit > 0 and svc.store.count_active(api_key_id) >= limit:
-        who = "this API key already has" if api_key_id else "there are already"
-        raise RateLimited(f"{who} {limit} jobs queued or running (the limit per key)",
-                          field="Authorization",
-                          hint="Wait for some to finish, or cancel some (POST /api/v1/jobs/{id}/cancel).")
+        raise _over_limit(limit, api_key_id)
+
+
+def _over_limit(limit: int, api_key_id: str | None) -> RateLimited:
+    who = "this API key already has" if api_key_id else "there are already"
+    return RateLimited(f"{who} {limit} jobs queued or running (the limit per key)", field="Authorization",
+                       hint="Wait for some to finish, or cancel some (POST /api/v1/jobs/{id}/cancel).")
 
 
 def create_job(sub: Submission, api_key_id: str | None) -> Job:
@@ -149,9 +157,13 @@ def create_job(sub: Submission, api_key_id: str | None) -> Job:
             input_name = f"input.{_url_extension(result.final_url, result.content_type)}"
             result.path.rename(folder / input_name)
         _probe(folder / input_name, field)  # a real decode: a renamed text file never reaches a worker
-        job = svc.store.create(dict(req.params), input_name, req.prompt, req.negative_prompt, api_key_id=api_key_id,
-                               callback_url=req.callback_url, video_url=req.video_url, job_id=job_id,
-                               push_url=_push_url(req, settings.send_url))
+        try:
+            job = svc.store.create(dict(req.params), input_name, req.prompt, req.negative_prompt,
+                                   api_key_id=api_key_id, callback_url=req.callback_url, video_url=req.video_url,
+                                   job_id=job_id, push_url=_push_url(req, settings.send_url),
+                                   max_active=settings.max_queued_per_key)
+        except QueueFull as full:  # others took the last slots while this upload was stored and probed
+            raise _over_limit(full.limit, api_key_id) from None
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

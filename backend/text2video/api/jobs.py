@@ -105,6 +105,15 @@ def delete(job_id: str):
     return Response(status=204)
 
 
+def _no_such_file(job, name: str) -> NotFound:
+    """404 naming what the job's folder holds now (the same list as the job JSON's ``files``)."""
+    has = ", ".join(storage.existing_files(get_settings(), job.id)) or "no files"
+    if job.finished:
+        return NotFound(f"job {job.id} has no {name}", field="name", value=name, hint=f"It has: {has}.")
+    return NotFound(f"job {job.id} has no {name} (yet)", field="name", value=name,
+                    hint=f"It has: {has}; they appear as stages finish.")
+
+
 @bp.get("/<job_id>/files/<name>")
 def file(job_id: str, name: str):
     """An output file, with HTTP range requests (video seeking) and conditional GET."""
@@ -114,9 +123,8 @@ def file(job_id: str, name: str):
                        hint=f"Job files are: {', '.join(storage.OUTPUT_FILES)}.")
     job = get_job_or_404(job_id)
     path = storage.job_file(get_settings(), job.id, name)
-    if name not in (job.files or []) or not path.is_file():
-        raise NotFound(f"job {job_id} has no {name} (yet)", field="name", value=name,
-                       hint=f"It has: {', '.join(job.files or []) or 'no files yet'}; they appear as stages finish.")
+    if not path.is_file():
+        raise _no_such_file(job, name)
     suffix = path.suffix.lower()
     download = request.args.get("download") in ("1", "true", "yes")
     resp = send_file(path, mimetype=CONTENT_TYPES.get(suffix, "application/octet-stream"), conditional=True,

@@ -114,7 +114,7 @@ class Server:
             log.warning("could not re-send queued jobs: %s", exc)
         self.reaper = Reaper(self.store, s, self.celery_app).start()
         base_url = self.public_url or self.local_url
-        self.webhooks = WebhookDispatcher(self.store, s, job_json=lambda job: job_document(job, base_url)).start()
+        self.webhooks = WebhookDispatcher(self.store, s, job_json=lambda job: job_document(job, s, base_url)).start()
         if self.with_worker:
             self._start_worker()
         self.http_thread = threading.Thread(target=self._serve_http, name="waitress", daemon=True)

@@ -2,8 +2,9 @@
 
 Every state change that can race (a worker claiming a job, a cancel arriving while it starts, a reaper recovering a
 dead worker's job) is ONE conditional ``UPDATE ... WHERE status = ...``: the database decides who wins, so a job runs
-exactly once even when its message is delivered twice. The transaction that finishes a job also makes its deliveries
-(webhook, push: :mod:`text2video.jobs.outbox`) due.
+exactly once even when its message is delivered twice. Creating a job under the per-key limit counts and inserts
+in one transaction under a per-key lock (:meth:`JobStore.create`). The transaction that finishes a job also makes
+its deliveries (webhook, push: :mod:`text2video.jobs.outbox`) due.
 
 The store returns detached :class:`~text2video.jobs.tables.Job` rows (plain snapshots) and knows no URLs: the job
 JSON is built from :mod:`text2video.jobs.fields`, its links by the API.
@@ -11,11 +12,12 @@ JSON is built from :mod:`text2video.jobs.fields`, its links by the API.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ..exceptions import Conflict, NotFound
@@ -30,23 +32,38 @@ ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
+class QueueFull(Exception):
+    """:meth:`JobStore.create` refused a job: its key already has ``limit`` jobs queued or running."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"{limit} jobs queued or running")
+        self.limit = limit
+
+
 class JobStore(Database):
     """All reads and writes of job rows (their deliveries: :class:`~text2video.jobs.outbox.Outbox`)."""
 
     # --- API side ---------------------------------------------------------------------------------------------
     def create(self, params: dict, input_file: str | None, prompt: str, negative_prompt: str | None = None,
                api_key_id: str | None = None, callback_url: str | None = None, video_url: str | None = None,
-               job_id: str | None = None, push_url: str | None = None) -> Job:
-        """A queued job; ``callback_url`` (webhook) and ``push_url`` (its MP4, if it succeeds) are owed at its end."""
+               job_id: str | None = None, push_url: str | None = None, max_active: int = 0) -> Job:
+        """A new queued job; ``callback_url`` (webhook) and ``push_url`` (its MP4, if it succeeds) are owed at its
+        end. With ``max_active`` > 0 the key's active jobs are counted in the same transaction, under a per-key lock,
+        and over the limit nothing is stored (:class:`QueueFull`): parallel submissions cannot all pass one count."""
         now = utcnow()
         job = Job(id=job_id or uuid.uuid4().hex, status=JobStatus.QUEUED, params=dict(params or {}),
                   input_file=input_file, prompt=prompt, negative_prompt=negative_prompt, api_key_id=api_key_id,
-                  video_url=video_url, files=[], warnings=[], progress=0.0, step=0,
+                  video_url=video_url, warnings=[], progress=0.0, step=0,
                   total_steps=int((params or {}).get("steps") or 0), attempts=0, cancel_requested=False,
                   demo=False, created_at=now, updated_at=now,
                   deliveries=outbox.new_deliveries({outbox.WEBHOOK: callback_url, outbox.PUSH: push_url}))
         with self.session() as s:
+            if max_active > 0:
+                _lock_key(s, api_key_id)
             s.add(job)
+            s.flush()  # SQLite: this INSERT takes the database's write lock, held to commit (one creator at a time)
+            if max_active > 0 and s.scalar(_active_count(api_key_id)) > max_active:
+                raise QueueFull(max_active)  # rolls the INSERT back
         return job
 
     def get(self, job_id: str) -> Job | None:
@@ -109,10 +126,8 @@ class JobStore(Database):
 
     def count_active(self, api_key_id: str | None) -> int:
         """Queued + running jobs of one API key (None = the unauthenticated user)."""
-        query = select(func.count()).select_from(Job).where(Job.status.in_(ACTIVE))
-        query = query.where(Job.api_key_id.is_(None) if api_key_id is None else Job.api_key_id == api_key_id)
         with self.session() as s:
-            return int(s.scalar(query) or 0)
+            return int(s.scalar(_active_count(api_key_id)) or 0)
 
     def queue_depth(self) -> int:
         with self.session() as s:
@@ -152,7 +167,8 @@ class JobStore(Database):
                         progress: float | None = None, step: int | None = None, total_steps: int | None = None,
                         eta_seconds: float | None = None, **info: Any) -> bool:
         """Progress of a running job (only its current worker may write). ``info``: english_prompt, language,
-        pose_summary, input_kind, fps, device, memory_preset, demo, warnings, files (names, merged)."""
+        pose_summary, input_kind, fps, device, memory_preset, demo, warnings (merged). Its files are not stored:
+        they are what its folder holds (``text2video.storage.existing_files``)."""
         now = utcnow()
         values: dict[str, Any] = {"heartbeat_at": now, "updated_at": now, "eta_seconds": eta_seconds}
         if stage is not None:
@@ -171,11 +187,10 @@ class JobStore(Database):
 
     @staticmethod
     def _merge_lists(s: Session, job_id: str, values: dict) -> None:
-        # files appear one by one, and warnings of earlier attempts stay: both lists are merged, not replaced
-        for name, column in (("files", Job.files), ("warnings", Job.warnings)):
-            if name in values:
-                current = s.scalar(select(column).where(Job.id == job_id)) or []
-                values[name] = _merge_names(current, values[name])
+        # warnings of earlier attempts stay: the list is merged, not replaced
+        if "warnings" in values:
+            current = s.scalar(select(Job.warnings).where(Job.id == job_id)) or []
+            values["warnings"] = _merge_names(current, values["warnings"])
         if "texts" in values:
             values["texts"] = {**(s.scalar(select(Job.texts).where(Job.id == job_id)) or {}), **values["texts"]}
 
@@ -307,8 +322,23 @@ class JobStore(Database):
             return bool(s.execute(update(Job).where(Job.id == job_id).values(**values)).rowcount)
 
 
+def _active_count(api_key_id: str | None):
+    """SELECT count(*) of the queued + running jobs of one API key (None = the unauthenticated user)."""
+    query = select(func.count()).select_from(Job).where(Job.status.in_(ACTIVE))
+    return query.where(Job.api_key_id.is_(None) if api_key_id is None else Job.api_key_id == api_key_id)
+
+
+def _lock_key(s: Session, api_key_id: str | None) -> None:
+    """Serialize job creation per API key until the transaction ends. PostgreSQL (READ COMMITTED) would let two
+    transactions count the same rows: a transaction-scoped advisory lock on the key orders them. SQLite needs none:
+    it has one writer at a time, and the INSERT that follows takes that lock."""
+    if s.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"text2video-queue:{api_key_id or ''}".encode()).digest()
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest[:8], "big", signed=True)})
+
+
 _INFO_FIELDS = {"english_prompt", "language", "pose_summary", "input_kind", "fps", "device", "memory_preset", "demo",
-                "warnings", "files", "params"}
+                "warnings", "params"}
 
 
 def _info_values(info: dict[str, Any]) -> dict[str, Any]:
@@ -316,9 +346,6 @@ def _info_values(info: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"unknown job fields {sorted(unknown)}; allowed: {sorted(_INFO_FIELDS)}")
     values = {k: v for k, v in info.items() if v is not None}
-    if "files" in values:
-        files = values["files"]
-        values["files"] = sorted(files) if isinstance(files, (dict, set)) else list(files)
     if "warnings" in values:
         values["warnings"] = list(values["warnings"])
     texts = _coded_texts(values.get("pose_summary"), *values.get("warnings", ()))
@@ -336,4 +363,4 @@ def _merge_names(current: list, new: list) -> list:
     return list(dict.fromkeys([*(current or []), *new]))
 
 
-__all__ = ["JobStore", "ACTIVE", "FINISHED"]
+__all__ = ["JobStore", "QueueFull", "ACTIVE", "FINISHED"]

@@ -79,7 +79,9 @@ class Job(Base):
     video_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     input_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
     pose_summary: Mapped[str | None] = mapped_column(Text, nullable=True)
-    files: Mapped[list] = mapped_column(JSON, default=list)  # produced file names, in the job folder
+    # No longer written or read: a job's files are what its folder holds (storage.existing_files), since a list kept
+    # here named files a failed or canceled run had removed. Kept because older databases have it NOT NULL.
+    files: Mapped[list] = mapped_column(JSON, default=list)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
 

@@ -12,7 +12,6 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 from celery import Celery
@@ -92,9 +91,6 @@ def _progress_info(info: dict[str, Any]) -> dict[str, Any]:
                 "demo", "warnings"):
         if info.get(key) is not None:
             keep[key] = info[key]
-    if info.get("files"):
-        files = info["files"]
-        keep["files"] = [Path(str(f)).name for f in files] if not isinstance(files, dict) else list(files)
     return keep
 
 
@@ -164,10 +160,8 @@ def execute_job(job_id: str, *, settings: Settings, store: JobStore, get_engine:
                                  should_cancel=cancel, preview=out_dir / PREVIEW_FILE)
         params = dict(job.params or {}, seed=result.seed, frames=result.frames, width=result.width,
                       height=result.height)
-        store.mark_succeeded(job_id, worker, files=[Path(str(p)).name for p in result.files.values()]
-                             if isinstance(result.files, dict) else list(result.files),
-                             english_prompt=result.english_prompt, language=result.language, fps=result.fps,
-                             input_kind=result.input_kind, pose_summary=result.pose_summary,
+        store.mark_succeeded(job_id, worker, english_prompt=result.english_prompt, language=result.language,
+                             fps=result.fps, input_kind=result.input_kind, pose_summary=result.pose_summary,
                              device=result.device or None, memory_preset=result.memory_preset or None,
                              demo=bool(result.demo), warnings=list(result.warnings or []), params=params)
         log.info("job %s: succeeded", job_id)
