@@ -180,7 +180,7 @@ def test_unreachable_receiver_is_retried_not_given_up(service_settings, store):
         port = sock.getsockname()[1]
     job_id = finished_job(store, f"http://127.0.0.1:{port}/hook")
     dispatcher = webhooks.WebhookDispatcher(store, service_settings.replace(url_allow_private=True),
-                                            job_json=job_document)
+                                            job_json=lambda job: job_document(job, service_settings))
     try:
         assert dispatcher.run_once() == 1
     finally:

@@ -228,7 +228,7 @@ def succeeded_job(store, settings, push_url: str, video: bytes) -> str:
     job = store.create({"steps": 2, "client_id": "42"}, "input.mp4", "Cô gái nhảy", None, push_url=push_url)
     store.claim(job.id, "w", 1)
     storage.atomic_write_bytes(storage.job_dir(settings, job.id, create=True) / "result.mp4", video)
-    assert store.mark_succeeded(job.id, "w", files=["result.mp4"])
+    assert store.mark_succeeded(job.id, "w")
     return job.id
 
 
@@ -252,12 +252,13 @@ def test_push_retried_with_backoff_until_the_site_recovers(trouble, service_sett
     site = None if trouble == "closed" else site_factory(sample_bytes, port=port, mode=trouble)
     settings = service_settings.replace(url_allow_networks="127.0.0.0/8", webhook_timeout_s=0.5)
     job_id = succeeded_job(store, settings, f"http://127.0.0.1:{port}/senddata", sample_bytes)
-    dispatcher = webhooks.WebhookDispatcher(store, settings, job_json=job_document, backoff_base_s=0.4)
+    dispatcher = webhooks.WebhookDispatcher(store, settings, job_json=lambda j: job_document(j, settings),
+                                            backoff_base_s=0.4)
     try:
         delays = []
         for attempt in (1, 2):
             assert dispatcher.run_once() == 1
-            state = job_document(store.get(job_id))["deliveries"]["push"]
+            state = job_document(store.get(job_id), settings)["deliveries"]["push"]
             assert state["status"] == "pending" and state["attempts"] == attempt, state
             assert state["error"].startswith(f"attempt {attempt}: ") and REASON[trouble] in state["error"]
             delays.append(seconds_until(state["next_attempt_at"]))
@@ -265,7 +266,7 @@ def test_push_retried_with_backoff_until_the_site_recovers(trouble, service_sett
             time.sleep(max(0.0, delays[-1]) + 0.05)
         assert 0.2 < delays[0] <= 0.4 and 0.6 < delays[1] <= 0.8  # 0.4 s, then 0.8 s
         job = store.get(job_id)  # the job and its files are untouched by the failed pushes
-        assert job.status == JobStatus.SUCCEEDED and job.files == ["result.mp4"]
+        assert job.status == JobStatus.SUCCEEDED and storage.existing_files(settings, job_id) == ["result.mp4"]
         assert (settings.jobs_dir / job_id / "result.mp4").read_bytes() == sample_bytes
         if site is None:
             site = site_factory(sample_bytes, port=port)  # the site comes (back) up
@@ -273,8 +274,8 @@ def test_push_retried_with_backoff_until_the_site_recovers(trouble, service_sett
         assert dispatcher.run_once() == 1
     finally:
         dispatcher.stop()
-    assert job_document(store.get(job_id))["deliveries"]["push"] == {"status": "delivered", "attempts": 3,
-                                                                     "error": None, "next_attempt_at": None}
+    assert job_document(store.get(job_id), settings)["deliveries"]["push"] == {
+        "status": "delivered", "attempts": 3, "error": None, "next_attempt_at": None}
     push = site.received[-1]
     assert_is_the_result(push, sample_bytes, frames=12)
     assert push["filename"] == f"{job_id}.mp4" and push["headers"]["webhook-id"] == f"msg_{job_id}_push"
@@ -284,7 +285,8 @@ def test_push_retried_with_backoff_until_the_site_recovers(trouble, service_sett
 def test_push_to_a_private_address_needs_the_allow_list(service_settings, store, site_factory, sample_bytes):
     site = site_factory(sample_bytes)
     job_id = succeeded_job(store, service_settings, site.url("/senddata"), sample_bytes)
-    dispatcher = webhooks.WebhookDispatcher(store, service_settings, job_json=job_document)
+    dispatcher = webhooks.WebhookDispatcher(store, service_settings,
+                                            job_json=lambda j: job_document(j, service_settings))
     try:
         assert dispatcher.run_once() == 1
     finally:
@@ -300,7 +302,7 @@ def test_a_result_deleted_before_its_push_is_given_up_and_said_so(service_settin
     settings = service_settings.replace(url_allow_networks="127.0.0.0/8")
     job_id = succeeded_job(store, settings, site.url("/senddata"), sample_bytes)
     (settings.jobs_dir / job_id / "result.mp4").unlink()
-    dispatcher = webhooks.WebhookDispatcher(store, settings, job_json=job_document)
+    dispatcher = webhooks.WebhookDispatcher(store, settings, job_json=lambda j: job_document(j, settings))
     try:
         assert dispatcher.run_once() == 1
     finally:
@@ -318,18 +320,18 @@ def test_nothing_pushed_for_a_failed_or_canceled_job(service_settings, store, si
     store.mark_failed(failed.id, "no_person", "nobody there", worker="w")
     canceled = store.create({"client_id": "43"}, "input.mp4", "p", None, push_url=site.url("/senddata"))
     store.request_cancel(canceled.id)
-    dispatcher = webhooks.WebhookDispatcher(store, settings, job_json=job_document)
+    dispatcher = webhooks.WebhookDispatcher(store, settings, job_json=lambda j: job_document(j, settings))
     try:
         assert dispatcher.run_once() == 0
     finally:
         dispatcher.stop()
     assert site.received == []
     for job_id in (failed.id, canceled.id):
-        assert job_document(store.get(job_id))["deliveries"]["push"]["status"] == "skipped"
+        assert job_document(store.get(job_id), settings)["deliveries"]["push"]["status"] == "skipped"
 
 
 def test_a_malformed_send_url_stops_the_dispatcher_at_start(service_settings, store):
     with pytest.raises(netguard.URLRejected) as exc:
         webhooks.WebhookDispatcher(store, service_settings.replace(send_url="ftp://site.example/senddata"),
-                                   job_json=job_document)
+                                   job_json=lambda j: job_document(j, service_settings))
     assert exc.value.field == "send_url" and "ftp" in str(exc.value) and "TEXT2VIDEO_SEND_URL" in exc.value.hint

@@ -17,6 +17,7 @@ from text2video.jobs.queue import enqueue
 from text2video.jobs.status import JobStage, JobStatus
 from text2video.jobs.worker import Reaper
 from text2video.jobs.workers import WorkerRegistry
+from text2video.storage import existing_files
 
 from tests.service import kill_when_denoising, make_settings, wait_for
 
@@ -251,9 +252,9 @@ def test_a_worker_killed_while_encoding_leaves_no_temporary_file(tmp_path, start
     assert job.stage == JobStage.ENCODING
     os.kill(job.worker_pid, signal.SIGKILL)
     job = worker.wait_status(job_id, timeout=60)
-    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2, job.to_dict()
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2, job_data(job)
     assert _temporaries(folder) == []
-    assert sorted(set(job.files) | {job.input_file}) == sorted(p.name for p in folder.iterdir())
+    assert sorted(existing_files(settings, job_id) + [job.input_file]) == sorted(p.name for p in folder.iterdir())
 
 
 def test_the_reaper_sweeps_temporary_files_abandoned_for_an_hour(harness):
