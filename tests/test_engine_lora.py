@@ -10,10 +10,8 @@ import pytest
 import torch
 
 from tests.lora_files import models_with_loras, write_lora
-from tests.media import skeleton_frames
 from text2video.engine import Engine, GenerationRequest
 from text2video.exceptions import InvalidInput
-from text2video.video import write_mp4
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -26,13 +24,6 @@ def models(demo_models, tmp_path_factory) -> Path:
     write_lora(root / "loras" / "bad-shape.safetensors", "peft",
                {("unet", "mid_block.attentions.0.transformer_blocks.0.attn1.to_q"): (64, 48)})
     return root
-
-
-@pytest.fixture(scope="module")
-def skeleton_video(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("lora-input") / "skeleton.mp4"
-    write_mp4(skeleton_frames(6), path, 12)
-    return path
 
 
 def job(video: Path, **kw) -> GenerationRequest:

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from tests.lora_files import SD2_TARGETS, models_with_loras, write_lora
-from tests.media import skeleton_frames
 from text2video.cli import main
-from text2video.video import read_frames, write_mp4
+from text2video.video import read_frames
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -25,13 +24,6 @@ def models(demo_models, tmp_path_factory) -> Path:
     write_lora(root / "loras" / "ink.safetensors", "kohya")
     write_lora(root / "loras" / "sd2.safetensors", "kohya", SD2_TARGETS)
     return root
-
-
-@pytest.fixture(scope="module")
-def skeleton_video(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("lora-input") / "skeleton.mp4"
-    write_mp4(skeleton_frames(6), path, 12)
-    return path
 
 
 def test_loras_lists_names_formats_and_problems(models, capsys):
