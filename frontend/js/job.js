@@ -65,7 +65,8 @@ async function poll(token) {
     const changed = !view.job || fingerprint(view.job) !== fingerprint(job);
     update(job);
     if (FINISHED.has(job.status)) return;
-    view.delay = changed ? POLL_MIN_MS : Math.min(POLL_MAX_MS, view.delay * 1.5);
+    // a queued job may wait long: back off; a running one moves any moment (pose done -> denoising): keep pace
+    view.delay = changed || job.status === "running" ? POLL_MIN_MS : Math.min(POLL_MAX_MS, view.delay * 1.5);
     if (document.visibilityState === "hidden") view.delay = POLL_MAX_MS;
   } catch (err) {
     if (!view || view.token !== token) return;
