@@ -115,3 +115,19 @@ def test_long_video_flags_reach_the_request(skeleton_video):
     assert (request.window, request.window_overlap, request.anchor_first_frame) == (16, 4, False)
     args = build_parser().parse_args(["generate", "--video", str(skeleton_video), "--prompt", "p", "--out", "o.mp4"])
     assert build_request(args).anchor_first_frame is True
+
+
+def test_compile_flag_is_a_cli_and_worker_option_not_a_request_field(skeleton_video):
+    from text2video.cli import build_parser
+    from text2video.cli import serve, worker
+
+    base = ["generate", "--video", str(skeleton_video), "--prompt", "p", "--out", "o.mp4"]
+    assert build_parser().parse_args(base).compile == "off"
+    assert build_parser().parse_args([*base, "--compile"]).compile == "default"
+    assert build_parser().parse_args([*base, "--compile", "max-autotune"]).compile == "max-autotune"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*base, "--compile", "fastest"])
+    assert worker.settings_from_args(build_parser().parse_args(["worker", "--compile"])).compile == "default"
+    assert serve.settings_from_args(build_parser().parse_args(["serve", "--compile", "max-autotune"])).compile == \
+        "max-autotune"
+    assert serve.settings_from_args(build_parser().parse_args(["serve"])).compile == "off"
