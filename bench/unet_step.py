@@ -3,6 +3,8 @@
     python bench/unet_step.py                     # every config this machine can run
     python bench/unet_step.py --configs cpu-bf16 --repeats 5
     python bench/unet_step.py --json out.json
+    python bench/unet_step.py --configs cpu-bf16-cl --compile default     # eager vs compiled, in turn
+    python bench/unet_step.py --configs cuda-fp16-24 --compile max-autotune  # on a GPU
 
 Configs: ``cpu-fp32`` and ``cpu-bf16`` (4 frames, 256x256, guidance batch 2), the same with channels-last maps
 (``cpu-fp32-cl``, ``cpu-bf16-cl``: ``unet.to(memory_format=torch.channels_last)``), ``cuda-fp16-8`` and ``cuda-fp16-24``
@@ -10,6 +12,12 @@ Configs: ``cpu-fp32`` and ``cpu-bf16`` (4 frames, 256x256, guidance batch 2), th
 peak memory is its own: peak RSS (``ru_maxrss``) on CPU, ``torch.cuda.max_memory_allocated`` on CUDA. A step is one
 UNet evaluation of the guidance batch with the pose features precomputed once (as the pipeline does); the pose
 encoder's one-off cost is printed apart. Time: median of ``--repeats`` steps after one warm-up step.
+
+``--compile MODE`` also runs the UNet as ``--compile MODE`` does (``text2video.diffusion.compilation``) in the same
+process, a compiled step after each eager one, and reports the first compiled call (compile time, cold cache unless
+``--compile-cache``), the steady compiled step and the ratio; peak memory is then that of both. Each step's FLOPs are
+counted by torch's FlopCounterMode on the meta device and set against the matmul peak in the config's dtype
+(measured with 4096^3 matmuls, or ``--peak-gflops``): the fraction of peak is how close a step is to the floor.
 
 The model is built on the meta device, cast there to the target dtype and only then allocated and filled with
 seeded random values (scaled by fan-in so activations stay in range): no fp32 copy is ever made for a bf16/fp16 run.
@@ -72,7 +80,8 @@ def build_model(device: str, dtype):
     return model.eval()
 
 
-def run_one(name: str, repeats: int) -> dict:
+def run_one(name: str, repeats: int, compile_mode: str = "off", peak_gflops: float | None = None,
+            cache_dir: str | None = None) -> dict:
     import torch
 
     cfg = CONFIGS[name]
@@ -83,45 +92,46 @@ def run_one(name: str, repeats: int) -> dict:
         note = "CPU lacks avx512_bf16/amx: bf16 is emulated and slow"
     else:
         note = ""
+    flops = count_flops(cfg)
+    peak = peak_gflops or matmul_peak_gflops(device, dtype)
     t0 = time.perf_counter()
     model = build_model(device, dtype)
     if cfg.get("channels_last"):
         model.to(memory_format=torch.channels_last)
     build_s = time.perf_counter() - t0
-    gen = torch.Generator(device=device).manual_seed(1)
-    h = cfg["size"] // 8
-    frames, batch = cfg["frames"], 2
-    latents = torch.randn(batch, 4, frames, h, h, generator=gen, device=device, dtype=dtype)
-    text = torch.randn(batch, 77, 768, generator=gen, device=device, dtype=dtype)
-    pose = torch.rand(1, frames, 3, cfg["size"], cfg["size"], generator=gen, device=device, dtype=dtype)
-
-    def sync():
-        if device == "cuda":
-            torch.cuda.synchronize()
-
+    latents, t, text, pose = _inputs(cfg, device, dtype)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    result = {"config": name, **cfg, "batch": latents.shape[0], "threads": torch.get_num_threads(),
+              "build_s": build_s, "params": sum(p.numel() for p in model.parameters()), "tflop_per_step": flops / 1e12,
+              "peak_gflops": peak, "peak_measured": peak_gflops is None, "compile": compile_mode}
     with torch.inference_mode():
         sync()
         t0 = time.perf_counter()
         feats = model.encode_pose(pose)  # once per generation, for the B=1 video
         sync()
-        pose_s = time.perf_counter() - t0
-        times, cpu_times = [], []
-        for i in range(repeats + 1):
-            sync()
-            t0, c0 = time.perf_counter(), time.process_time()
-            out = model(latents, torch.tensor(500, device=device), text, pose_features=feats).sample
-            sync()
-            if i:  # the first is the warm-up
-                times.append(time.perf_counter() - t0)
-                cpu_times.append(time.process_time() - c0)
-        assert torch.isfinite(out).all(), "non-finite output"
-    result = {
-        "config": name, **cfg, "batch": batch, "threads": torch.get_num_threads(),
-        "seconds_per_step": statistics.median(times), "all_steps": times,
+        result["pose_encoder_once_s"] = time.perf_counter() - t0
+        variants = {"eager": model}
+        if compile_mode != "off":
+            variants["compiled"] = _compiled(model, compile_mode, cache_dir, result)
+
+        def step(unet):
+            return unet(latents, t, text, pose_features=feats).sample
+
+        timings = _alternate(variants, step, repeats, sync)
+    compiled = variants.get("compiled")
+    if compiled is not None:
+        if compiled.failure:
+            raise RuntimeError(f"compilation failed: {compiled.failure}")
+        result["compile_first_call_s"] = compiled.first_call_s  # compile + one step
+    for variant, (times, cpu_times) in timings.items():
+        prefix = "" if variant == "eager" else "compiled_"
+        result[prefix + "seconds_per_step"] = statistics.median(times)
+        result[prefix + "all_steps"] = times
         # CPU seconds (all threads): less sensitive than wall time to other processes on a shared machine.
-        "cpu_seconds_per_step": statistics.median(cpu_times), "pose_encoder_once_s": pose_s,
-        "build_s": build_s, "params": sum(p.numel() for p in model.parameters()),
-    }
+        result[prefix + "cpu_seconds_per_step"] = statistics.median(cpu_times)
+        result[prefix + "fraction_of_peak"] = flops / statistics.median(times) / (peak * 1e9)
+    if "compiled" in timings:
+        result["compiled_vs_eager"] = result["compiled_seconds_per_step"] / result["seconds_per_step"]
     if device == "cuda":
         result["peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
         result["gpu"] = torch.cuda.get_device_name()
@@ -130,6 +140,92 @@ def run_one(name: str, repeats: int) -> dict:
     if note:
         result["note"] = note
     return result
+
+
+def _inputs(cfg: dict, device: str, dtype):
+    """Seeded latents (guidance batch 2), timestep, text embeddings and pose frames of one config."""
+    import torch
+
+    gen = torch.Generator(device=device).manual_seed(1)
+    h = cfg["size"] // 8
+    frames, batch = cfg["frames"], 2
+    latents = torch.randn(batch, 4, frames, h, h, generator=gen, device=device, dtype=dtype)
+    text = torch.randn(batch, 77, 768, generator=gen, device=device, dtype=dtype)
+    pose = torch.rand(1, frames, 3, cfg["size"], cfg["size"], generator=gen, device=device, dtype=dtype)
+    return latents, torch.tensor(500, device=device), text, pose
+
+
+def _compiled(model, mode: str, cache_dir: str | None, result: dict):
+    """The UNet as the app compiles it (text2video.diffusion.compilation), in a fresh cache unless one is given:
+    the first call's time is then a cold compile."""
+    import tempfile
+
+    from text2video.diffusion.compilation import CompiledUNet
+
+    folder = Path(cache_dir or tempfile.mkdtemp(prefix="unet-step-compile-"))
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder.resolve())
+    result["compile_cache"] = "given" if cache_dir else "cold"
+    return CompiledUNet(model, mode)
+
+
+def _alternate(variants: dict, step, repeats: int, sync) -> dict:
+    """(wall, CPU) seconds of ``repeats`` steps per variant, taken in turn (eager, compiled, eager, ...) so that
+    load from other processes hits both alike, after one untimed warm-up each (the compiled one's is its compile)."""
+    import torch
+
+    timings = {name: ([], []) for name in variants}
+    for i in range(repeats + 1):
+        for name, unet in variants.items():
+            sync()
+            t0, c0 = time.perf_counter(), time.process_time()
+            out = step(unet)
+            sync()
+            if i:  # the first is the warm-up
+                timings[name][0].append(time.perf_counter() - t0)
+                timings[name][1].append(time.process_time() - c0)
+            assert torch.isfinite(out).all(), f"non-finite output ({name})"
+    return timings
+
+
+def count_flops(cfg: dict) -> float:
+    """FLOPs of one step (matmuls, convolutions, attention; torch's FlopCounterMode) on the meta device: free."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from text2video.diffusion.unet3d import UNet3DConditionModel
+
+    with torch.device("meta"), torch.no_grad():
+        model = UNet3DConditionModel.from_config(SD14_UNET_CONFIG)
+        latents, t, text, pose = _inputs_meta(cfg)
+        feats = model.encode_pose(pose)
+        with FlopCounterMode(display=False) as counter:
+            model(latents, t, text, pose_features=feats)
+    return float(counter.get_total_flops())
+
+
+def _inputs_meta(cfg: dict):
+    import torch
+
+    h, frames = cfg["size"] // 8, cfg["frames"]
+    return (torch.empty(2, 4, frames, h, h), torch.tensor(500), torch.empty(2, 77, 768),
+            torch.empty(1, frames, 3, cfg["size"], cfg["size"]))
+
+
+def matmul_peak_gflops(device: str, dtype, n: int = 4096, repeats: int = 5) -> float:
+    """This machine's matmul rate in ``dtype`` (best of ``repeats`` n x n products): the floor a step can reach."""
+    import torch
+
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    best = float("inf")
+    for _ in range(repeats + 1):
+        sync()
+        t0 = time.perf_counter()
+        torch.matmul(a, b)
+        sync()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
 
 
 def _cpu_has_bf16() -> bool:
@@ -145,10 +241,17 @@ def main(argv=None) -> int:
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated: " + ", ".join(CONFIGS))
     parser.add_argument("--repeats", type=int, default=3, help="timed steps after the warm-up (median reported)")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--compile", default="off", metavar="MODE",
+                        help="also time the UNet compiled as --compile MODE does (default | max-autotune ...), in "
+                        "turn with eager in the same process; the first compiled call (compile time) is reported")
+    parser.add_argument("--compile-cache", metavar="DIR", help="inductor cache to use (default: a fresh one, so "
+                        "the compile time is a cold start); give the same DIR twice to see a warm start")
+    parser.add_argument("--peak-gflops", type=float, help="the machine's matmul peak in the config's dtype "
+                        "(default: measured with 4096^3 matmuls in each config)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:  # one config, in this fresh process
-        print(json.dumps(run_one(args.child, args.repeats)))
+        print(json.dumps(run_one(args.child, args.repeats, args.compile, args.peak_gflops, args.compile_cache)))
         return 0
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
     unknown = [n for n in names if n not in CONFIGS]
@@ -156,8 +259,10 @@ def main(argv=None) -> int:
         parser.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
     results = []
     for name in names:
-        proc = subprocess.run([sys.executable, __file__, "--child", name, "--repeats", str(args.repeats)],
-                              capture_output=True, text=True, env=os.environ.copy())
+        cmd = [sys.executable, __file__, "--child", name, "--repeats", str(args.repeats), "--compile", args.compile]
+        cmd += ["--peak-gflops", str(args.peak_gflops)] if args.peak_gflops else []
+        cmd += ["--compile-cache", args.compile_cache] if args.compile_cache else []
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
         if proc.returncode != 0:
             results.append({"config": name, "error": proc.stderr.strip().splitlines()[-1:] or ["failed"]})
         else:
@@ -168,16 +273,25 @@ def main(argv=None) -> int:
     return 0
 
 
+def _steps(r: dict, prefix: str) -> str:
+    return (f"{r[prefix + 'seconds_per_step']:.2f} s/step = {100 * r[prefix + 'fraction_of_peak']:.0f} % of peak "
+            f"(steps {', '.join(f'{t:.2f}' for t in r[prefix + 'all_steps'])}; "
+            f"CPU time {r[prefix + 'cpu_seconds_per_step']:.2f} s)")
+
+
 def _print(r: dict) -> None:
     name = r["config"]
     if "skipped" in r or "error" in r:
         print(f"{name:14s} {r.get('skipped') or r.get('error')}")
         return
-    line = (f"{name:14s} {r['size']}x{r['size']} x{r['frames']} frames, batch {r['batch']}: "
-            f"{r['seconds_per_step']:.2f} s/step (steps {', '.join(f'{t:.2f}' for t in r['all_steps'])}; "
-            f"CPU time {r['cpu_seconds_per_step']:.2f} s), "
-            f"peak {r['peak_gb']:.2f} GB, pose encoder once {r['pose_encoder_once_s']:.2f} s, "
-            f"{r['threads']} threads")
+    line = (f"{name:14s} {r['size']}x{r['size']} x{r['frames']} frames, batch {r['batch']}, "
+            f"{r['tflop_per_step']:.2f} TFLOP/step: eager {_steps(r, '')}")
+    if "compiled_seconds_per_step" in r:
+        line += (f" | compiled ({r['compile']}, {r['compile_cache']} cache: first call {r['compile_first_call_s']:.1f} s)"
+                 f" {_steps(r, 'compiled_')}, x{r['compiled_vs_eager']:.2f} eager")
+    line += (f" | {r['dtype']} matmul peak {r['peak_gflops']:.0f} GFLOP/s"
+             f"{' (measured)' if r['peak_measured'] else ''} | peak {r['peak_gb']:.2f} GB, "
+             f"pose encoder once {r['pose_encoder_once_s']:.2f} s, {r['threads']} threads")
     ref = REFERENCE.get("cpu-fp32") if r["device"] == "cpu" else None
     if ref:
         line += (f" | vs reference fp32 16.6 s / 5.6 GB: time x{r['seconds_per_step'] / ref['seconds']:.2f}, "

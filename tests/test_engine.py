@@ -269,3 +269,29 @@ def test_engine_on_cuda_fp16(demo_models, skeleton_video, tmp_path):
     result = gpu.generate(request(skeleton_video, steps=2), tmp_path)
     assert result.device.startswith("cuda") and result.dtype == "fp16" and result.memory_preset
     assert len(read_frames(tmp_path / "result.mp4")) == 3
+
+
+def test_compile_setting_reaches_the_pipeline_and_the_first_job_says_what_it_cost(demo_models, skeleton_video,
+                                                                                  tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "restored after the test")
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
+    settings = Settings.load({"compile": "max-autotune", "data_dir": tmp_path / "data"})
+    compiling = Engine(demo_models, device="cpu", dtype="fp32", settings=settings)
+    assert compiling.pipeline.compiled_unet.mode == "max-autotune"
+    # the compile cache lives under the data folder, so it survives restarts (unless the user chose one)
+    assert Path(compiling.pipeline.compiled_unet.cache_dir) == (tmp_path / "data" / "compile-cache").resolve()
+    compiling.pipeline.enable_compile(backend="no-such-backend")  # as where compiling is unsupported
+    first = compiling.generate(request(skeleton_video), tmp_path / "a")
+    second = compiling.generate(request(skeleton_video), tmp_path / "b")
+    assert compile_codes(first) == ["compile.eager_fallback"] and compile_codes(second) == []
+
+
+def compile_codes(result) -> list[str]:
+    return [item["code"] for w in result.warnings for item in getattr(w, "items", [])
+            if str(item.get("code")).startswith("compile.")]
+
+
+def test_unknown_compile_mode_names_the_setting(demo_models):
+    with pytest.raises(InvalidInput) as info:
+        Engine(demo_models, device="cpu", settings=Settings.load({"compile": "fastest"}))
+    assert info.value.field == "compile" and "max-autotune" in info.value.hint

@@ -164,10 +164,21 @@ class Engine:
         self.memory = memory
         self.memory_preset = ""
         self.pose_preset = pose_preset
+        self.compile = self._check_compile(self.settings.compile)
+        self._compile_told = False  # the first job says what compiling cost (or why it could not)
         self._pipe = None
         self._offloaded = False
         self._prompt_processor = None
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _check_compile(mode: str) -> str:
+        from .diffusion.compilation import COMPILE_MODES
+
+        if mode not in COMPILE_MODES:
+            raise InvalidInput(f"compile mode {mode!r} is not supported", field="compile", value=mode,
+                               hint=f"Use one of: {', '.join(COMPILE_MODES)} (--compile / TEXT2VIDEO_COMPILE).")
+        return mode
 
     @property
     def demo(self) -> bool:
@@ -194,6 +205,8 @@ class Engine:
                     from .models.demo import DEMO_WARNING
 
                     log.warning(DEMO_WARNING)
+                if self.compile != "off":
+                    pipe.enable_compile(self.compile, cache_dir=self.settings.compile_cache_dir)
                 self._pipe = pipe
                 self._offloaded = False
             return self._pipe
@@ -450,7 +463,19 @@ class Engine:
                        anchor_first_frame=request.anchor_first_frame,
                        **self._live_preview(preview, skeleton.fps, run))
         run.timed("generate", t0)
+        self._tell_compile_cost(pipe, run)
         return _Latents(out.frames, seed, decode_chunk)
+
+    def _tell_compile_cost(self, pipe: Any, run: _Run) -> None:
+        """Once per Engine, on its first job: what compiling the UNet cost, or why it runs eager instead."""
+        compiled = pipe.compiled_unet
+        if compiled is None or self._compile_told:
+            return
+        if compiled.failure is not None:
+            run.warnings.append(Message("compile.eager_fallback", reason=compiled.failure))
+        elif compiled.first_call_s is not None:
+            run.warnings.append(Message("compile.first_job", seconds=round(compiled.first_call_s)))
+        self._compile_told = True
 
     def _encode(self, pipe: Any, latents: _Latents, skeleton: _Skeleton, run: _Run) -> None:
         """Step 5: the VAE decodes a chunk of frames at a time and each chunk streams into result.mp4, result.gif

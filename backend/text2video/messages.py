@@ -46,6 +46,9 @@ TEMPLATES: dict[str, str] = {
                        "steps); use a CUDA GPU, or fewer --steps and --frames for a try-out.",
     "preset.low_memory": "preset {preset} is estimated to need ~{need} GB but only {free} GB is free: it may run out "
                          "of memory. Lower --frames, --width/--height, or free the GPU.",
+    "compile.first_job": "The first job compiled the video model for this machine in {seconds} s (--compile); later "
+                         "jobs of the same frames and size reuse it.",
+    "compile.eager_fallback": "--compile is not available here, the video model ran uncompiled: {reason}",
     "video.gif_preview": "result.gif is a preview with 1 frame in {every} of the {frames}; result.mp4 has them all",
     "job.retrying": "attempt {attempt}: {reason}; retrying",
     # --- job failures (jobs/tasks.py, jobs/store.py) -----------------------------------------------------------

@@ -84,6 +84,9 @@ class Settings:
     scheduler: str = "ddim"  # ddim | dpm++
     preview_every_steps: int = 5  # live preview.gif of the video being denoised every N steps; 0 = no preview
     preview_min_interval_s: float = 1.0  # ... and at most once per this many seconds (bounds its cost)
+    # torch.compile the UNet: off | default | reduce-overhead | max-autotune | max-autotune-no-cudagraphs. Faster
+    # steps after a slow first job (each new frames/size compiles once per process; cache under data_dir/compile-cache)
+    compile: str = "off"
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -99,6 +102,11 @@ class Settings:
     @property
     def jobs_dir(self) -> Path:
         return self.data_dir / "jobs"
+
+    @property
+    def compile_cache_dir(self) -> Path:
+        """Inductor's kernel and FX graph cache (TORCHINDUCTOR_CACHE_DIR unless set): kept between runs."""
+        return self.data_dir / "compile-cache"
 
     @property
     def api_key_list(self) -> list[str]:

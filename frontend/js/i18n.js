@@ -364,6 +364,8 @@ const SERVER_VI = {
   "prompt.clip_truncated": "{field} dài {tokens} token CLIP, quá {max} token mô hình đọc được: các từ sau bị bỏ qua: {words}",
   "preset.cpu_slow": "Chạy mô hình thật trên CPU mất vài phút cho mỗi bước khử nhiễu (hàng giờ cho một video 50 bước); hãy dùng GPU CUDA, hoặc giảm --steps và --frames để thử.",
   "preset.low_memory": "Cấu hình {preset} ước tính cần ~{need} GB nhưng chỉ còn {free} GB trống: có thể hết bộ nhớ. Hãy giảm --frames, --width/--height, hoặc giải phóng GPU.",
+  "compile.first_job": "Lần chạy đầu tiên đã biên dịch mô hình video cho máy này trong {seconds} giây (--compile); các lần sau với cùng số khung và kích thước dùng lại bản đã biên dịch.",
+  "compile.eager_fallback": "Không dùng được --compile ở đây, mô hình video chạy không biên dịch: {reason}",
   "video.gif_preview": "result.gif là bản xem trước, cứ {every} khung lấy 1 trong {frames} khung; result.mp4 có đủ mọi khung",
   "job.retrying": "lần chạy {attempt}: {reason}; đang thử lại",
   "job.timeout": "Công việc chạy quá {seconds} giây nên đã bị dừng. Hãy giảm số khung hình hoặc số bước, hoặc tăng TEXT2VIDEO_JOB_TIMEOUT_S.",

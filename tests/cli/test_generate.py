@@ -140,3 +140,19 @@ def test_same_seed_same_bytes_from_processes_running_at_once(demo_models, skelet
         _, stderr = proc.communicate(timeout=240)
         assert proc.returncode == 0, stderr
     assert runs[0][0].read_bytes() == runs[1][0].read_bytes()
+
+
+def test_compile_flag_is_a_cli_and_worker_option_not_a_request_field(skeleton_video):
+    from text2video.cli import build_parser
+    from text2video.cli import serve, worker
+
+    base = ["generate", "--video", str(skeleton_video), "--prompt", "p", "--out", "o.mp4"]
+    assert build_parser().parse_args(base).compile == "off"
+    assert build_parser().parse_args([*base, "--compile"]).compile == "default"
+    assert build_parser().parse_args([*base, "--compile", "max-autotune"]).compile == "max-autotune"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*base, "--compile", "fastest"])
+    assert worker.settings_from_args(build_parser().parse_args(["worker", "--compile"])).compile == "default"
+    assert serve.settings_from_args(build_parser().parse_args(["serve", "--compile", "max-autotune"])).compile == \
+        "max-autotune"
+    assert serve.settings_from_args(build_parser().parse_args(["serve"])).compile == "off"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..devices import DTYPES
+from ..diffusion.compilation import COMPILE_MODES
 from ..exceptions import InvalidInput
 from ..models.layout import POSE_PRESETS
 
@@ -55,10 +56,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory", default=s.memory, help="memory preset: auto | high | medium | low")
     p.add_argument("--pose-preset", choices=POSE_PRESETS, default=s.pose_preset,
                    help=f"pose models for raw video input (default {s.pose_preset})")
+    add_compile_flag(p, s.compile)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--preview", metavar="PATH.gif", default=None,
                    help=f"write a live preview GIF of the video being denoised there, every "
                    f"{s.preview_every_steps} steps (TEXT2VIDEO_PREVIEW_EVERY_STEPS); kept after success")
+
+
+def add_compile_flag(p: argparse.ArgumentParser, default: str | None) -> None:
+    """``--compile [MODE]``: a worker/CLI option (never a request field); the same flag on generate, worker, serve."""
+    p.add_argument("--compile", nargs="?", const="default", choices=COMPILE_MODES, default=default, metavar="MODE",
+                   help="torch.compile the UNet: faster steps after a slow first job (each new frames/size compiles "
+                   f"once; compile cache in DATA_DIR/compile-cache). MODE: {' | '.join(COMPILE_MODES)} "
+                   "(default when given: default; TEXT2VIDEO_COMPILE)")
 
 
 def build_request(args: argparse.Namespace) -> Any:
@@ -113,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     if not getattr(args, "verbose", False):
         _quiet_libraries()
     engine = Engine(args.models, device=args.device, dtype=args.dtype, memory=args.memory,
-                    pose_preset=args.pose_preset, settings=args.settings)
+                    pose_preset=args.pose_preset, settings=args.settings.replace(compile=args.compile))
 
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.preview is not None:

@@ -19,6 +19,8 @@ import sys
 import threading
 import time
 
+from .generate import add_compile_flag
+
 HELP = "run the API, one worker and the web UI (default command)"
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="public URL through ngrok (needs NGROK_AUTHTOKEN); an API key is generated if none")
     parser.add_argument("--device", help="worker device: auto | cpu | cuda | cuda:N")
     parser.add_argument("--memory", choices=["auto", "high", "medium", "low"], help="worker memory preset")
+    add_compile_flag(parser, None)
     parser.add_argument("--no-worker", action="store_true", help="API only (workers run elsewhere)")
     parser.add_argument("--worker-name", help="name of the worker started here (default serve-<host>-<port>)")
 
@@ -43,7 +46,7 @@ def settings_from_args(args: argparse.Namespace):
 
     return Settings.load({"host": args.host, "port": args.port, "models_dir": args.models,
                           "data_dir": args.data_dir, "tunnel": args.tunnel, "device": args.device,
-                          "memory": args.memory})
+                          "memory": args.memory, "compile": args.compile})
 
 
 class Server:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import signal
 
+from .generate import add_compile_flag
+
 HELP = "run a job worker (models loaded once; one job at a time)"
 
 
@@ -19,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="DIR", help="data folder shared with the API (TEXT2VIDEO_DATA_DIR)")
     parser.add_argument("--device", help="auto | cpu | cuda | cuda:N (TEXT2VIDEO_DEVICE)")
     parser.add_argument("--memory", choices=["auto", "high", "medium", "low"], help="memory preset")
+    add_compile_flag(parser, None)
     parser.add_argument("--name", help="worker name (default worker-<host>-<pid>); reuse it after a restart so "
                         "the jobs it was running are recovered at once")
     parser.add_argument("--loglevel", default="INFO", help="child log level (default INFO)")
@@ -28,7 +31,8 @@ def settings_from_args(args: argparse.Namespace):
     from ..settings import Settings
 
     return Settings.load({"models_dir": args.models, "data_dir": args.data_dir, "device": args.device,
-                          "memory": getattr(args, "memory", None)})
+                          "memory": getattr(args, "memory", None),
+                          "compile": getattr(args, "compile", None)})
 
 
 def run(args: argparse.Namespace) -> int:

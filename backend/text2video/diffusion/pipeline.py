@@ -28,6 +28,7 @@ from ..models.clip_tokenizer import load_clip_tokenizer
 from ..models.inventory import inventory, sd_variant
 from ..models.layout import ModelPaths
 from .attention import FrameAnchor
+from .compilation import CompiledUNet
 from .windows import DEFAULT_OVERLAP, DEFAULT_WINDOW, blend_weights, frame_windows
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ class FollowYourPosePipeline(DiffusionPipeline):
         # Counters a test (or a curious user) can read: how often the expensive parts ran in the last call.
         self.last_call_stats: dict[str, int] = {}
         self._num_timesteps = 0
+        self.compiled_unet: Optional[CompiledUNet] = None  # set by enable_compile()
 
     @property
     def num_timesteps(self) -> int:
@@ -173,6 +175,18 @@ class FollowYourPosePipeline(DiffusionPipeline):
 
     def disable_vae_tiling(self) -> None:
         self.vae.disable_tiling()
+
+    # ------------------------------------------------------------------------------------------------ speed
+    def enable_compile(self, mode: str = "default", *, backend: str = "inductor",
+                       cache_dir: Optional[Path] = None) -> CompiledUNet:
+        """Run the UNet through ``torch.compile`` (see :mod:`.compilation`): each new input shape compiles on its
+        first step (slow: seconds to minutes), later steps are faster. Where compiling fails the UNet runs eager
+        and ``compiled_unet.failure`` says why. The UNet module itself is unchanged."""
+        self.compiled_unet = CompiledUNet(self.unet, mode, backend=backend, cache_dir=cache_dir)
+        return self.compiled_unet
+
+    def disable_compile(self) -> None:
+        self.compiled_unet = None
 
     # --------------------------------------------------------------------------------------------- helpers
     def check_inputs(self, prompt: Any, pose: Any, video_length: int, height: int, width: int,
@@ -313,7 +327,8 @@ class FollowYourPosePipeline(DiffusionPipeline):
         """One UNet evaluation (both guidance branches in one batch) -> the guided noise prediction."""
         model_input = torch.cat([latents] * 2) if do_cfg else latents
         model_input = self.scheduler.scale_model_input(model_input, t)
-        out = self.unet(model_input, t, encoder_hidden_states=text_embeddings, pose_features=pose_features)
+        unet = self.compiled_unet or self.unet
+        out = unet(model_input, t, encoder_hidden_states=text_embeddings, pose_features=pose_features)
         self.last_call_stats["unet"] += 1
         noise_pred = (out.sample if hasattr(out, "sample") else out[0]).to(latents.dtype)
         if do_cfg:
