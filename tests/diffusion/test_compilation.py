@@ -2,8 +2,9 @@
 
 The wiring tests compile with dynamo's ``eager`` backend: the same graph capture, guards and recompiles as
 inductor, without generating C++ (inductor compiles the demo UNet in minutes on 2 cores; that test is marked
-``inductor`` and deselected by default: ``pytest -m inductor``). Each traced shape costs several seconds, so the
-shapes are few and tiny.
+``inductor`` and deselected by default: ``pytest -m inductor``, 165 s cold, 15 s with a warm
+TORCHINDUCTOR_CACHE_DIR). Each traced shape costs about 8 s on one thread, so the default tests trace two shapes in
+one test (about 17 s) and check the fallbacks without tracing the UNet.
 """
 
 from __future__ import annotations
