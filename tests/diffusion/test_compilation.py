@@ -61,11 +61,12 @@ def test_unknown_backend_runs_eager_with_one_warning(eager_after, caplog):
     assert len([r for r in caplog.records if "runs eager" in r.getMessage()]) == 1
 
 
-def test_no_cpp_compiler_runs_eager_with_one_warning(pipe, monkeypatch, caplog):
+def test_no_cpp_compiler_runs_eager_with_one_warning(pipe, caplog):
     import torch._inductor.config as inductor_config
 
-    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, "/nonexistent/g++"))
-    with caplog.at_level(logging.WARNING, logger="text2video.diffusion.compilation"):
+    # torch's own config patch: monkeypatch's undo of a config attribute hides it from later tests
+    with inductor_config.patch({"cpp.cxx": (None, "/nonexistent/g++")}), \
+            caplog.at_level(logging.WARNING, logger="text2video.diffusion.compilation"):
         compiled = CompiledUNet(pipe.unet, "default")
     assert "no C++ compiler" in compiled.failure
     assert [r.levelname for r in caplog.records] == ["WARNING"]
