@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
-from unet_step import CONFIGS as UNET_CONFIGS, build_model  # noqa: E402 - the bench folder's own helper
+from unet_step import CONFIGS as UNET_CONFIGS, build_model, config_names  # noqa: E402 - the bench folder's own helper
 
 EVERY = 5  # settings.preview_every_steps default
 CONFIGS = {"demo": dict(device="cpu", frames=4, size=128), "cpu-bf16": UNET_CONFIGS["cpu-bf16"],
@@ -147,10 +147,7 @@ def main(argv=None) -> int:
                         help="demo: runs with and without previews; full-size UNet: timed steps after a warm-up")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
-    names = [n.strip() for n in args.configs.split(",") if n.strip()]
-    unknown = [n for n in names if n not in CONFIGS]
-    if unknown:
-        parser.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
+    names = config_names(parser, args.configs, CONFIGS)
     results = []
     for name in names:
         results.append(run_demo(args.steps, args.repeats) if name == "demo" else run_unet(name, args.repeats))

@@ -236,6 +236,15 @@ def _cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def config_names(parser: argparse.ArgumentParser, text: str, configs) -> list[str]:
+    """The comma-separated ``--configs`` names, each one of ``configs`` (else the parser's usage error)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in configs]
+    if unknown:
+        parser.error(f"unknown config(s) {unknown}; choose from {list(configs)}")
+    return names
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated: " + ", ".join(CONFIGS))
@@ -253,10 +262,7 @@ def main(argv=None) -> int:
     if args.child:  # one config, in this fresh process
         print(json.dumps(run_one(args.child, args.repeats, args.compile, args.peak_gflops, args.compile_cache)))
         return 0
-    names = [n.strip() for n in args.configs.split(",") if n.strip()]
-    unknown = [n for n in names if n not in CONFIGS]
-    if unknown:
-        parser.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
+    names = config_names(parser, args.configs, CONFIGS)
     results = []
     for name in names:
         cmd = [sys.executable, __file__, "--child", name, "--repeats", str(args.repeats), "--compile", args.compile]
