@@ -216,6 +216,26 @@ def test_frame_group_norm_spans_all_frames_like_5d_groupnorm():
     torch.testing.assert_close(ours(folded, num_frames=3), expected, rtol=1e-5, atol=1e-5)
     bf = ours.to(torch.bfloat16)(folded.bfloat16(), num_frames=3).float()
     torch.testing.assert_close(bf, expected, rtol=0.02, atol=0.05)
+    # A channels-last model's maps: same values, and the output stays channels-last (views, no copy).
+    for dtype, tol in ((torch.float32, 1e-5), (torch.bfloat16, 0.05)):
+        layer = FrameGroupNorm(4, 16, eps=1e-5)
+        layer.load_state_dict(ref.state_dict())
+        nhwc = folded.to(dtype).contiguous(memory_format=torch.channels_last)
+        out = layer.to(dtype)(nhwc, num_frames=3)
+        assert out.is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(out.float(), expected, rtol=tol, atol=tol)
+
+
+def test_geglu_equals_gelu_gate_on_one_projection():
+    """GEGLU runs its projection as two half products; the result is the released layer's ``x * gelu(gate)`` on
+    the chunks of one ``proj`` output (same parameters)."""
+    from text2video.diffusion.attention import GEGLU
+
+    torch.manual_seed(0)
+    layer = GEGLU(16, 24)
+    x = torch.randn(2, 5, 16)
+    hidden, gate = layer.proj(x).chunk(2, dim=-1)
+    torch.testing.assert_close(layer(x), hidden * torch.nn.functional.gelu(gate), rtol=1e-6, atol=1e-6)
 
 
 def test_single_frame_without_temporal_parts_equals_diffusers_unet2d():
