@@ -129,6 +129,12 @@ def test_same_seed_same_bytes_on_any_thread_and_cpu(engine, skeleton_video, tmp_
             assert fresh_thread.submit(generate, f"t{i}", one_cpu if i % 2 == 0 else None).result() == expected, i
 
 
+def test_cpu_engine_runs_the_unet_channels_last(engine):
+    """On the CPU the UNet's maps are channels-last (faster oneDNN convolutions and group norms)."""
+    convs = [m.weight for m in engine.pipeline.unet.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+
+
 def test_cancel_leaves_no_files(engine, skeleton_video, tmp_path):
     seen = []
 
