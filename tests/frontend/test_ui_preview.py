@@ -26,21 +26,22 @@ def shown_preview(page, after_step: int = 0) -> dict:
 
 def test_running_job_shows_the_preview_changing_then_the_result(new_page, live_ui, skeleton_video, artifacts_dir):
     page = new_page()
-    # previews come every 5 steps (at most one a second): 20 steps at 128x128 give a few of them
-    fill_job(page, skeleton_video, "a robot dancing", steps="20", width="128", height="128")
+    # previews come every 5 steps, at most one a second: the job must run for some seconds to show several. 20 steps
+    # at 128x128 took 1 s on a fast 2-core CPU (one preview, then the result); 100 steps take about 5 s there.
+    fill_job(page, skeleton_video, "a robot dancing", steps="100", width="128", height="128")
     page.click("#submit")
     page.wait_for_url(re.compile(r".*#/jobs/[0-9a-f]{32}$"))
     job_id = page.url.rsplit("/", 1)[1]
 
     first = shown_preview(page)
     assert (first["width"], first["height"]) == (32, 32)  # 1/4 of the output size, drawn large
-    assert f"Step {first['step']}/20" in first["caption"] and "Live preview" in first["caption"], first
+    assert f"Step {first['step']}/100" in first["caption"] and "Live preview" in first["caption"], first
     pixels_first = page.locator(PREVIEW).screenshot()
     page.screenshot(path=str(artifacts_dir / "ui-job-preview-1-desktop.png"), full_page=True)
 
     second = shown_preview(page, first["step"])
     assert second["step"] > first["step"] and second["src"] != first["src"], (first, second)
-    assert f"Step {second['step']}/20" in second["caption"]
+    assert f"Step {second['step']}/100" in second["caption"]
     assert page.locator(PREVIEW).screenshot() != pixels_first  # another picture, not just another URL
     page.screenshot(path=str(artifacts_dir / "ui-job-preview-2-desktop.png"), full_page=True)
 
