@@ -3,8 +3,8 @@
 The wiring tests compile with dynamo's ``eager`` backend: the same graph capture, guards and recompiles as
 inductor, without generating C++ (inductor compiles the demo UNet in minutes on 2 cores; that test is marked
 ``inductor`` and deselected by default: ``pytest -m inductor``, 165 s cold, 15 s with a warm
-TORCHINDUCTOR_CACHE_DIR). Each traced shape costs about 8 s on one thread, so the default tests trace two shapes in
-one test (about 17 s) and check the fallbacks without tracing the UNet.
+TORCHINDUCTOR_CACHE_DIR). Tracing costs about 7 s per shape for the demo UNet on one thread, so the shape test runs
+the demo pipeline with a two-block UNet (about 2.5 s per shape) and the fallbacks are checked without tracing.
 """
 
 from __future__ import annotations
@@ -36,8 +36,26 @@ def eager_after(pipe):
     pipe.disable_compile()
 
 
-def test_compiled_gives_the_eager_video_and_compiles_each_shape_once(eager_after):
-    pipe = eager_after
+@pytest.fixture
+def two_block_pipe(pipe):
+    """The demo pipeline with a UNet of two blocks of one layer (same widths and attention): a third of the
+    demo UNet's tracing cost, the same graph features (sparse-causal, text and temporal attention, pose adapter)."""
+    from text2video.diffusion import FollowYourPosePipeline
+    from text2video.diffusion.unet3d import UNet3DConditionModel
+
+    torch.manual_seed(0)
+    config = dict(pipe.unet.config, block_out_channels=[32, 64], layers_per_block=1,
+                  down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"],
+                  up_block_types=["UpBlock2D", "CrossAttnUpBlock2D"])
+    unet = UNet3DConditionModel.from_config(config).eval()
+    small = FollowYourPosePipeline(vae=pipe.vae, text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer,
+                                   unet=unet, scheduler=pipe.scheduler)
+    small.set_progress_bar_config(disable=True)
+    return small
+
+
+def test_compiled_gives_the_eager_video_and_compiles_each_shape_once(two_block_pipe):
+    pipe = two_block_pipe
     eager_a, eager_b = latents(pipe, SHAPE_A, steps=2), latents(pipe, SHAPE_B)
     compiled = pipe.enable_compile(backend="eager")
     torch.testing.assert_close(latents(pipe, SHAPE_A, steps=2), eager_a, rtol=1e-5, atol=1e-5)
