@@ -5,6 +5,7 @@
     python bench/unet_step.py --json out.json
     python bench/unet_step.py --configs cpu-bf16-cl --compile default     # eager vs compiled, in turn
     python bench/unet_step.py --configs cuda-fp16-24 --compile max-autotune  # on a GPU
+    python bench/unet_step.py --configs cpu-bf16-cl --reference ref.jsonl   # ratios to the reference's step
 
 Configs: ``cpu-fp32`` and ``cpu-bf16`` (4 frames, 256x256, guidance batch 2), the same with channels-last maps
 (``cpu-fp32-cl``, ``cpu-bf16-cl``: ``unet.to(memory_format=torch.channels_last)``), ``cuda-fp16-8`` and ``cuda-fp16-24``
@@ -21,6 +22,9 @@ counted by torch's FlopCounterMode on the meta device and set against the matmul
 
 The model is built on the meta device, cast there to the target dtype and only then allocated and filled with
 seeded random values (scaled by fan-in so activations stay in range): no fp32 copy is ever made for a bf16/fp16 run.
+``--reference FILE``: the reference implementation's step, timed on this machine by a separate script (its code is
+never part of this repository) in the same run, as JSON lines ``{"dtype", "seconds_per_step", "peak_gb"}``; each
+config is then printed as a ratio to the reference in its dtype.
 Not a test: timings on a shared machine are noisy; compare ratios taken in the same run.
 """
 
@@ -56,7 +60,6 @@ CONFIGS = {
     "cuda-fp16-8": dict(device="cuda", dtype="float16", frames=8, size=512),
     "cuda-fp16-24": dict(device="cuda", dtype="float16", frames=24, size=512),
 }
-REFERENCE = {"cpu-fp32": {"seconds": 16.6, "peak_gb": 5.6}}  # the reference implementation, measured by issue 2
 
 
 def build_model(device: str, dtype):
@@ -257,12 +260,16 @@ def main(argv=None) -> int:
                         "the compile time is a cold start); give the same DIR twice to see a warm start")
     parser.add_argument("--peak-gflops", type=float, help="the machine's matmul peak in the config's dtype "
                         "(default: measured with 4096^3 matmuls in each config)")
+    parser.add_argument("--reference", metavar="FILE", help="JSON lines of the reference implementation's step "
+                        "timed on this machine (dtype, seconds_per_step, peak_gb): each config is also shown as a "
+                        "ratio to the reference in its dtype. Take both in one run: these machines are noisy")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:  # one config, in this fresh process
         print(json.dumps(run_one(args.child, args.repeats, args.compile, args.peak_gflops, args.compile_cache)))
         return 0
     names = config_names(parser, args.configs, CONFIGS)
+    references = read_references(args.reference)
     results = []
     for name in names:
         cmd = [sys.executable, __file__, "--child", name, "--repeats", str(args.repeats), "--compile", args.compile]
@@ -273,7 +280,7 @@ def main(argv=None) -> int:
             results.append({"config": name, "error": proc.stderr.strip().splitlines()[-1:] or ["failed"]})
         else:
             results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-        _print(results[-1])
+        _print(results[-1], references)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
@@ -285,7 +292,17 @@ def _steps(r: dict, prefix: str) -> str:
             f"CPU time {r[prefix + 'cpu_seconds_per_step']:.2f} s)")
 
 
-def _print(r: dict) -> None:
+def read_references(path: str | None) -> dict:
+    """dtype -> the reference implementation's step measured on this machine: JSON lines (or a list) of objects
+    with ``dtype``, ``seconds_per_step`` and ``peak_gb``, as a separate script that times the reference prints."""
+    if not path:
+        return {}
+    text = Path(path).read_text()
+    rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
+    return {row["dtype"]: row for row in rows}
+
+
+def _print(r: dict, references: dict) -> None:
     name = r["config"]
     if "skipped" in r or "error" in r:
         print(f"{name:14s} {r.get('skipped') or r.get('error')}")
@@ -298,10 +315,13 @@ def _print(r: dict) -> None:
     line += (f" | {r['dtype']} matmul peak {r['peak_gflops']:.0f} GFLOP/s"
              f"{' (measured)' if r['peak_measured'] else ''} | peak {r['peak_gb']:.2f} GB, "
              f"pose encoder once {r['pose_encoder_once_s']:.2f} s, {r['threads']} threads")
-    ref = REFERENCE.get("cpu-fp32") if r["device"] == "cpu" else None
+    ref = references.get(r["dtype"])
     if ref:
-        line += (f" | vs reference fp32 16.6 s / 5.6 GB: time x{r['seconds_per_step'] / ref['seconds']:.2f}, "
-                 f"memory x{r['peak_gb'] / ref['peak_gb']:.2f}")
+        line += (f" | vs reference {r['dtype']} {ref['seconds_per_step']:.2f} s / {ref['peak_gb']:.2f} GB: time "
+                 f"x{r['seconds_per_step'] / ref['seconds_per_step']:.2f}")
+        if "compiled_seconds_per_step" in r:
+            line += f" (compiled x{r['compiled_seconds_per_step'] / ref['seconds_per_step']:.2f})"
+        line += f", memory x{r['peak_gb'] / ref['peak_gb']:.2f}"
     if r.get("note"):
         line += f" ({r['note']})"
     print(line, flush=True)
