@@ -42,7 +42,8 @@ def wait_playable(page, selector: str) -> dict:
 
 def test_create_follow_play_history_delete(new_page, live_ui, skeleton_video, artifacts_dir):
     page = new_page()
-    fill_job(page, skeleton_video, "Cô gái nhảy trên núi", steps="10")  # ~3 s of denoising: several polls see it
+    # several polls (0.7 s apart) must see the job running: 10 steps took 0.5 s on a fast 2-core CPU, 100 take ~4 s
+    fill_job(page, skeleton_video, "Cô gái nhảy trên núi", steps="100")
     # the preview reads the file in the browser: duration and size shown before anything is sent
     page.wait_for_function("document.getElementById('preview-info').textContent.includes('×')")
     info = page.text_content("#preview-info")
@@ -60,7 +61,7 @@ def test_create_follow_play_history_delete(new_page, live_ui, skeleton_video, ar
     assert values and values[-1] == 1, seen
     assert any(0 < v < 1 for v in values), f"no intermediate progress was shown: {seen}"
     assert values == sorted(values), f"progress went backwards: {seen}"
-    assert any(re.search(r"Step [1-9]/10", text) for _, text in seen), seen
+    assert any(re.search(r"Step [1-9][0-9]?/100", text) for _, text in seen), seen
 
     result = wait_playable(page, "video[data-file='result.mp4']")
     assert result["width"] == 64 and result["height"] == 64 and result["error"] is None, result
