@@ -21,6 +21,13 @@ def fill_job(page, video, prompt: str, **advanced: str) -> None:
     page.select_option("#input_type", "skeleton")
 
 
+def submit_job(page) -> str:
+    """Submit the filled form; the id of the job whose page it opens."""
+    page.click("#submit")
+    page.wait_for_url(re.compile(r".*#/jobs/[0-9a-f]{32}$"))
+    return page.url.rsplit("/", 1)[1]
+
+
 def record_progress(page) -> None:
     """Collect every value the job's <progress> shows, as the page renders it (not by sampling)."""
     page.evaluate("""() => {
@@ -51,9 +58,7 @@ def test_create_follow_play_history_delete(new_page, live_ui, skeleton_video, ar
     page.screenshot(path=str(artifacts_dir / "ui-create-desktop.png"), full_page=True)
 
     record_progress(page)
-    page.click("#submit")
-    page.wait_for_url(re.compile(r".*#/jobs/[0-9a-f]{32}$"))
-    job_id = page.url.rsplit("/", 1)[1]
+    job_id = submit_job(page)
     page.wait_for_selector("#job-status.status-succeeded", timeout=90_000)
 
     seen = page.evaluate("window.__progress")
@@ -107,9 +112,7 @@ def test_create_follow_play_history_delete(new_page, live_ui, skeleton_video, ar
 def test_cancel_a_running_job(new_page, live_ui, skeleton_video, artifacts_dir):
     page = new_page()
     fill_job(page, skeleton_video, "a robot dancing", steps="150")
-    page.click("#submit")
-    page.wait_for_url(re.compile(r".*#/jobs/[0-9a-f]{32}$"))
-    job_id = page.url.rsplit("/", 1)[1]
+    job_id = submit_job(page)
     page.wait_for_function("/Step [1-9]\\d*\\/150/.test(document.getElementById('job-progress-text').textContent)",
                            timeout=60_000)
     page.screenshot(path=str(artifacts_dir / "ui-job-running-desktop.png"), full_page=True)
@@ -162,9 +165,7 @@ def test_vietnamese_job_page_shows_the_pose_report_in_vietnamese(new_page, live_
     page = new_page(locale="vi-VN")
     fill_job(page, skeleton_video, "Cô gái nhảy trên núi")
     page.select_option("#input_type", "video")
-    page.click("#submit")
-    page.wait_for_url(re.compile(r".*#/jobs/[0-9a-f]{32}$"))
-    job_id = page.url.rsplit("/", 1)[1]
+    job_id = submit_job(page)
     page.wait_for_selector("#job-status.status-succeeded", timeout=90_000)
     job = live_ui.api("GET", f"/api/v1/jobs/{job_id}").json()
     assert job["pose_summary"] and job["messages"]["pose_summary"], job
@@ -181,15 +182,9 @@ def test_failed_job_says_what_to_do_in_vietnamese(new_page, live_ui, tmp_path, a
     video = tmp_path / "empty_room.mp4"
     _black_video(video)
     page = new_page(locale="vi-VN")
-    page.set_input_files("#video", str(video))
-    page.fill("#prompt", "Cô gái nhảy trên núi")
-    page.click("#advanced > summary")
-    for name, value in TINY.items():
-        page.fill(f"#{name}", value)
+    fill_job(page, video, "Cô gái nhảy trên núi")
     page.select_option("#input_type", "video")
-    page.click("#submit")
-    page.wait_for_url(re.compile(r".*#/jobs/[0-9a-f]{32}$"))
-    job_id = page.url.rsplit("/", 1)[1]
+    job_id = submit_job(page)
     page.wait_for_selector("#job-status.status-failed", timeout=60_000)
     job = live_ui.api("GET", f"/api/v1/jobs/{job_id}").json()
     box = page.text_content("#job-error")

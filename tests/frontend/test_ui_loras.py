@@ -4,11 +4,11 @@ with it on the real worker."""
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pytest
 
+from tests.frontend.test_ui_flow import fill_job, submit_job
 from tests.lora_files import write_lora
 
 pytestmark = pytest.mark.browser
@@ -33,12 +33,7 @@ def test_no_picker_without_loras(page, live_ui):
 def test_pick_a_lora_with_a_weight_and_the_job_uses_it(installed_lora, new_page, live_ui, skeleton_video,
                                                        artifacts_dir):
     page = new_page()
-    page.set_input_files("#video", str(skeleton_video))
-    page.fill("#prompt", "a robot dancing")
-    page.click("#advanced > summary")
-    for name, value in {"steps": "2", "width": "64", "height": "64", "frames": "2", "seed": "1"}.items():
-        page.fill(f"#{name}", value)
-    page.select_option("#input_type", "skeleton")
+    fill_job(page, skeleton_video, "a robot dancing", frames="2")
     assert page.is_visible("#field-loras")
     assert page.eval_on_selector_all("#loras option", "o => o.map(x => x.value)") == ["", "ink"]
     page.select_option("#loras", "ink")
@@ -47,9 +42,7 @@ def test_pick_a_lora_with_a_weight_and_the_job_uses_it(installed_lora, new_page,
     assert "between -2 and 2" in page.text_content("#loras-error")  # refused in the browser, as the server would
     page.fill("#lora-0-weight", "0.8")
     page.screenshot(path=str(artifacts_dir / "ui-loras-desktop.png"), full_page=True)
-    page.click("#submit")
-    page.wait_for_url(re.compile(r".*#/jobs/[0-9a-f]{32}$"))
-    job_id = page.url.rsplit("/", 1)[1]
+    job_id = submit_job(page)
     page.wait_for_selector("#job-status.status-succeeded", timeout=90_000)
     job = live_ui.api("GET", f"/api/v1/jobs/{job_id}").json()
     assert job["params"]["loras"] == [{"name": "ink", "weight": 0.8}]

@@ -3,11 +3,9 @@ video is denoised, changes from step to step, and gives way to the result at the
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.frontend.test_ui_flow import fill_job
+from tests.frontend.test_ui_flow import fill_job, submit_job
 
 pytestmark = pytest.mark.browser
 
@@ -29,9 +27,7 @@ def test_running_job_shows_the_preview_changing_then_the_result(new_page, live_u
     # previews come every 5 steps, at most one a second: the job must run for some seconds to show several. 20 steps
     # at 128x128 took 1 s on a fast 2-core CPU (one preview, then the result); 100 steps take about 5 s there.
     fill_job(page, skeleton_video, "a robot dancing", steps="100", width="128", height="128")
-    page.click("#submit")
-    page.wait_for_url(re.compile(r".*#/jobs/[0-9a-f]{32}$"))
-    job_id = page.url.rsplit("/", 1)[1]
+    job_id = submit_job(page)
 
     first = shown_preview(page)
     assert (first["width"], first["height"]) == (32, 32)  # 1/4 of the output size, drawn large
