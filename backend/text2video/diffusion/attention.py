@@ -21,6 +21,12 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def is_channels_last(t: torch.Tensor) -> bool:
+    """Whether ``t`` is laid out channels-last (and not also plain contiguous, as 1x1 maps are both): the layout
+    of a model converted with ``.to(memory_format=torch.channels_last)``, which its maps then keep."""
+    return not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last)
+
+
 def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     """(..., tokens, heads * d) -> (..., heads, tokens, d) as a view."""
     *lead, n, c = x.shape
@@ -296,6 +302,5 @@ class Transformer3DModel(nn.Module):
         # Back to a map in the layout of the input (NCHW, or channels-last when the model was converted with
         # `.to(memory_format=torch.channels_last)`: then this is free).
         h = h.view(bf, height, width, inner).permute(0, 3, 1, 2)
-        channels_last = not residual.is_contiguous() and residual.is_contiguous(memory_format=torch.channels_last)
-        h = h.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        h = h.contiguous(memory_format=torch.channels_last if is_channels_last(residual) else torch.contiguous_format)
         return self.proj_out(h) + residual

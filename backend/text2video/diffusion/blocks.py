@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..exceptions import InvalidInput
-from .attention import Transformer3DModel
+from .attention import Transformer3DModel, is_channels_last
 
 
 class FrameGroupNorm(nn.GroupNorm):
@@ -31,7 +31,7 @@ class FrameGroupNorm(nn.GroupNorm):
             return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
         bf, c, h, w = x.shape
         b = bf // num_frames
-        if not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        if is_channels_last(x):
             # Memory (B, F, h, w, C) is a channels-last (B, C, F*h, w) map: views in and out.
             video = x.permute(0, 2, 3, 1).reshape(b, num_frames * h, w, c).permute(0, 3, 1, 2)
             out = F.group_norm(video, self.num_groups, self.weight, self.bias, self.eps)

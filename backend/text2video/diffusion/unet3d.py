@@ -34,7 +34,7 @@ from torch import nn
 
 from ..exceptions import InvalidInput
 from .adapter import SkeletonAdapter
-from .attention import Attention, FeedForward, FrameAnchor, SparseCausalAttnProcessor
+from .attention import Attention, FeedForward, FrameAnchor, SparseCausalAttnProcessor, is_channels_last
 from .blocks import (
     DOWN_BLOCKS,
     MID_BLOCKS,
@@ -306,7 +306,7 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
 
         # 3. Fold frames into the batch: (B, C, F, h, w) -> (B*F, C, h, w).
         x = sample.to(weight_dtype).permute(0, 2, 1, 3, 4).reshape(b * f, -1, h, w)
-        if self.conv_in.weight.is_contiguous(memory_format=torch.channels_last) and not self.conv_in.weight.is_contiguous():
+        if is_channels_last(self.conv_in.weight):
             # Model converted with .to(memory_format=torch.channels_last): run every map channels-last (faster
             # oneDNN convolutions on CPU).
             x = x.contiguous(memory_format=torch.channels_last)
