@@ -293,12 +293,11 @@ def _steps(r: dict, prefix: str) -> str:
 
 
 def read_references(path: str | None) -> dict:
-    """dtype -> the reference implementation's step measured on this machine: JSON lines (or a list) of objects
-    with ``dtype``, ``seconds_per_step`` and ``peak_gb``, as a separate script that times the reference prints."""
+    """dtype -> the reference implementation's step measured on this machine: JSON lines of objects with
+    ``dtype``, ``seconds_per_step`` and ``peak_gb``, as a separate script that times the reference prints."""
     if not path:
         return {}
-    text = Path(path).read_text()
-    rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
     return {row["dtype"]: row for row in rows}
 
 
