@@ -25,7 +25,7 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 from ..exceptions import Canceled, DeviceError, InvalidInput, ModelsMissing
 from ..models.clip_tokenizer import load_clip_tokenizer
-from ..models.inventory import inventory, sd_variant
+from ..models.inventory import Inventory, inventory
 from ..models.layout import ModelPaths
 from .attention import FrameAnchor
 from .compilation import CompiledUNet
@@ -52,8 +52,9 @@ class FollowYourPosePipelineOutput(BaseOutput):
     frames: Union[np.ndarray, torch.Tensor]
 
 
-def check_models_dir(models_dir: Union[str, Path]) -> None:
-    """Raise ModelsMissing naming the folder, what is missing in it and the command that fetches it."""
+def check_models_dir(models_dir: Union[str, Path]) -> Inventory:
+    """Raise ModelsMissing naming the folder, what is missing in it and the command that fetches it; else what the
+    folder holds."""
     root = Path(models_dir)
     found = inventory(root, parts=("diffusion",))
     if not found.exists:
@@ -66,6 +67,7 @@ def check_models_dir(models_dir: Union[str, Path]) -> None:
         raise ModelsMissing(f"models folder {str(root)!r} is incomplete: missing {shown}", field="models_dir",
                             value=str(root), hint="Run `python manage.py download` to fetch them (or use "
                             "--models demo for tiny demo weights).")
+    return found
 
 
 def check_device(device: Union[str, torch.device]) -> torch.device:
@@ -128,10 +130,10 @@ class FollowYourPosePipeline(DiffusionPipeline):
         from .unet3d import UNet3DConditionModel
 
         root = Path(models_dir)
-        check_models_dir(root)
+        found = check_models_dir(root)
         dev = check_device(device)
         paths = ModelPaths(root)
-        sd, variant = paths.sd, sd_variant(root)
+        sd, variant = paths.sd, found.sd_variant
         tokenizer = load_clip_tokenizer(root)  # the same object the prompt stage's token report uses
         text_encoder = CLIPTextModel.from_pretrained(sd / "text_encoder", torch_dtype=torch_dtype)
         vae = AutoencoderKL.from_pretrained(sd / "vae", torch_dtype=torch_dtype,

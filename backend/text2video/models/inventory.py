@@ -33,7 +33,7 @@ def _only_fp16(folder: Path, stem: str = "diffusion_pytorch_model") -> bool:
     return not plain and any((folder / f"{stem}.fp16.{ext}").exists() for ext in ("safetensors", "bin"))
 
 
-def sd_variant(root: Path) -> str | None:
+def _sd_variant(root: Path) -> str | None:
     """``"fp16"`` when the UNet and VAE weights present are only the fp16 variant (diffusers must be told), else
     None."""
     if (root / layout.MANIFEST).is_file() and not (root / layout.DEMO_MARKER).exists():
@@ -98,8 +98,8 @@ def inventory(models_dir: str | Path, parts: tuple[str, ...] = sources.PARTS,
             missing[part] = [rel for rel, ok in _loader_files(root, part, presets).items() if not ok]
     available = tuple(p for p in layout.POSE_PRESETS if all(
         (root / layout.POSE_PRESETS[p][kind]).is_file() for kind in ("detector", "pose")))
-    return Inventory(root=root, exists=root.is_dir(), demo=demo, missing=missing, sd_variant=sd_variant(root),
+    return Inventory(root=root, exists=root.is_dir(), demo=demo, missing=missing, sd_variant=_sd_variant(root),
                      pose_presets=available)
 
 
-__all__ = ["Inventory", "inventory", "resolve_root", "sd_variant"]
+__all__ = ["Inventory", "inventory", "resolve_root"]
