@@ -25,7 +25,8 @@ before that is kept; a part with under 15 s of the budget left is not started. I
   (threshold 0.05): no-cache step, the first cached step (a miss) and a cached step that reuses (same inputs, so
   every later step is a hit: the bound, not what a real video gets). The product's Wan model family has not landed
   yet: this part builds diffusers' own ``WanVACETransformer3DModel`` directly, with the Wan2.1-VACE-1.3B config
-  of diffusers' scripts/convert_wan_to_diffusers.py.
+  of diffusers' scripts/convert_wan_to_diffusers.py (2.15 B parameters with its 15 VACE blocks, which First Block
+  Cache does not skip: it hooks only the 30 main blocks).
 - ``fyp-compiled``: the same UNet through ``--compile max-autotune`` (text2video.diffusion.compilation), 24 frames
   first, then 8: the first call (cold cache: compile + one step), the steady compiled step and eager in turn; the
   second shape compiles in the same process (in-memory caches warm). Last, because a cold max-autotune compile may
@@ -83,6 +84,7 @@ MIN_PART_S = 15.0  # a part is not started with less than this left of the budge
 PART_LIMITS_S = {"env": 30, "pytest-gpu": 150, "fyp-eager": 90, "preview": 60, "wan-vace": 100, "fyp-compiled": 300}
 DRY_PEAK_GFLOPS = 100.0  # a nominal CPU matmul rate for the dry run's meaningless "fraction of peak"
 DRY_LIMIT_S = 90  # each part of a dry run (CPU, tiny sizes: seconds when the machine is quiet)
+LOG_TAIL = 1_000_000  # characters of each part's stdout and stderr kept in the log
 STEPS_PER_VIDEO = 50
 REPEATS = 3  # timed steps after one warm-up (1 in a dry run)
 FBC_THRESHOLD = 0.05  # diffusers' FirstBlockCacheConfig default; reported 1.6x on Wan T2V (diffusers PR #11180)
@@ -132,7 +134,10 @@ def run_part(part: str, limit_s: float, dry: bool) -> tuple[dict, str]:
                 proc.wait(timeout=30)
                 timed_out = True
         stdout, stderr = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
-        log = f"===== {part} (rc {proc.returncode}, limit {limit_s:.0f} s)\n{stdout}\n{stderr}\n"
+        # The last LOG_TAIL characters of each stream: max-autotune can print a great deal, and the device hands
+        # back files of 16 MiB at most.
+        log = (f"===== {part} (rc {proc.returncode}, limit {limit_s:.0f} s)\n"
+               f"{stdout[-LOG_TAIL:]}\n{stderr[-LOG_TAIL:]}\n")
         rows = pytest_rows(junit, wall) if part == "pytest-gpu" else [
             json.loads(line[len(MARK):]) for line in stdout.splitlines() if line.startswith(MARK)]
     result = {"part": part, "status": "ok", "reason": "", "seconds": round(time.monotonic() - started, 1),
@@ -238,9 +243,7 @@ def print_table(report: dict) -> None:
           f", {report['date']}, {report['seconds']:.0f} s of {report['budget_s']:.0f} s")
     print(f"{'part':13s} {'status':8s} {'s':>5s}  result")
     for part in report["parts"]:
-        lines = [r.get("summary", "") for r in part["results"] if r.get("summary")] or [part["reason"]]
-        if part["results"] and part["reason"]:
-            lines.append(part["reason"])
+        lines = [r["summary"] for r in part["results"] if r.get("summary")] + [part["reason"]] * bool(part["reason"])
         for i, line in enumerate(lines):
             head = f"{part['part']:13s} {part['status']:8s} {part['seconds']:5.0f}" if i == 0 else " " * 28
             print(f"{head}  {line}")
@@ -256,7 +259,8 @@ def _no_cuda(device: str) -> bool:
     import torch
 
     if device == "cuda" and not torch.cuda.is_available():
-        emit({"skip_reason": "no CUDA device (torch.cuda.is_available() is False): use --dry-run for the CPU code path"})
+        emit({"skip_reason": "no CUDA device (torch.cuda.is_available() is False): --dry-run runs the code on "
+                             "the CPU"})
         return True
     return False
 
@@ -430,9 +434,11 @@ def child_preview(dry: bool) -> None:
     row["overhead_per_step"] = {"every_step": row["preview_s"] / row["step_s"],
                                 f"every_{EVERY}_steps": row["preview_s"] / EVERY / row["step_s"],
                                 f"taesd_every_{EVERY}_steps": row["preview_taesd_s"] / EVERY / row["step_s"]}
-    row["summary"] = (f"{cfg['frames']} frames: step {row['step_s'] * 1000:.1f} ms, preview {row['preview_s'] * 1000:.1f}"
-                      f" ms (TAESD {row['preview_taesd_s'] * 1000:.1f} ms) -> {row['overhead_per_step'][f'every_{EVERY}_steps']:.2%}"
-                      f" per step every {EVERY} steps ({row['overhead_per_step']['every_step']:.1%} every step)")
+    share = row["overhead_per_step"]
+    row["summary"] = (f"{cfg['frames']} frames: step {row['step_s'] * 1000:.1f} ms, preview "
+                      f"{row['preview_s'] * 1000:.1f} ms (TAESD {row['preview_taesd_s'] * 1000:.1f} ms) -> "
+                      f"{share[f'every_{EVERY}_steps']:.2%} per step every {EVERY} steps "
+                      f"({share['every_step']:.1%} every step)")
     emit(row)
 
 
@@ -505,7 +511,8 @@ def _wan_inputs(wan: dict, device: str, dtype) -> dict:
     return {"hidden_states": randn(1, cfg["in_channels"], *shape),
             "control_hidden_states": randn(1, cfg["vace_in_channels"], *shape),
             "timestep": torch.full((1,), 500.0, device=device),
-            "cond": randn(1, wan["text_tokens"], cfg["text_dim"]), "uncond": randn(1, wan["text_tokens"], cfg["text_dim"])}
+            "cond": randn(1, wan["text_tokens"], cfg["text_dim"]),
+            "uncond": randn(1, wan["text_tokens"], cfg["text_dim"])}
 
 
 def _wan_step(model, inputs: dict):

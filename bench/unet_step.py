@@ -134,6 +134,19 @@ def run_config(name: str, cfg: dict, repeats: int, compile_mode: str = "off", pe
         if compiled.failure:
             raise RuntimeError(f"compilation failed: {compiled.failure}")
         result["compile_first_call_s"] = compiled.first_call_s  # compile + one step
+    _add_timings(result, timings, flops, peak)
+    if device == "cuda":
+        result["peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
+        result["gpu"] = torch.cuda.get_device_name()
+    else:
+        result["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # KiB on Linux
+    if note:
+        result["note"] = note
+    return result
+
+
+def _add_timings(result: dict, timings: dict, flops: float, peak: float) -> None:
+    """Each variant's median step (wall and CPU), its steps and fraction of the matmul peak, into ``result``."""
     for variant, (times, cpu_times) in timings.items():
         prefix = "" if variant == "eager" else "compiled_"
         result[prefix + "seconds_per_step"] = statistics.median(times)
@@ -143,14 +156,6 @@ def run_config(name: str, cfg: dict, repeats: int, compile_mode: str = "off", pe
         result[prefix + "fraction_of_peak"] = flops / statistics.median(times) / (peak * 1e9)
     if "compiled" in timings:
         result["compiled_vs_eager"] = result["compiled_seconds_per_step"] / result["seconds_per_step"]
-    if device == "cuda":
-        result["peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
-        result["gpu"] = torch.cuda.get_device_name()
-    else:
-        result["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # KiB on Linux
-    if note:
-        result["note"] = note
-    return result
 
 
 def step_inputs(cfg: dict, device: str, dtype, text_dim: int = 768):
