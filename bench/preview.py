@@ -29,7 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
-from unet_step import CONFIGS as UNET_CONFIGS, build_model, config_names  # noqa: E402 - the bench folder's own helper
+from unet_step import (  # noqa: E402 - the bench folder's own helpers
+    CONFIGS as UNET_CONFIGS, SD14_UNET_CONFIG, build_model, config_names)
 
 EVERY = 5  # settings.preview_every_steps default
 CONFIGS = {"demo": dict(device="cpu", frames=4, size=128), "cpu-bf16": UNET_CONFIGS["cpu-bf16"],
@@ -74,20 +75,21 @@ def run_demo(steps: int, rounds: int) -> dict:
             "previews": live.written}
 
 
-def run_unet(name: str, repeats: int) -> dict:
-    """One full-size UNet step of the guidance batch vs one preview of the same video's latents."""
+def run_unet(name: str, repeats: int, cfg: dict | None = None, unet_config: dict = SD14_UNET_CONFIG) -> dict:
+    """One UNet step of the guidance batch (full size unless ``unet_config`` says otherwise) vs one preview of the
+    same video's latents; ``cfg`` (device, dtype, frames, size) defaults to the config ``name``."""
     import torch
     from diffusers import AutoencoderTiny
 
-    cfg = CONFIGS[name]
+    cfg = cfg or CONFIGS[name]
     device, dtype = cfg["device"], getattr(torch, cfg["dtype"])
     if device == "cuda" and not torch.cuda.is_available():
         return {"config": name, "skipped": "no CUDA device"}
-    model = build_model(device, dtype)
+    model = build_model(device, dtype, unet_config)
     gen = torch.Generator(device=device).manual_seed(1)
     h, frames = cfg["size"] // 8, cfg["frames"]
     latents = torch.randn(2, 4, frames, h, h, generator=gen, device=device, dtype=dtype)
-    text = torch.randn(2, 77, 768, generator=gen, device=device, dtype=dtype)
+    text = torch.randn(2, 77, unet_config["cross_attention_dim"], generator=gen, device=device, dtype=dtype)
     pose = torch.rand(1, frames, 3, cfg["size"], cfg["size"], generator=gen, device=device, dtype=dtype)
 
     def sync():

@@ -62,13 +62,14 @@ CONFIGS = {
 }
 
 
-def build_model(device: str, dtype):
+def build_model(device: str, dtype, unet_config: dict = SD14_UNET_CONFIG):
+    """The UNet3D of ``unet_config`` (default: full size) in ``dtype`` on ``device``, seeded random weights."""
     import torch
 
     from text2video.diffusion.unet3d import UNet3DConditionModel
 
     with torch.device("meta"):
-        model = UNet3DConditionModel.from_config(SD14_UNET_CONFIG)
+        model = UNet3DConditionModel.from_config(unet_config)
     model.to(dtype=dtype)  # still meta: free
     model.to_empty(device=device)  # the only allocation, already in the target dtype
     gen = torch.Generator(device=device).manual_seed(0)
@@ -83,11 +84,16 @@ def build_model(device: str, dtype):
     return model.eval()
 
 
-def run_one(name: str, repeats: int, compile_mode: str = "off", peak_gflops: float | None = None,
-            cache_dir: str | None = None) -> dict:
+def run_config(name: str, cfg: dict, repeats: int, compile_mode: str = "off", peak_gflops: float | None = None,
+               cache_dir: str | None = None, *, unet_config: dict = SD14_UNET_CONFIG, model=None,
+               backend: str = "inductor") -> dict:
+    """One config's step (``cfg``: device, dtype, frames, size), eager and with ``compile_mode`` compiled in turn.
+
+    ``model``: a UNet already built for this device and dtype (several frame counts share one; its build is then
+    not timed), else one is built from ``unet_config``. ``backend``: torch.compile's (``inductor``; ``eager``
+    traces with dynamo only, for a dry run of this code path in seconds)."""
     import torch
 
-    cfg = CONFIGS[name]
     device, dtype = cfg["device"], getattr(torch, cfg["dtype"])
     if device == "cuda" and not torch.cuda.is_available():
         return {"config": name, "skipped": "no CUDA device"}
@@ -95,14 +101,16 @@ def run_one(name: str, repeats: int, compile_mode: str = "off", peak_gflops: flo
         note = "CPU lacks avx512_bf16/amx: bf16 is emulated and slow"
     else:
         note = ""
-    flops = count_flops(cfg)
+    flops = count_flops(cfg, unet_config)
     peak = peak_gflops or matmul_peak_gflops(device, dtype)
     t0 = time.perf_counter()
-    model = build_model(device, dtype)
+    model = model if model is not None else build_model(device, dtype, unet_config)
     if cfg.get("channels_last"):
         model.to(memory_format=torch.channels_last)
     build_s = time.perf_counter() - t0
-    latents, t, text, pose = _inputs(cfg, device, dtype)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()  # this config's peak, also when the model came built
+    latents, t, text, pose = step_inputs(cfg, device, dtype, unet_config["cross_attention_dim"])
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     result = {"config": name, **cfg, "batch": latents.shape[0], "threads": torch.get_num_threads(),
               "build_s": build_s, "params": sum(p.numel() for p in model.parameters()), "tflop_per_step": flops / 1e12,
@@ -115,26 +123,18 @@ def run_one(name: str, repeats: int, compile_mode: str = "off", peak_gflops: flo
         result["pose_encoder_once_s"] = time.perf_counter() - t0
         variants = {"eager": model}
         if compile_mode != "off":
-            variants["compiled"] = _compiled(model, compile_mode, cache_dir, result)
+            variants["compiled"] = _compiled(model, compile_mode, cache_dir, result, backend)
 
         def step(unet):
             return unet(latents, t, text, pose_features=feats).sample
 
-        timings = _alternate(variants, step, repeats, sync)
+        timings = alternate_steps(variants, step, repeats, sync)
     compiled = variants.get("compiled")
     if compiled is not None:
         if compiled.failure:
             raise RuntimeError(f"compilation failed: {compiled.failure}")
         result["compile_first_call_s"] = compiled.first_call_s  # compile + one step
-    for variant, (times, cpu_times) in timings.items():
-        prefix = "" if variant == "eager" else "compiled_"
-        result[prefix + "seconds_per_step"] = statistics.median(times)
-        result[prefix + "all_steps"] = times
-        # CPU seconds (all threads): less sensitive than wall time to other processes on a shared machine.
-        result[prefix + "cpu_seconds_per_step"] = statistics.median(cpu_times)
-        result[prefix + "fraction_of_peak"] = flops / statistics.median(times) / (peak * 1e9)
-    if "compiled" in timings:
-        result["compiled_vs_eager"] = result["compiled_seconds_per_step"] / result["seconds_per_step"]
+    _add_timings(result, timings, flops, peak)
     if device == "cuda":
         result["peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
         result["gpu"] = torch.cuda.get_device_name()
@@ -145,7 +145,20 @@ def run_one(name: str, repeats: int, compile_mode: str = "off", peak_gflops: flo
     return result
 
 
-def _inputs(cfg: dict, device: str, dtype):
+def _add_timings(result: dict, timings: dict, flops: float, peak: float) -> None:
+    """Each variant's median step (wall and CPU), its steps and fraction of the matmul peak, into ``result``."""
+    for variant, (times, cpu_times) in timings.items():
+        prefix = "" if variant == "eager" else "compiled_"
+        result[prefix + "seconds_per_step"] = statistics.median(times)
+        result[prefix + "all_steps"] = times
+        # CPU seconds (all threads): less sensitive than wall time to other processes on a shared machine.
+        result[prefix + "cpu_seconds_per_step"] = statistics.median(cpu_times)
+        result[prefix + "fraction_of_peak"] = flops / statistics.median(times) / (peak * 1e9)
+    if "compiled" in timings:
+        result["compiled_vs_eager"] = result["compiled_seconds_per_step"] / result["seconds_per_step"]
+
+
+def step_inputs(cfg: dict, device: str, dtype, text_dim: int = 768):
     """Seeded latents (guidance batch 2), timestep, text embeddings and pose frames of one config."""
     import torch
 
@@ -153,12 +166,12 @@ def _inputs(cfg: dict, device: str, dtype):
     h = cfg["size"] // 8
     frames, batch = cfg["frames"], 2
     latents = torch.randn(batch, 4, frames, h, h, generator=gen, device=device, dtype=dtype)
-    text = torch.randn(batch, 77, 768, generator=gen, device=device, dtype=dtype)
+    text = torch.randn(batch, 77, text_dim, generator=gen, device=device, dtype=dtype)
     pose = torch.rand(1, frames, 3, cfg["size"], cfg["size"], generator=gen, device=device, dtype=dtype)
     return latents, torch.tensor(500, device=device), text, pose
 
 
-def _compiled(model, mode: str, cache_dir: str | None, result: dict):
+def _compiled(model, mode: str, cache_dir: str | None, result: dict, backend: str = "inductor"):
     """The UNet as the app compiles it (text2video.diffusion.compilation), in a fresh cache unless one is given:
     the first call's time is then a cold compile."""
     import tempfile
@@ -168,10 +181,10 @@ def _compiled(model, mode: str, cache_dir: str | None, result: dict):
     folder = Path(cache_dir or tempfile.mkdtemp(prefix="unet-step-compile-"))
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder.resolve())
     result["compile_cache"] = "given" if cache_dir else "cold"
-    return CompiledUNet(model, mode)
+    return CompiledUNet(model, mode, backend=backend)
 
 
-def _alternate(variants: dict, step, repeats: int, sync) -> dict:
+def alternate_steps(variants: dict, step, repeats: int, sync) -> dict:
     """(wall, CPU) seconds of ``repeats`` steps per variant, taken in turn (eager, compiled, eager, ...) so that
     load from other processes hits both alike, after one untimed warm-up each (the compiled one's is its compile)."""
     import torch
@@ -190,7 +203,7 @@ def _alternate(variants: dict, step, repeats: int, sync) -> dict:
     return timings
 
 
-def count_flops(cfg: dict) -> float:
+def count_flops(cfg: dict, unet_config: dict = SD14_UNET_CONFIG) -> float:
     """FLOPs of one step (matmuls, convolutions, attention; torch's FlopCounterMode) on the meta device: free."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -198,19 +211,19 @@ def count_flops(cfg: dict) -> float:
     from text2video.diffusion.unet3d import UNet3DConditionModel
 
     with torch.device("meta"), torch.no_grad():
-        model = UNet3DConditionModel.from_config(SD14_UNET_CONFIG)
-        latents, t, text, pose = _inputs_meta(cfg)
+        model = UNet3DConditionModel.from_config(unet_config)
+        latents, t, text, pose = _inputs_meta(cfg, unet_config["cross_attention_dim"])
         feats = model.encode_pose(pose)
         with FlopCounterMode(display=False) as counter:
             model(latents, t, text, pose_features=feats)
     return float(counter.get_total_flops())
 
 
-def _inputs_meta(cfg: dict):
+def _inputs_meta(cfg: dict, text_dim: int = 768):
     import torch
 
     h, frames = cfg["size"] // 8, cfg["frames"]
-    return (torch.empty(2, 4, frames, h, h), torch.tensor(500), torch.empty(2, 77, 768),
+    return (torch.empty(2, 4, frames, h, h), torch.tensor(500), torch.empty(2, 77, text_dim),
             torch.empty(1, frames, 3, cfg["size"], cfg["size"]))
 
 
@@ -266,7 +279,8 @@ def main(argv=None) -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:  # one config, in this fresh process
-        print(json.dumps(run_one(args.child, args.repeats, args.compile, args.peak_gflops, args.compile_cache)))
+        print(json.dumps(run_config(args.child, CONFIGS[args.child], args.repeats, args.compile, args.peak_gflops,
+                                    args.compile_cache)))
         return 0
     names = config_names(parser, args.configs, CONFIGS)
     references = read_references(args.reference)
