@@ -176,3 +176,15 @@ def test_a_hand_whose_wrist_is_lost_too_is_filled_whole_or_not_at_all():
     assert ((hand == REPAIRED) | (hand == MISSING)).all()
     for row in hand:  # per frame: all filled or none
         assert len(set(row.tolist())) == 1
+
+
+def test_a_short_bone_is_filled_whatever_its_angle_does():
+    # A face landmark at the nose itself (the nose tip): its 2 px offset from the nose points anywhere from one
+    # frame to the next (here right before the gap, left after it: a 180 degree "turn"); it is still filled.
+    xy, scores = _wholebody()
+    xy[:, 23 + 30] = xy[:, 0] + [2.0, 0.0]
+    xy[12:, 23 + 30] = xy[12:, 0] + [-2.0, 0.0]
+    scores[10:12, 23:91] = 0.05  # the face unsure in 2 frames
+    out, status = repair_track(xy, scores, fps=6, scale=512, options=RepairOptions(smooth=False))
+    assert (status[10:12, 23:91] == REPAIRED).all()
+    assert np.linalg.norm(out[10:12, 23 + 30] - xy[10:12, 0], axis=1).max() < 6

@@ -39,6 +39,7 @@ class RepairOptions:
     fill: str = "bone"  # bone: limb joints move with their parent | linear: every joint in a straight line
     max_gap: int = 8  # sampled frames: longest gap filled (measured: beyond it the p90 error passes 0.3 torso heights)
     max_turn: float = 60.0  # degrees: a bone turning more across a gap is left missing (fast motion: a guess)
+    turn_min_length: float = 0.02  # of the frame height: shorter bones (nose to nose tip) have no reliable angle
     hold: int = 0  # sampled frames a known value is held into a longer gap (each side)
     smooth: bool = True
     min_cutoff: float = 1.5  # One-Euro: Hz; lower = smoother at rest
@@ -105,10 +106,12 @@ def _bones(start: np.ndarray, end: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def fill_about_parent(xy: np.ndarray, known: np.ndarray, parent_xy: np.ndarray, parent_ok: np.ndarray, *,
-                      max_gap: int, hold: int, max_turn: float = 180.0) -> tuple[np.ndarray, np.ndarray]:
+                      max_gap: int, hold: int, max_turn: float = 180.0,
+                      min_length: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`fill_gaps`, but where the parent is known through a gap the joint moves with it: bone angle and
     length interpolated about the parent (short gaps), or the last bone kept (held frames). A short gap across
-    which the bone turns by more than ``max_turn`` degrees stays missing: the limb swung too fast to guess."""
+    which a bone of at least ``min_length`` pixels turns by more than ``max_turn`` degrees stays missing: the limb
+    swung too fast to guess (a shorter bone's angle is mostly jitter, and its error small whatever it does)."""
     out, status = fill_gaps(xy, known, max_gap=max_gap, hold=hold)
     n = len(known)
     for s, e in runs(~known):
@@ -116,7 +119,8 @@ def fill_about_parent(xy: np.ndarray, known: np.ndarray, parent_xy: np.ndarray, 
             if parent_ok[s - 1:e + 2].all():
                 t = (np.arange(s, e + 1) - (s - 1)) / (e + 2 - s)
                 start, end = out[s - 1] - parent_xy[s - 1], out[e + 1] - parent_xy[e + 1]
-                if abs(bone_turn(start, end)) > math.radians(max_turn):
+                long_bone = min(np.hypot(*start), np.hypot(*end)) >= min_length
+                if long_bone and abs(bone_turn(start, end)) > math.radians(max_turn):
                     out[s:e + 1], status[s:e + 1] = np.nan, MISSING
                     continue
                 out[s:e + 1] = parent_xy[s:e + 1] + _bones(start, end, t)
@@ -202,7 +206,8 @@ def repair_track(xy: np.ndarray, scores: np.ndarray, *, fps: float, scale: float
         else:
             out[:, j], status[:, j] = fill_about_parent(xy[:, j], known[:, j], out[:, p], status[:, p] != MISSING,
                                                         max_gap=options.max_gap, hold=options.hold,
-                                                        max_turn=options.max_turn)
+                                                        max_turn=options.max_turn,
+                                                        min_length=options.turn_min_length * scale)
     _whole_parts(out, status)
     if options.smooth:
         _smooth_all(out, status != MISSING, fps, scale, options)
