@@ -3,9 +3,11 @@
 
     python bench/pose.py [--models models] [--videos ../shared/data/raw/*.mp4] [--stride 5] [--size 512]
 
-With the real models (``manage.py download``) under --models it times both presets on CPU and, when onnxruntime
-has it, CUDA. Without them it says so and times the DEMO models instead: that measures decoding, pre/post-
-processing, tracking, repair and rendering, NOT real network inference (the demo "networks" are a few ops).
+With the real models (``manage.py download``) under --models it times every preset (balanced, accurate, wholebody:
+YOLOX-L + DWPose with 133 keypoints) on CPU and, when onnxruntime has it, CUDA. Without them it says so and times
+the DEMO models instead: that measures decoding, pre/post-processing (for wholebody: the raw YOLOX head's decoding
+and NMS, SimCC decoding of 133 points), tracking, repair of all keypoints and rendering, NOT real network inference
+(the demo "networks" are a few ops, so the fps of a preset says nothing of its real model's cost).
 Peak memory is the resident set size sampled every 10 ms while a run lasts, above what the process held before it.
 Not a test: prints a table (and --json FILE writes the rows).
 """
@@ -83,7 +85,8 @@ def run_one(video: Path, models_dir: Path, preset: str, device: str, args) -> di
         n = sum(1 for _ in stream)
         t_render = time.perf_counter() - t1
     total = t_est + t_render
-    return {"video": video.name, "preset": preset, "device": device, "provider": models.provider,
+    return {"video": video.name, "preset": preset, "keypoints": models.estimator.keypoints, "device": device,
+            "provider": models.provider,
             "demo": models.demo, "frames": n, "load_s": round(load_s, 2), "estimate_s": round(t_est, 2),
             "render_s": round(t_render, 2), "fps": round(n / total, 2) if total else None,
             "estimate_fps": round(n / t_est, 2) if t_est else None, "peak_mb": round(mem.delta_mb, 1)}
@@ -94,7 +97,7 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default="models", type=Path)
     parser.add_argument("--videos", nargs="*", default=None,
                         help="default: ../shared/data/raw/* next to the repository")
-    parser.add_argument("--presets", default="balanced,accurate")
+    parser.add_argument("--presets", default=",".join(POSE_PRESETS))
     parser.add_argument("--devices", default=None, help="cpu,cuda (default: those available)")
     parser.add_argument("--stride", type=int, default=5)
     parser.add_argument("--size", type=int, default=512)
@@ -133,7 +136,8 @@ def main(argv=None) -> int:
                 row = run_one(video, models_dir, preset, device, args)
                 rows.append(row)
                 label = "DEMO " if row["demo"] else ""
-                print(f"{label}{preset:9s} {row['provider']:22s} {video.name:34s} {row['frames']:4d} frames  "
+                print(f"{label}{preset:9s} {row['keypoints']:3d} kp {row['provider']:22s} {video.name:34s} "
+                      f"{row['frames']:4d} frames  "
                       f"{row['fps']:7.2f} fps (estimate {row['estimate_fps']:.2f}, render {row['render_s']:.2f} s)"
                       f"  peak +{row['peak_mb']:.0f} MB  load {row['load_s']:.2f} s", flush=True)
     if args.json:

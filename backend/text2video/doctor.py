@@ -195,11 +195,11 @@ def check_onnxruntime(r: Report, gpu_present: bool) -> None:
 
 
 def check_models(r: Report, settings: Settings, deep: bool = False) -> None:
-    from .models import manifest, sources
+    from .models import layout, manifest, sources
     from .models.demo import is_current_demo
     from .models.inventory import inventory
 
-    presets = [settings.pose_preset] if settings.pose_preset in sources.ZOO_FILES else None
+    presets = [settings.pose_preset] if settings.pose_preset in layout.POSE_PRESETS else None
     try:
         found = inventory(settings.models_dir, pose_presets=presets)
     except ValueError as exc:  # a damaged manifest.json

@@ -33,6 +33,9 @@ TEMPLATES: dict[str, str] = {
     "pose.part.right_arm": "right arm",
     "pose.part.left_leg": "left leg",
     "pose.part.right_leg": "right leg",
+    "pose.part.left_hand": "left hand",
+    "pose.part.right_hand": "right hand",
+    "pose.part.face": "face",
     "pose.demo_random": "DEMO pose models (random): the skeleton does not follow the person.",
     # --- warnings ----------------------------------------------------------------------------------------------
     "demo.weights": "DEMO weights (random, tiny): the output is noise, not a real video. Run `python manage.py "

@@ -74,7 +74,7 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     dtype: str = "auto"  # auto | fp32 | fp16 | bf16
     memory: str = "auto"  # auto | high | medium | low (see text2video.models.presets)
-    pose_preset: str = "balanced"  # balanced (YOLOX-m + RTMPose-m) | accurate (YOLOX-x + RTMPose-x)
+    pose_preset: str = "balanced"  # balanced | accurate | wholebody: models/layout.py POSE_PRESETS
     steps: int = 50
     guidance_scale: float = 12.5
     width: int = 512

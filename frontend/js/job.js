@@ -2,8 +2,9 @@
 // report and skeleton preview as soon as they exist, cancel; the result, side-by-side and downloads on success;
 // the error and what to do on failure. Polls with backoff while the job runs. While the video is denoised, a live
 // preview (preview.gif, rough colours) animates in place of the result, refreshed when the worker rewrites it.
-import { ApiError, cancelJob, deleteJob, fileUrl, getJob } from "./api.js";
+import { ApiError, cancelJob, deleteJob, fileUrl, getJob, request } from "./api.js";
 import { has, localize, t } from "./i18n.js";
+import { poseChart } from "./posechart.js";
 import { el, FINISHED, formatDate, formatDuration, STAGES } from "./util.js";
 
 const POLL_MIN_MS = 700;   // while something changes
@@ -104,6 +105,7 @@ function build(job) {
   n.notice = el("p", { class: "notice", role: "status" });
   n.cancel = el("button", { type: "button", id: "job-cancel", class: "danger", onclick: onCancel }, t("job.cancel"));
   n.facts = el("dl", { class: "facts" });
+  n.poseChart = el("div", { class: "pose-chart-box" });
   n.error = el("div", { id: "job-error", class: "error-box", role: "alert", hidden: true });
   n.media = el("div", { class: "media" });
   n.downloads = el("ul", { class: "downloads", id: "job-downloads" });
@@ -124,6 +126,7 @@ function build(job) {
     n.media,
     n.downloadsBox,
     n.facts,
+    n.poseChart,
     el("details", { class: "params" }, el("summary", {}, t("job.params")), n.params),
     el("div", { class: "actions" },
       el("a", { href: "#/", class: "button" }, t("job.new")),
@@ -283,12 +286,25 @@ function update(job) {
     [t("job.created"), formatDate(job.created_at)],
     [t("job.finished"), formatDate(job.finished_at)],
   ]);
+  showPoseChart(n, files["keypoints.json"]);
   const params = job.params || {};
   setFacts(n.params, [
     ...Object.entries(params).map(([k, v]) => [k, String(v)]),
     [t("job.device"), [job.device, job.memory_preset].filter(Boolean).join(" / ")],
     ["demo", job.demo ? t("job.demo") : null],
   ]);
+}
+
+/** The pose report's picture, from keypoints.json once the pose stage wrote it (fetched once per job view). */
+async function showPoseChart(n, url) {
+  if (!url || n.poseChartUrl === url) return;
+  n.poseChartUrl = url;
+  try {
+    const data = await request(url);
+    if (view && view.nodes === n) n.poseChart.replaceChildren(poseChart(data?.part_status) || "");
+  } catch (_) {
+    n.poseChartUrl = null;  // try again on the next poll; the sentences above still say it all
+  }
 }
 
 async function onCancel() {

@@ -48,6 +48,9 @@ def _content() -> tuple[dict[str, dict[str, bytes]], dict[str, bytes], dict[str,
             onnx = blob(rnd.randint(60_000, 90_000))
             zoo[z.archive] = make_zip(onnx)
             onnx_sha[z.dest] = hashlib.sha256(onnx).hexdigest()
+    # The wholebody preset's two files live on the Hub (yzd-v/DWPose), plain .onnx files.
+    repos[sources.DWPOSE_REPO] = {f.candidates[0]: blob(rnd.randint(60_000, 90_000))
+                                  for f in sources.HUB_POSE_FILES["wholebody"]}
     return repos, zoo, onnx_sha
 
 

@@ -89,3 +89,102 @@ def test_repair_track_thresholds_scores_and_keeps_statuses():
     assert (status[[5, 6, 23, 24], 16] == REPAIRED).all()
     assert (status[0] == DETECTED).all()
     np.testing.assert_allclose(out[20, :16], xy[20, :16])  # constant track: filled exactly
+
+
+# --- moving with the parent; whole-body parts ----------------------------------------------------------------------
+def _arm(n: int = 24, turn_per_frame: float = 0.15):
+    """A COCO-17 track: shoulder walking right, elbow swinging round it (bone 80 px), wrist round the elbow."""
+    t = np.arange(n, dtype=float)
+    xy = np.zeros((n, 17, 2))
+    xy[:] = [300.0, 300.0]
+    xy[:, 5] = np.stack([200 + 4 * t, 200 + 0 * t], axis=1)  # left shoulder
+    angle = 0.3 + turn_per_frame * t
+    xy[:, 7] = xy[:, 5] + 80 * np.stack([np.cos(angle), np.sin(angle)], axis=1)  # left elbow
+    xy[:, 9] = xy[:, 7] + 60 * np.stack([np.cos(2 * angle), np.sin(2 * angle)], axis=1)  # left wrist
+    return xy, np.full((n, 17), 0.9)
+
+
+def test_an_elbow_lost_for_three_frames_turns_about_its_shoulder():
+    xy, scores = _arm()
+    scores[10:13, 7] = 0.0
+    opts = dict(max_gap=8, hold=0, smooth=False)
+    bone, status = repair_track(xy, scores, fps=6, scale=512, options=RepairOptions(**opts))
+    line, _ = repair_track(xy, scores, fps=6, scale=512, options=RepairOptions(fill="linear", **opts))
+    assert (status[10:13, 7] == REPAIRED).all()
+    np.testing.assert_allclose(bone[10:13, 7], xy[10:13, 7], atol=1e-6)  # a rigid bone turning steadily: exact
+    err_line = np.linalg.norm(line[10:13, 7] - xy[10:13, 7], axis=1)
+    assert err_line.max() > 3.5  # the chord cuts inside the arc by 80 (1 - cos 0.3) = 3.6 px: the arm shrinks
+    lengths = np.linalg.norm(bone[10:13, 7] - bone[10:13, 5], axis=1)
+    np.testing.assert_allclose(lengths, 80.0, atol=1e-6)
+
+
+def test_a_bone_that_swings_too_far_across_a_gap_is_left_missing():
+    xy, scores = _arm(turn_per_frame=0.5)  # 4 x 0.5 rad = 115 degrees from one side of the gap to the other
+    scores[10:13, 7] = 0.0
+    out, status = repair_track(xy, scores, fps=6, scale=512, options=RepairOptions(smooth=False, max_turn=60))
+    assert (status[10:13, 7] == MISSING).all() and np.isnan(out[10:13, 7]).all()
+    assert (status[9, 7] == DETECTED) and (status[13, 7] == DETECTED)
+
+
+def _wholebody(n: int = 40):
+    """A 133-point track: body as in _arm, the left hand's 21 points fixed offsets about the left wrist."""
+    body, body_scores = _arm(n, turn_per_frame=0.05)
+    xy = np.zeros((n, 133, 2))
+    xy[:, :17] = body
+    offsets = np.stack([np.linspace(-10, 10, 21), np.linspace(5, 25, 21)], axis=1)
+    xy[:, 91:112] = xy[:, 9:10] + offsets[None]
+    xy[:, 112:133] = xy[:, 10:11] + offsets[None]
+    xy[:, 17:91] = xy[:, 0:1] + 3.0
+    scores = np.full((n, 133), 0.9)
+    scores[:, :17] = body_scores
+    return xy, scores
+
+
+def test_a_hand_lost_for_two_frames_is_repaired_with_its_wrist():
+    xy, scores = _wholebody()
+    scores[10:12, 91:112] = 0.05  # the whole left hand unsure in 2 sampled frames
+    out, status = repair_track(xy, scores, fps=6, scale=512, options=RepairOptions(smooth=False))
+    assert (status[10:12, 91:112] == REPAIRED).all()
+    np.testing.assert_allclose(out[10:12, 91:112], xy[10:12, 91:112], atol=0.5)
+    assert (status[:, 112:133] == DETECTED).all()
+
+
+def test_a_hand_lost_for_twenty_frames_is_missing_there_never_drawn_in_a_wrong_place():
+    xy, scores = _wholebody()
+    scores[10:30, 91:112] = 0.05
+    out, status = repair_track(xy, scores, fps=6, scale=512)
+    assert (status[10:30, 91:112] == MISSING).all() and np.isnan(out[10:30, 91:112]).all()
+    assert (status[9, 91:112] == DETECTED).all() and (status[30, 91:112] == DETECTED).all()
+
+
+def test_a_hand_under_its_confidence_threshold_is_missing_as_a_whole():
+    xy, scores = _wholebody()
+    scores[:, 112:133] = 0.1
+    scores[:, 112:116] = 0.9  # four confident points, the hand as a whole is not (mean 0.25 < 0.3)
+    out, status = repair_track(xy, scores, fps=6, scale=512, options=RepairOptions(part_threshold=0.3))
+    assert (status[:, 112:133] == MISSING).all() and np.isnan(out[:, 112:133]).all()
+    assert (status[:, 91:112] == DETECTED).all()
+
+
+def test_a_hand_whose_wrist_is_lost_too_is_filled_whole_or_not_at_all():
+    xy, scores = _wholebody()
+    scores[10:12, 91:112] = 0.05
+    scores[9:13, 9] = 0.0  # the body wrist gone longer than the hand: no parent at the hand's anchors
+    scores[10:12, 100] = 0.9  # one finger point still confident: the hand was "not seen" (mean under 0.3)
+    out, status = repair_track(xy, scores, fps=6, scale=512, options=RepairOptions(smooth=False))
+    hand = status[10:12, 91:112]
+    assert ((hand == REPAIRED) | (hand == MISSING)).all()
+    for row in hand:  # per frame: all filled or none
+        assert len(set(row.tolist())) == 1
+
+
+def test_a_short_bone_is_filled_whatever_its_angle_does():
+    # A face landmark at the nose itself (the nose tip): its 2 px offset from the nose points anywhere from one
+    # frame to the next (here right before the gap, left after it: a 180 degree "turn"); it is still filled.
+    xy, scores = _wholebody()
+    xy[:, 23 + 30] = xy[:, 0] + [2.0, 0.0]
+    xy[12:, 23 + 30] = xy[12:, 0] + [-2.0, 0.0]
+    scores[10:12, 23:91] = 0.05  # the face unsure in 2 frames
+    out, status = repair_track(xy, scores, fps=6, scale=512, options=RepairOptions(smooth=False))
+    assert (status[10:12, 23:91] == REPAIRED).all()
+    assert np.linalg.norm(out[10:12, 23 + 30] - xy[10:12, 0], axis=1).max() < 6

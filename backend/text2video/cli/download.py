@@ -16,9 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated subset of: diffusion, pose, prompt (default: all)")
     parser.add_argument("--fp16", action="store_true",
                         help="fetch the fp16 variant of the Stable Diffusion UNet and VAE (half the size; for GPUs)")
-    parser.add_argument("--pose-presets", default="balanced,accurate", metavar="NAMES",
+    parser.add_argument("--pose-presets", default=None, metavar="NAMES",
                         help="pose model presets to fetch: balanced (YOLOX-m + RTMPose-m), accurate (YOLOX-x + "
-                        "RTMPose-x); default both")
+                        "RTMPose-x), wholebody (YOLOX-l + DWPose, 133 keypoints, 351 MB); default all of them")
     parser.add_argument("--dry-run", action="store_true",
                         help="print what would be fetched and its size (asks the servers with HEAD), fetch nothing")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings.load({"models_dir": args.models} if args.models else None)
     parts = sources.parse_parts(args.only)
-    presets = tuple(p.strip() for p in args.pose_presets.split(",") if p.strip())
+    presets = (tuple(p.strip() for p in args.pose_presets.split(",") if p.strip()) if args.pose_presets
+               else sources.POSE_PRESET_NAMES)
     sources.zoo_files(("pose",), presets)  # validates the names before anything is asked of a server
     if args.no_progress:
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"

@@ -10,13 +10,16 @@ HELP = "Extract the skeleton video (and keypoints.json) from a video, as the gen
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..models.layout import POSE_PRESETS
+
     parser.add_argument("--video", required=True, type=Path, help="raw video of a person, or a skeleton video")
     parser.add_argument("--out", type=Path, default=Path("skeleton.mp4"), help="skeleton MP4 to write")
     parser.add_argument("--json", type=Path, default=None, help="also write keypoints.json here (raw video input)")
     parser.add_argument("--models", default=None,
                         help="models folder (default: settings models_dir); 'demo' = tiny demo models (meaningless)")
-    parser.add_argument("--preset", choices=("balanced", "accurate"), default=None,
-                        help="balanced = YOLOX-m + RTMPose-m; accurate = YOLOX-x + RTMPose-x (default: settings)")
+    parser.add_argument("--preset", choices=tuple(POSE_PRESETS), default=None,
+                        help="balanced = YOLOX-m + RTMPose-m; accurate = YOLOX-x + RTMPose-x; wholebody = YOLOX-l "
+                        "+ DWPose, 133 keypoints with hands and face (default: settings)")
     parser.add_argument("--stride", type=int, default=None, help="use every k-th frame (default: settings, 5)")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many sampled frames")
     parser.add_argument("--width", type=int, default=None, help="output width (default: settings, 512)")

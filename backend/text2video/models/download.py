@@ -171,7 +171,7 @@ def plan(root: str | Path, parts: Iterable[str] = sources.PARTS, *, fp16: bool =
 
     root = Path(root)
     parts = tuple(parts)
-    presets = tuple(pose_presets) if pose_presets is not None else tuple(sources.ZOO_FILES)
+    presets = tuple(pose_presets) if pose_presets is not None else sources.POSE_PRESET_NAMES
     catalog = catalog or sources.catalog(parts, fp16, presets)
     result = Plan(root=root)
     manifest = manifest_mod.load(root) if (root / "manifest.json").exists() else manifest_mod.Manifest(root=root)

@@ -11,6 +11,7 @@
       pose/
         yolox_m.onnx  rtmpose_m.onnx      preset "balanced" (YOLOX-m + RTMPose-m 256x192)
         yolox_x.onnx  rtmpose_x.onnx      preset "accurate" (YOLOX-x + RTMPose-x 384x288)
+        yolox_l.onnx  dw-ll_ucoco_384.onnx  preset "wholebody" (YOLOX-l + DWPose 384x288, 133 keypoints)
       loras/                              optional style LoRAs for SD-1.x (*.safetensors; see models/loras.py)
       taesd/                              optional, never downloaded: diffusers AutoencoderTiny (live previews)
       DEMO                                present only in demo folders: weights are random, output is noise
@@ -29,9 +30,14 @@ TRANSLATION_DIR = "envit5-translation"
 POSE_DIR = "pose"
 LORAS_DIR = "loras"
 TINY_DECODER_DIR = "taesd"
+# input_size = (w, h) of the pose model; keypoints = 17 (COCO body) or 133 (COCO-WholeBody, see pose/parts.py).
 POSE_PRESETS = {
-    "balanced": {"detector": "pose/yolox_m.onnx", "pose": "pose/rtmpose_m.onnx", "input_size": (192, 256)},
-    "accurate": {"detector": "pose/yolox_x.onnx", "pose": "pose/rtmpose_x.onnx", "input_size": (288, 384)},
+    "balanced": {"detector": "pose/yolox_m.onnx", "pose": "pose/rtmpose_m.onnx", "input_size": (192, 256),
+                 "keypoints": 17},
+    "accurate": {"detector": "pose/yolox_x.onnx", "pose": "pose/rtmpose_x.onnx", "input_size": (288, 384),
+                 "keypoints": 17},
+    "wholebody": {"detector": "pose/yolox_l.onnx", "pose": "pose/dw-ll_ucoco_384.onnx", "input_size": (288, 384),
+                  "keypoints": 133},
 }
 MANIFEST = "manifest.json"
 DEMO_MARKER = "DEMO"

@@ -155,9 +155,9 @@ def expected_slots(parts: Iterable[str] = sources.PARTS, pose_presets: Iterable[
                    ) -> dict[str, tuple[str, ...]]:
     """slot -> every acceptable destination path (any variant) of the required files of ``parts``."""
     parts = tuple(parts)
-    presets = tuple(pose_presets) if pose_presets is not None else tuple(sources.ZOO_FILES)
+    presets = tuple(pose_presets) if pose_presets is not None else sources.POSE_PRESET_NAMES
     slots: dict[str, tuple[str, ...]] = {}
-    for f in sources.hub_files(parts, fp16=True):
+    for f in sources.hub_files(parts, fp16=True) + sources.hub_pose_files(parts, presets):
         if not f.optional:
             slots[f.slot] = tuple(f.dest(c) for c in f.candidates)
     for z in sources.zoo_files(parts, presets):
@@ -174,7 +174,7 @@ def missing(root: str | Path, parts: Iterable[str] = sources.PARTS, pose_presets
     """
     root = Path(root)
     parts = tuple(parts)
-    presets = tuple(pose_presets) if pose_presets is not None else tuple(sources.ZOO_FILES)
+    presets = tuple(pose_presets) if pose_presets is not None else sources.POSE_PRESET_NAMES
     manifest = load(root)
     absent: list[str] = []
     for slot, paths in expected_slots(parts, presets).items():

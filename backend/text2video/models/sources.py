@@ -9,7 +9,9 @@ Three parts (``--only``):
   ``pose_encoder.pth``.
 - ``prompt``: ``VietAI/envit5-translation`` (transformers T5 folder).
 - ``pose``: YOLOX + RTMPose ONNX exports from the OpenMMLab model zoo (``onnx_sdk`` zips, the same ones rtmlib uses);
-  the single ``.onnx`` inside each zip is unpacked to the name ``layout.py`` gives it.
+  the single ``.onnx`` inside each zip is unpacked to the name ``layout.py`` gives it. The ``wholebody`` preset's two
+  files come from the Hub instead (``yzd-v/DWPose``, the files DWPose's own annotator and VACE's load: the Megvii
+  YOLOX-L ONNX and ``dw-ll_ucoco_384.onnx``) and are fetched with the others unless ``--pose-presets`` names fewer.
 
 Where a file has several acceptable names (``candidates``) the first one the server has wins: safetensors before
 pickled ``.bin``, and the fp16 variant first when ``--fp16`` is asked.
@@ -35,12 +37,15 @@ from dataclasses import dataclass, field, replace
 from . import layout
 
 PARTS = ("diffusion", "prompt", "pose")
+POSE_PRESET_NAMES = tuple(layout.POSE_PRESETS)  # what a download fetches unless told fewer presets
 
 ZOO_URL_ENV = "TEXT2VIDEO_MODEL_ZOO_URL"
 DEFAULT_ZOO_URL = "https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/onnx_sdk/"
 
 SD_REPO = "CompVis/stable-diffusion-v1-4"
 FYP_REPO = "YueMafighting/FollowYourPose_v1"
+DWPOSE_REPO = "yzd-v/DWPose"
+DWPOSE_REVISION = "f7c16a3d45ad3783db41471848c80fbc281cabac"  # "support all dwpose models": the onnx files' commit
 TRANSLATION_REPO = "VietAI/envit5-translation"
 # Branch names, resolved to a commit at download time; the commit is recorded in the manifest.
 DEFAULT_REVISION = "main"
@@ -65,6 +70,7 @@ class HubFile:
     optional: bool = False  # absent on the server = fine (e.g. tokenizer.json of a sentencepiece model)
     sha256: dict[str, str] = field(default_factory=dict)  # candidate -> pinned SHA-256
     revision: str = DEFAULT_REVISION
+    preset: str | None = None  # pose files: fetched only when this pose preset is asked for
 
     @property
     def slot(self) -> str:
@@ -150,6 +156,21 @@ def hub_files(parts: tuple[str, ...] = PARTS, fp16: bool = False) -> list[HubFil
 _YOLOX_M_SHA256 = "3dea6513388889f0fff4b77bf7a26013600321b9eb9ceb0e9a400a82572f5f23"
 _RTMPOSE_M_SHA256 = "5c0a4bf67953e6d2ac43ce15e77dc9d5d354ae18430a47d2c5963a7bc5683e3c"
 
+# DWPose on the Hub: SHA-256 and sizes from the LFS pointers of commit f7c16a3 (the Hub checks them as well); the
+# same values are recorded by independent projects, and yolox_l.onnx is byte for byte Megvii's YOLOX 0.1.1rc0 export.
+_DWPOSE_POSE = layout.POSE_PRESETS["wholebody"]["pose"]
+_DWPOSE_DETECTOR = layout.POSE_PRESETS["wholebody"]["detector"]
+HUB_POSE_FILES: dict[str, tuple[HubFile, HubFile]] = {
+    "wholebody": (
+        HubFile("pose", DWPOSE_REPO, (_DWPOSE_DETECTOR.split("/", 1)[1],), layout.POSE_DIR, 216_746_733,
+                sha256={"yolox_l.onnx": "7860ae79de6c89a3c1eb72ae9a2756c0ccfbe04b7791bb5880afabd97855a411"},
+                revision=DWPOSE_REVISION, preset="wholebody"),
+        HubFile("pose", DWPOSE_REPO, (_DWPOSE_POSE.split("/", 1)[1],), layout.POSE_DIR, 134_399_116,
+                sha256={"dw-ll_ucoco_384.onnx": "724f4ff2439ed61afb86fb8a1951ec39c6220682803b4a8bd4f598cd913b1843"},
+                revision=DWPOSE_REVISION, preset="wholebody"),
+    ),
+}
+
 ZOO_FILES: dict[str, tuple[ZooFile, ZooFile]] = {
     "balanced": (
         ZooFile("pose", "yolox_m_8xb8-300e_humanart-c2c7a14a.zip", layout.POSE_PRESETS["balanced"]["detector"],
@@ -166,16 +187,29 @@ ZOO_FILES: dict[str, tuple[ZooFile, ZooFile]] = {
 }
 
 
-def zoo_files(parts: tuple[str, ...] = PARTS, pose_presets: tuple[str, ...] = tuple(ZOO_FILES)) -> list[ZooFile]:
-    if "pose" not in parts:
-        return []
-    unknown = [p for p in pose_presets if p not in ZOO_FILES]
+def check_pose_presets(pose_presets: tuple[str, ...]) -> None:
+    """InvalidInput naming the first preset that layout.POSE_PRESETS does not declare."""
+    unknown = [p for p in pose_presets if p not in layout.POSE_PRESETS]
     if unknown:
         from ..exceptions import InvalidInput
 
         raise InvalidInput(f"unknown pose preset {unknown[0]!r}", field="pose_presets", value=unknown[0],
-                           hint=f"Use one or more of: {', '.join(ZOO_FILES)}.")
-    return [f for preset in pose_presets for f in ZOO_FILES[preset]]
+                           hint=f"Use one or more of: {', '.join(layout.POSE_PRESETS)}.")
+
+
+def zoo_files(parts: tuple[str, ...] = PARTS, pose_presets: tuple[str, ...] = POSE_PRESET_NAMES) -> list[ZooFile]:
+    if "pose" not in parts:
+        return []
+    check_pose_presets(pose_presets)
+    return [f for preset in pose_presets for f in ZOO_FILES.get(preset, ())]
+
+
+def hub_pose_files(parts: tuple[str, ...] = PARTS, pose_presets: tuple[str, ...] = POSE_PRESET_NAMES) -> list[HubFile]:
+    """The Hub-hosted pose files of ``pose_presets`` (the wholebody preset's)."""
+    if "pose" not in parts:
+        return []
+    check_pose_presets(pose_presets)
+    return [f for preset in pose_presets for f in HUB_POSE_FILES.get(preset, ())]
 
 
 @dataclass(frozen=True)
@@ -191,8 +225,9 @@ class Catalog:
 
 
 def catalog(parts: tuple[str, ...] = PARTS, fp16: bool = False,
-            pose_presets: tuple[str, ...] = tuple(ZOO_FILES)) -> Catalog:
-    return Catalog(tuple(hub_files(parts, fp16)), tuple(zoo_files(parts, pose_presets)))
+            pose_presets: tuple[str, ...] = POSE_PRESET_NAMES) -> Catalog:
+    return Catalog(tuple(hub_files(parts, fp16)) + tuple(hub_pose_files(parts, pose_presets)),
+                   tuple(zoo_files(parts, pose_presets)))
 
 
 def parse_parts(value: str | None) -> tuple[str, ...]:

@@ -1,11 +1,14 @@
-"""RTMPose top-down COCO-17 estimator (MMPose-zoo onnx_sdk export) with our own affine crop and SimCC decode.
+"""RTMPose / DWPose top-down estimator (MMPose-zoo onnx_sdk export, DWPose's ONNX) with our own affine crop and
+SimCC decode. K keypoints: 17 (COCO body, RTMPose) or 133 (COCO-WholeBody, ``dw-ll_ucoco_384``; layout in parts.py).
 
 Model contract (``rtmpose-{m,x}_simcc-body7`` onnx_sdk files):
 - input ``input`` Nx3xHxW float32 (256x192 for -m, 384x288 for -x): RGB, normalised with the ImageNet mean/std
   in 0..255 units (the export leaves normalisation to the SDK pipeline, so we do it here).
-- outputs ``simcc_x`` Nx17x(W*2) and ``simcc_y`` Nx17x(H*2): 1-D classification over sub-pixel bins (split ratio 2);
+- outputs ``simcc_x`` NxKx(W*2) and ``simcc_y`` NxKx(H*2): 1-D classification over sub-pixel bins (split ratio 2);
   the keypoint is at the argmax, its confidence the smaller of the two maxima (as MMPose decodes it).
 - the crop: the detector box scaled by 1.25 around its centre, widened or heightened to the model's aspect ratio.
+- ``dw-ll_ucoco_384.onnx`` (DWPose): the same contract, static batch 1, input 1x3x384x288, outputs 1x133x576 and
+  1x133x768 (the same mean/std and split ratio; it is an RTMPose-l distilled on COCO-WholeBody).
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def decode_simcc(simcc_x: np.ndarray, simcc_y: np.ndarray,
 
 
 class PoseEstimator:
-    def __init__(self, session, *, input_size: tuple[int, int] | None = None) -> None:
+    def __init__(self, session, *, input_size: tuple[int, int] | None = None, keypoints: int = 17) -> None:
         self.session = session
         inp = session.get_inputs()[0]
         self.input_name = inp.name
@@ -81,6 +84,8 @@ class PoseEstimator:
         self.input_size = (shape[3], shape[2]) if static else (input_size or (192, 256))
         self.batch = shape[0] if isinstance(shape[0], int) else None  # None = any batch size
         self.output_names = [o.name for o in session.get_outputs()]
+        count = session.get_outputs()[0].shape[1]
+        self.keypoints = count if isinstance(count, int) else keypoints
 
     def preprocess(self, image_rgb: np.ndarray, boxes: np.ndarray):
         crops, centers, scales = [], [], []
@@ -100,10 +105,10 @@ class PoseEstimator:
         return points, scores
 
     def __call__(self, image_rgb: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints (N, 17, 2) in source pixels and scores (N, 17) for each box."""
+        """Keypoints (N, K, 2) in source pixels and scores (N, K) for each box."""
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         if not len(boxes):
-            return np.zeros((0, 17, 2)), np.zeros((0, 17))
+            return np.zeros((0, self.keypoints, 2)), np.zeros((0, self.keypoints))
         tensor, centers, scales = self.preprocess(image_rgb, boxes)
         if self.batch == 1:  # static batch-1 exports: one crop at a time
             parts = [self.session.run(self.output_names, {self.input_name: tensor[i:i + 1]})

@@ -1,7 +1,8 @@
 """The pose stage: a video (raw or skeleton) -> skeleton frames at the generation resolution + a pose report.
 
 Raw video, in two passes so memory does not grow with the video's length:
-1. decode only the sampled frames (streaming), detect people, estimate COCO-17 keypoints; keep keypoints only;
+1. decode only the sampled frames (streaming), detect people, estimate keypoints (17 COCO body points, or 133
+   COCO-WholeBody points with the wholebody preset); keep keypoints only;
 2. track people by box overlap, pick the subject, repair and smooth its keypoints (tiny arrays), then render
    the skeleton frames lazily in the training style.
 Skeleton video: sampled, resized and centre-cropped exactly like a raw video's output, no estimation.
@@ -24,6 +25,7 @@ from ..models.layout import POSE_PRESETS, ModelPaths
 from .detector import PersonDetector
 from .estimator import PoseEstimator
 from .input_kind import detect_input_kind
+from .parts import BODY
 from .repair import MISSING, RepairOptions, repair_track, runs
 from .report import FramePose, PersonPose, PoseReport
 from .session import create_session
@@ -66,7 +68,8 @@ class PoseModels:
         self.warnings = list(dict.fromkeys(w for w in (det_warning, pose_warning) if w))
         self.preset = preset
         self.detector = PersonDetector(det_session)  # thresholds come from PoseOptions at each call
-        self.estimator = PoseEstimator(pose_session, input_size=POSE_PRESETS[preset]["input_size"])
+        self.estimator = PoseEstimator(pose_session, input_size=POSE_PRESETS[preset]["input_size"],
+                                       keypoints=POSE_PRESETS[preset]["keypoints"])
         self.provider = det_provider if det_provider == pose_provider else f"{det_provider}+{pose_provider}"
         self.demo = paths.is_demo or (paths.root / "pose" / "DEMO").exists()
         if self.demo:
@@ -185,7 +188,7 @@ def iter_pose_frames(video_path: str | os.PathLike, *, width: int, height: int, 
 
     def rendered() -> Iterator[np.ndarray]:
         for frame in report.frames:
-            yield render_skeleton(frame.drawable(draw), width, height)
+            yield render_skeleton([p[BODY] for p in frame.drawable(draw)], width, height)  # body-only style
 
     return PoseStream(kind=kind, fps=fps, width=width, height=height, frames_fn=rendered,
                       count=len(report.frames), report=report, provider=models.provider)
@@ -293,8 +296,9 @@ def estimate_poses(video_path, models: PoseModels, *, width: int, height: int, s
         # which also keeps the cost proportional to the number of detections, not people x frames.
         start, stop = (0, n) if is_subject else (tracks[0].first, tracks[-1].last + 1)
         span = stop - start
-        xy = np.full((span, 17, 2), np.nan)
-        sc = np.zeros((span, 17))
+        count = models.estimator.keypoints
+        xy = np.full((span, count, 2), np.nan)
+        sc = np.zeros((span, count))
         boxes: list = [None] * span
         box_scores = np.zeros(span)
         for t in tracks:

@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 
 from ..messages import Message
+from .parts import BODY, FACE, FEET, GATED_PARTS, LEFT_HAND, RIGHT_HAND, names, report_parts
 from .repair import DETECTED, MISSING, REPAIRED, STATUS_NAMES, runs
-from .skeleton import KEYPOINT_NAMES, PARTS
+
+_RANGES = {"body": BODY, "feet": FEET, "face": FACE, "left_hand": LEFT_HAND, "right_hand": RIGHT_HAND}
 
 
 @dataclass
@@ -22,9 +24,9 @@ class PersonPose:
     subject: bool
     box: np.ndarray | None  # x1 y1 x2 y2 in output pixels (None when not seen in this frame)
     score: float  # detector score (0 when not seen)
-    xy: np.ndarray  # (17, 2) output pixels after repair (NaN = missing)
-    scores: np.ndarray  # (17,) model confidence (0 where not seen)
-    status: np.ndarray  # (17,) DETECTED / REPAIRED / MISSING
+    xy: np.ndarray  # (K, 2) output pixels after repair (NaN = missing); K = 17 or 133 (parts.py)
+    scores: np.ndarray  # (K,) model confidence (0 where not seen)
+    status: np.ndarray  # (K,) DETECTED / REPAIRED / MISSING
 
     def to_dict(self) -> dict[str, Any]:
         kps = []
@@ -49,6 +51,7 @@ class FramePose:
         return next((p for p in self.people if p.subject), None)
 
     def drawable(self, draw: str = "subject") -> list[np.ndarray]:
+        """(K, 2) per person drawn, NaN where missing (body-only drawings take ``[:17]``)."""
         chosen = self.people if draw == "all" else [p for p in self.people if p.subject]
         return [np.where((p.status != MISSING)[:, None], p.xy, np.nan) for p in chosen]
 
@@ -82,9 +85,35 @@ class PoseReport:
         status = self._subject_status()
         return {name: int((status == code).sum()) for code, name in enumerate(STATUS_NAMES)}
 
+    @property
+    def keypoints(self) -> int:
+        """17 or 133: the subject's keypoint count (every person of a report has the same)."""
+        return next((len(p.status) for f in self.frames for p in f.people), 17)
+
     def _subject_status(self) -> np.ndarray:
-        rows = [f.subject.status if f.subject is not None else np.full(17, MISSING, np.int8) for f in self.frames]
-        return np.array(rows, np.int8).reshape(-1, 17)
+        k = self.keypoints
+        rows = [f.subject.status if f.subject is not None else np.full(k, MISSING, np.int8) for f in self.frames]
+        return np.array(rows, np.int8).reshape(-1, k)
+
+    def part_status(self) -> dict[str, np.ndarray]:
+        """Per report part (head, arms, legs, hands, face), the subject's status in each sampled frame: MISSING
+        where the part is not drawn whole (a body part: any of its points; a hand or the face: all of them, as they
+        are seen or lost as one), else REPAIRED where any of its points was filled, else DETECTED."""
+        status = self._subject_status()
+        out = {}
+        for part, joints in report_parts(status.shape[1]).items():
+            sub = status[:, list(joints)]
+            lost = (sub == MISSING).all(axis=1) if part in GATED_PARTS else (sub == MISSING).any(axis=1)
+            out[part] = np.where(lost, MISSING, np.where((sub == REPAIRED).any(axis=1), REPAIRED, DETECTED))
+        return out
+
+    def part_timeline(self) -> dict[str, Any]:
+        """The job page's picture of :meth:`part_status`: one row per part, sampled frames along x."""
+        return {"codes": list(STATUS_NAMES), "frames": [f.index for f in self.frames],
+                "times": [round(f.time, 3) for f in self.frames],
+                "rows": [{"part": part, "code": "pose.part." + part.replace(" ", "_"),
+                          "status": "".join("drm"[int(s)] for s in row)}
+                         for part, row in self.part_status().items()]}
 
     def per_frame(self) -> list[dict[str, Any]]:
         status = self._subject_status()
@@ -115,10 +144,9 @@ class PoseReport:
         absent = np.flatnonzero(~seen)
         if len(absent):
             lines.append(Message("pose.absent", frames=_ranges(absent)))
-        for part, joints in PARTS.items():
-            sub = status[:, list(joints)]
-            repaired = np.flatnonzero((sub == REPAIRED).any(axis=1) & seen)
-            missing = np.flatnonzero((sub == MISSING).any(axis=1))
+        for part, row in self.part_status().items():
+            repaired = np.flatnonzero((row == REPAIRED) & seen)
+            missing = np.flatnonzero(row == MISSING)
             name = Message("pose.part." + part.replace(" ", "_"))
             if len(repaired):
                 lines.append(Message("pose.part_repaired", part=name, frames=_ranges(repaired)))
@@ -131,9 +159,13 @@ class PoseReport:
     # --- keypoints.json ------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {
-            "version": 1,
-            "format": "COCO-17; x, y in pixels of the output frame; status detected|repaired|missing",
-            "keypoint_names": list(KEYPOINT_NAMES),
+            "version": 2,
+            "format": ("COCO-17 body (17 keypoints) or COCO-WholeBody (133); x, y in pixels of the output frame; "
+                       "status detected|repaired|missing"),
+            "keypoint_names": list(names(self.keypoints)),
+            "parts": {name: [part.start, part.stop] for name, part in _RANGES.items()
+                      if part.stop <= self.keypoints},
+            "part_status": self.part_timeline(),
             "width": self.width, "height": self.height, "fps": self.fps, "stride": self.stride,
             "provider": self.provider, "preset": self.preset, "demo": self.demo,
             "summary": self.summary(), "counts": self.counts(), "warnings": list(self.warnings),

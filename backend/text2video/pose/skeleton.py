@@ -13,11 +13,8 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-KEYPOINT_NAMES = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
+from .parts import BODY_NAMES as KEYPOINT_NAMES
+
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 
 LEFT = (0, 255, 0)
@@ -33,15 +30,6 @@ LIMBS: tuple[tuple[int, int, str], ...] = (
     (1, 2, "center"), (0, 1, "center"), (0, 2, "center"), (1, 3, "center"), (2, 4, "center"),
     (3, 5, "center"), (4, 6, "center"),
 )
-
-# Body parts named in the user-facing summary.
-PARTS: dict[str, tuple[int, ...]] = {
-    "head": (0, 1, 2, 3, 4),
-    "left arm": (5, 7, 9),
-    "right arm": (6, 8, 10),
-    "left leg": (11, 13, 15),
-    "right leg": (12, 14, 16),
-}
 
 # Calibrated on the reference renders: at 1080 px the stroke core is ~11 px (2 x area / perimeter of the limb masks)
 # and ~13-14 px with the soft edge, as the reference README measures it; at 512 px ~5.4 px.
