@@ -193,7 +193,7 @@ def check_disk_floor(settings: Settings) -> None:
     free = free_disk_mb(settings)
     if free < settings.min_free_disk_mb:
         raise ServiceUnavailable(
-            f"only {free:.0f} MB free in {Path(settings.data_dir).resolve()} (the floor is "
+            f"only {free:.0f} MB free in {settings.data_dir} (the floor is "
             f"{settings.min_free_disk_mb} MB); new jobs are refused until space is freed",
             hint="Delete old jobs (DELETE /api/v1/jobs/{id}), lower TEXT2VIDEO_RETENTION_DAYS, or free disk space.")
 

@@ -307,15 +307,13 @@ class Supervisor:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """This process's environment plus every setting as ``TEXT2VIDEO_*`` (absolute paths): a subprocess started
-    with it sees exactly these settings, whatever its working directory."""
+    """This process's environment plus every setting as ``TEXT2VIDEO_*`` (paths are absolute already, see
+    Settings): a subprocess started with it sees exactly these settings, whatever its working directory."""
     from ..settings import ENV_PREFIX, as_dict
     env = dict(os.environ)
     for key, value in as_dict(settings).items():
         if value is None or key in ("ngrok_authtoken",):
             continue
-        if hasattr(value, "resolve"):
-            value = value.resolve()
         env[ENV_PREFIX + key.upper()] = str(value)
     backend = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = backend + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
