@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from .exceptions import InvalidInput, NotFound, ServiceUnavailable
+from .messages import Message
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -123,8 +124,9 @@ def save_upload(settings: Settings, job_id: str, stream: IO[bytes] | bytes, file
             out.write(chunk)
     if written == 0:
         dest.unlink(missing_ok=True)
-        raise InvalidInput("the uploaded video is empty (0 bytes)", field="video", value=filename,
-                           hint="Attach a video file (mp4, mov, webm, avi, mkv, gif).")
+        shown = Path(filename).name if filename else name
+        raise InvalidInput(Message("video.empty", name=shown), field="video", value=shown,
+                           hint=Message("hint.attach_again"))
     return name
 
 

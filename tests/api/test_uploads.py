@@ -33,6 +33,24 @@ def test_non_video_with_mp4_name_is_415(client):
     assert not any(storage.job_dir(settings_of(client.application), "0" * 32).parent.glob("*/input.*"))
 
 
+def test_renamed_text_file_names_the_users_file_not_the_server_path(client):
+    """Issue 20 item 2: the 415 showed our job path, an FFmpeg errno and called the file input.mp4."""
+    body = problem(submit(client, b"this is not a video at all" * 100, filename="holiday dance.mp4"), 415)
+    data_dir = str(settings_of(client.application).data_dir)
+    for text in (body["detail"], body["errors"]["video"]):
+        assert "'holiday dance.mp4' is not a video" in text, text
+        assert "input.mp4" not in text and data_dir not in text and "Errno" not in text and "file:/" not in text
+    assert body["messages"]["detail"][0] == {"code": "video.not_video", "params": {"name": "holiday dance.mp4"}}
+    assert ".mp4, .mov" in body["detail"] and ".gif" not in body["detail"]  # the types this API accepts
+
+
+def test_empty_upload_names_the_file_and_lists_no_refused_type(client):
+    body = problem(submit(client, b"", filename="empty.mp4"), 422)
+    assert body["detail"].startswith("The file 'empty.mp4' is empty (0 bytes)."), body["detail"]
+    assert "gif" not in body["detail"] and "input.mp4" not in body["detail"]
+    assert body["messages"]["detail"][0] == {"code": "video.empty", "params": {"name": "empty.mp4"}}
+
+
 def test_text_file_is_415_naming_the_extension(client):
     body = problem(submit(client, b"hello", filename="notes.txt"), 415)
     assert ".txt" in body["detail"] and ".mp4" in body["detail"]

@@ -25,6 +25,7 @@ from ..exceptions import (BadRequest, InvalidInput, RateLimited, ServiceUnavaila
                           UnsupportedMedia)
 from ..jobs.store import QueueFull
 from ..jobs.tables import Job
+from ..messages import Message
 from ..models.loras import check_choices
 from .schemas import VIDEO_EXTENSIONS, JobRequest, validate_job_request
 from .services import services
@@ -106,9 +107,13 @@ def _upload_extension(upload: FileStorage) -> str:
     ext = Path(name).suffix.lower().lstrip(".")
     if ext not in VIDEO_EXTENSIONS:
         raise UnsupportedMedia(f"{Path(name).name!r} is not an accepted video file type (.{ext or '?'})",
-                               field="video", value=name,
-                               hint=f"Upload one of: {', '.join('.' + e for e in VIDEO_EXTENSIONS)}.")
+                               field="video", value=name, hint=_upload_types_hint())
     return ext
+
+
+def _upload_types_hint() -> Message:
+    """The file types an upload may have (the probe alone reads a few more, refused here by their extension)."""
+    return Message("hint.video_file", types=", ".join("." + e for e in VIDEO_EXTENSIONS))
 
 
 def _url_extension(url: str, content_type: str) -> str:
@@ -145,8 +150,8 @@ def create_job(sub: Submission, api_key_id: str | None) -> Job:
     field = "video" if sub.upload is not None else "video_url"
     try:
         if sub.upload is not None:
-            ext = _upload_extension(sub.upload)
-            input_name = storage.save_upload(settings, job_id, sub.upload.stream, f"input.{ext}")
+            input_name = storage.save_upload(  # the client's name gives the extension (checked above) only
+                settings, job_id, sub.upload.stream, sub.upload.filename)
         else:
             storage.check_disk_floor(settings)
             tmp = folder / ".download.part"
@@ -156,7 +161,9 @@ def create_job(sub: Submission, api_key_id: str | None) -> Job:
                                     policy=netguard.Policy.from_settings(settings))
             input_name = f"input.{_url_extension(result.final_url, result.content_type)}"
             result.path.rename(folder / input_name)
-        _probe(folder / input_name, field)  # a real decode: a renamed text file never reaches a worker
+        # a real decode: a renamed text file never reaches a worker; errors name the file as the client knows it
+        shown = Path(sub.upload.filename).name if sub.upload is not None else req.video_url
+        _probe(folder / input_name, field, shown)
         try:
             job = svc.store.create(dict(req.params), input_name, req.prompt, req.negative_prompt,
                                    api_key_id=api_key_id, callback_url=req.callback_url, video_url=req.video_url,
@@ -183,14 +190,16 @@ def _push_url(req: JobRequest, send_url: str) -> str | None:
     return (send_url or None) if "client_id" in req.params else None
 
 
-def _probe(path: Path, field: str):
+def _probe(path: Path, field: str, name: str):
     from ..video import probe_video
 
     settings = services().settings
     try:
         return probe_video(path, max_pixels=settings.max_video_pixels, max_fps=settings.max_video_fps,
-                           max_seconds=settings.max_video_seconds)
+                           max_seconds=settings.max_video_seconds, name=name)
     except Text2VideoError as exc:
+        if exc.field == "video" and isinstance(exc.hint, Message) and exc.hint.items[0]["code"] == "hint.video_file":
+            exc.hint = _upload_types_hint()  # what this API accepts, not every type the probe reads
         if field != "video" and exc.field == "video":  # name the field the client actually used
             exc.field = field
             exc.errors = {field: exc.message}
