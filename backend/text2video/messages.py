@@ -115,6 +115,13 @@ TEMPLATES: dict[str, str] = {
     "hint.too_long": "Trim it or raise TEXT2VIDEO_MAX_VIDEO_SECONDS.",
     "error.prompt_required": "prompt is required: describe the character and the scene, e.g. \"a girl dancing on "
                              "a mountain\"",
+    "error.not_utf8": "{field} is not UTF-8 text: some of its bytes are not UTF-8 (they would turn into �)",
+    "hint.utf8": "Send {field} encoded as UTF-8 (the encoding of browsers and of curl on a UTF-8 terminal); a "
+                 "legacy encoding such as Windows-1258 or Latin-1 sends other bytes.",
+    "error.json_not_utf8": "The JSON body is not UTF-8 (byte {position} is not valid UTF-8).",
+    "error.json_invalid": "The JSON body is not valid JSON: {reason} (line {line}, column {column}).",
+    "error.json_not_object": "The JSON body is not a JSON object (it starts with {start}).",
+    "hint.json_object": "Send a UTF-8 JSON object such as {example}.",
     # --- errors: one per kind, for every raise site without its own code (params: field, value) ------------------
     "error.invalid_input": "The value {value} of {field} is not valid.",
     "error.invalid_field": "{field} is not valid.",

@@ -49,7 +49,35 @@ def _form_fields() -> dict[str, Any]:
         if len(values) > 1:
             raise InvalidInput(f"{key} was given {len(values)} times", field=key, value=values[:3],
                                hint="Send each field once.")
+        # Werkzeug decodes form text as UTF-8 with errors replaced: a U+FFFD is where bytes were not UTF-8 (a
+        # legacy-encoded prompt would otherwise be translated as "c� g�i" and detected as English)
+        if "\ufffd" in values[0]:
+            raise InvalidInput(Message("error.not_utf8", field=key), field=key, value=values[0][:60],
+                               hint=Message("hint.utf8", field=key))
         data[key] = values[0]
+    return data
+
+
+_JSON_EXAMPLE = '{"prompt": "...", "video_url": "https://..."}'
+
+
+def _json_body() -> dict[str, Any]:
+    """The JSON object of the body; a 400 telling which of not UTF-8, not JSON or not an object it is."""
+    import json
+
+    raw = request.get_data(cache=True)  # within MAX_CONTENT_LENGTH, as get_json would read it
+    hint = Message("hint.json_object", example=_JSON_EXAMPLE)
+    try:
+        text = raw.decode("utf-8-sig")  # JSON is UTF-8 (RFC 8259); a leading BOM is tolerated
+    except UnicodeDecodeError as exc:
+        raise BadRequest(Message("error.json_not_utf8", position=exc.start), field="body", hint=hint) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(Message("error.json_invalid", reason=exc.msg, line=exc.lineno, column=exc.colno),
+                         field="body", hint=hint) from None
+    if not isinstance(data, dict):
+        raise BadRequest(Message("error.json_not_object", start=text.strip()[:20] or "''"), field="body", hint=hint)
     return data
 
 
@@ -58,10 +86,7 @@ def read_submission(*, legacy: bool = False) -> Submission:
     mimetype = request.mimetype
     upload: FileStorage | None = None
     if request.is_json:
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise BadRequest("the JSON body is not a JSON object", field="body",
-                             hint='Send e.g. {"prompt": "...", "video_url": "https://..."}.')
+        data = _json_body()
     elif mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         data = _form_fields()  # reading the form enforces MAX_CONTENT_LENGTH (-> 413)
         for key in request.files:
