@@ -283,6 +283,19 @@ def _validate(self: Any, settings: Optional[Settings] = None) -> Any:
     return self
 
 
+def check_frames_available(frames: int | None, stride: int, video: Any) -> int:
+    """The frames the probed ``video`` gives with ``stride``; refuses (422 on ``frames``, naming that number) a
+    ``frames`` above it when the video's frame count is exact. One rule for the API (at submission) and the engine."""
+    from .video import sampled_frame_count
+
+    available = sampled_frame_count(video, stride)
+    if frames is not None and video.frame_count_exact and available < frames:
+        raise InvalidInput(Message("error.too_few_frames_of", available=available, stride=stride,
+                                   total=video.frame_count, frames=frames),
+                           field="frames", value=frames, hint=Message("hint.too_few_frames_of", available=available))
+    return available
+
+
 def _request_field(p: Param) -> tuple[str, Any, Any]:
     # Settings-driven defaults stay None until validate(settings) fills them in.
     default = None if callable(p.default) else p.default

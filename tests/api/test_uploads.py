@@ -88,3 +88,15 @@ def test_per_key_limit_is_429(make_app, sample_bytes, hand_worker):
     assert submit(client, sample_bytes, headers=k2).status_code == 202  # another key has its own budget
     client.post(f"/api/v1/jobs/{first.get_json()['id']}/cancel", headers=k1)  # a finished job frees a slot
     assert submit(client, sample_bytes, headers=k1).status_code == 202
+
+
+def test_more_frames_than_the_video_gives_are_refused_at_submission(client, sample_bytes):
+    """Issue 20 item 4: accepted (202) and failed later in the worker. The sample has 12 frames: stride 5 gives 3."""
+    body = problem(submit(client, sample_bytes, frames=8, stride=5), 422)
+    assert set(body["errors"]) == {"frames"}
+    assert "the video gives only 3 frames with stride 5 (12 frames in all); 8 were asked for" in body["detail"]
+    assert "Ask for at most 3 frames" in body["detail"]
+    assert [m["code"] for m in body["messages"]["detail"]] == ["error.too_few_frames_of", "hint.too_few_frames_of"]
+    assert not list(settings_of(client.application).jobs_dir.glob("*/input.*"))  # nothing stored
+    assert submit(client, sample_bytes, frames=3, stride=5).status_code == 202
+    assert submit(client, sample_bytes, frames=12, stride=1).status_code == 202

@@ -27,6 +27,7 @@ from ..jobs.store import QueueFull
 from ..jobs.tables import Job
 from ..messages import Message
 from ..models.loras import check_choices
+from ..request import check_frames_available
 from .schemas import VIDEO_EXTENSIONS, JobRequest, validate_job_request
 from .services import services
 
@@ -188,7 +189,9 @@ def create_job(sub: Submission, api_key_id: str | None) -> Job:
             result.path.rename(folder / input_name)
         # a real decode: a renamed text file never reaches a worker; errors name the file as the client knows it
         shown = Path(sub.upload.filename).name if sub.upload is not None else req.video_url
-        _probe(folder / input_name, field, shown)
+        video = _probe(folder / input_name, field, shown)
+        # nothing that will certainly fail later is accepted: the frames this video can give (422 with the number)
+        check_frames_available(req.params.get("frames"), req.params.get("stride") or settings.stride, video)
         try:
             job = svc.store.create(dict(req.params), input_name, req.prompt, req.negative_prompt,
                                    api_key_id=api_key_id, callback_url=req.callback_url, video_url=req.video_url,
@@ -221,7 +224,7 @@ def _probe(path: Path, field: str, name: str):
     settings = services().settings
     try:
         return probe_video(path, max_pixels=settings.max_video_pixels, max_fps=settings.max_video_fps,
-                           max_seconds=settings.max_video_seconds, name=name)
+                           max_seconds=settings.max_video_seconds, name=name, count_frames=True)
     except Text2VideoError as exc:
         if exc.field == "video" and isinstance(exc.hint, Message) and exc.hint.items[0]["code"] == "hint.video_file":
             exc.hint = _upload_types_hint()  # what this API accepts, not every type the probe reads
