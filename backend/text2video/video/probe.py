@@ -64,7 +64,7 @@ def _check_path(path: str | os.PathLike, name: str | None = None) -> Path:
     p = Path(path)
     if not p.exists():
         raise InvalidInput(f"Video file not found: {str(path)!r}.", field="video", value=str(path),
-                           hint="Check the path, or upload the file again.")
+                           hint="Check the path of the video file.")
     if not p.is_file():
         raise InvalidInput(f"Not a file: {str(path)!r}.", field="video", value=str(path),
                            hint="Give the path of a video file, not a folder.")
@@ -86,7 +86,7 @@ def open_input(path: str | os.PathLike, name: str | None = None) -> "av.containe
         container = av.open(url, mode="r", container_options=options, timeout=30.0)
     except av.error.FileNotFoundError:
         raise InvalidInput(f"Video file not found: {str(path)!r}.", field="video", value=str(path),
-                           hint="Check the path, or upload the file again.") from None
+                           hint="Check the path of the video file.") from None
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         log.info("%s (%s) is not a readable video: %s: %s", p, shown, type(exc).__name__, exc)
         raise UnsupportedMedia(Message("video.not_video", name=shown), field="video", value=name or str(path),
