@@ -18,9 +18,9 @@ TEMPLATES: dict[str, str] = {
     "pose.demo": "DEMO pose models (fixed templates, not trained): these skeletons are meaningless.",
     "pose.stats": "{frames} frames at {fps} fps; subject detected in {seen} of {frames}; {detected} % of keypoints "
                   "detected, {repaired} % repaired, {missing} % missing (not drawn).",
-    "pose.absent": "person not detected in {frames} (short gaps filled from the neighbouring frames, longer ones "
+    "pose.absent": "Person not detected in {frames} (short gaps filled from the neighbouring frames, longer ones "
                    "left empty).",
-    "pose.part_repaired": "{part} repaired in {frames}.",
+    "pose.part_repaired": "{part} repaired in {frames}.",  # a sentence: the part names are capitalised
     "pose.part_missing": "{part} missing in {frames}.",
     "pose.runtime": "Pose estimated with ONNX Runtime on {provider} ({preset} preset).",
     "pose.frame": "frame {list}",
@@ -28,11 +28,11 @@ TEMPLATES: dict[str, str] = {
     "pose.frames_more": "frames {list} and {more} more",
     "pose.ranges": "{list}",
     "pose.ranges_more": "{list} and {more} more",
-    "pose.part.head": "head",
-    "pose.part.left_arm": "left arm",
-    "pose.part.right_arm": "right arm",
-    "pose.part.left_leg": "left leg",
-    "pose.part.right_leg": "right leg",
+    "pose.part.head": "Head",
+    "pose.part.left_arm": "Left arm",
+    "pose.part.right_arm": "Right arm",
+    "pose.part.left_leg": "Left leg",
+    "pose.part.right_leg": "Right leg",
     "pose.demo_random": "DEMO pose models (random): the skeleton does not follow the person.",
     # --- warnings ----------------------------------------------------------------------------------------------
     "demo.weights": "DEMO weights (random, tiny): the output is noise, not a real video. Run `python manage.py "
@@ -51,6 +51,7 @@ TEMPLATES: dict[str, str] = {
     "compile.eager_fallback": "--compile is not available here, the video model ran uncompiled: {reason}",
     "video.gif_preview": "result.gif is a preview with 1 frame in {every} of the {frames}; result.mp4 has them all",
     "job.retrying": "attempt {attempt}: {reason}; retrying",
+    "job.recovered": "recovered: the retry succeeded",
     # --- job failures (jobs/tasks.py, jobs/store.py) -----------------------------------------------------------
     "job.timeout": "the job ran longer than {seconds} s and was stopped. Use fewer frames or steps, or raise "
                    "TEXT2VIDEO_JOB_TIMEOUT_S.",
