@@ -47,6 +47,21 @@ log = logging.getLogger(__name__)
 _STAGE_SHARE = {"translate": 0.02, "pose_skeleton": 0.03, "pose_video": 0.15, "load": 0.04, "encode": 0.04}
 
 
+def quiet_libraries() -> None:
+    """No per-file weight-loading bars or config chatter from diffusers/transformers: progress goes through
+    ``on_progress`` (the CLI's bar, the job's progress); in a worker those bars were logged as warnings."""
+    try:
+        import diffusers
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        diffusers.utils.logging.set_verbosity_error()
+        diffusers.utils.logging.disable_progress_bar()
+    except (ImportError, AttributeError):
+        pass
+
+
 @dataclass
 class GenerationResult:
     files: dict[str, Path]  # name -> path, e.g. {"result.mp4": ..., "result.gif": ..., ...}

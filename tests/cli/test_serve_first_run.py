@@ -85,3 +85,17 @@ def test_readme_synchronous_generate_answers_an_mp4(first_run):
     with av.open(str(clone / "out.mp4")) as container:
         assert container.streams.video[0].codec_context.name == "h264"
         assert sum(1 for _ in container.decode(video=0)) == 4
+
+
+def test_the_log_after_a_job_has_no_celery_noise(first_run):
+    """Issue 20 item 7: as root the log showed Celery's banner and superuser warning, and tqdm bars from model
+    loading came out as WARNING celery.redirected. (Runs after the jobs above: the engine has loaded by then.)"""
+    import os
+
+    _, proc, _ = first_run
+    log = proc.output()
+    assert "ready." in log, log[-2000:]
+    for noise in ("celery.redirected", "superuser privileges", "[queues]", "-------------- ", "it/s]"):
+        assert noise not in log, (noise, log[-3000:])
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        pytest.skip("not root: the superuser warning cannot appear here anyway")
