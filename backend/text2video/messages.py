@@ -90,16 +90,16 @@ TEMPLATES: dict[str, str] = {
     "hint.frames_over_limit": "Raise the stride (fewer frames per second of source: output fps = source fps / "
                               "stride) or trim the video; an operator can raise TEXT2VIDEO_MAX_OUTPUT_FRAMES (setting "
                               "max_output_frames).",
-    "error.no_person_any": "no person was found in any of the {frames} sampled frames (0-{last}, {start}-{end} s)",
+    "error.no_person_any": "No person was found in any of the {frames} sampled frames (0-{last}, {start}-{end} s)",
     "hint.no_person_any": "Use a video where one person is clearly visible, or a ready-made skeleton video.",
-    "error.no_person_few": "the person was found in only {seen} of {frames} sampled frames; missing in sampled "
+    "error.no_person_few": "The person was found in only {seen} of {frames} sampled frames; missing in sampled "
                            "frames {missing}",
     "hint.no_person_few": "Trim the video to the part where the person is in view, or use a ready-made skeleton "
                           "video.",
-    "error.too_few_frames_of": "the video gives only {available} frames with stride {stride} ({total} frames in "
+    "error.too_few_frames_of": "The video gives only {available} frames with stride {stride} ({total} frames in "
                                "all); {frames} were asked for",
     "hint.too_few_frames_of": "Ask for at most {available} frames, lower the stride, or use a longer video.",
-    "error.too_few_frames": "the video gives only {available} frames with stride {stride}; {frames} were asked for",
+    "error.too_few_frames": "The video gives only {available} frames with stride {stride}; {frames} were asked for",
     "hint.too_few_frames": "Ask for fewer frames, lower the stride, or use a longer video.",
     "video.empty": "The file '{name}' is empty (0 bytes).",
     "hint.attach_again": "Check that the file plays on your device, then attach it again.",

@@ -94,7 +94,7 @@ def test_more_frames_than_the_video_gives_are_refused_at_submission(client, samp
     """Issue 20 item 4: accepted (202) and failed later in the worker. The sample has 12 frames: stride 5 gives 3."""
     body = problem(submit(client, sample_bytes, frames=8, stride=5), 422)
     assert set(body["errors"]) == {"frames"}
-    assert "the video gives only 3 frames with stride 5 (12 frames in all); 8 were asked for" in body["detail"]
+    assert "The video gives only 3 frames with stride 5 (12 frames in all); 8 were asked for" in body["detail"]
     assert "Ask for at most 3 frames" in body["detail"]
     assert [m["code"] for m in body["messages"]["detail"]] == ["error.too_few_frames_of", "hint.too_few_frames_of"]
     assert not list(settings_of(client.application).jobs_dir.glob("*/input.*"))  # nothing stored

@@ -124,7 +124,7 @@ def test_person_missing_in_most_frames_names_the_ranges(mostly_empty_video, pose
 def test_no_person_at_all(tmp_path, pose_models):
 
     video = write_video(tmp_path / "black.mp4", [np.full((96, 128, 3), 30, np.uint8)] * 6)
-    with pytest.raises(NoPersonFound, match="no person was found in any of the 6"):
+    with pytest.raises(NoPersonFound, match="No person was found in any of the 6"):
         prepare_pose_video(video, width=64, height=64, stride=1, models_dir=pose_models)
 
 
