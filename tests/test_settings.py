@@ -52,3 +52,10 @@ def test_a_later_chdir_does_not_move_the_folders(in_tmp_cwd, monkeypatch):
     (in_tmp_cwd / "elsewhere").mkdir()
     monkeypatch.chdir(in_tmp_cwd / "elsewhere")
     assert s.replace(port=9000).data_dir == in_tmp_cwd.resolve() / "data"
+
+
+def test_the_demo_weights_folder_is_absolute_too(in_tmp_cwd, monkeypatch):
+    from text2video.models.layout import default_demo_dir
+
+    monkeypatch.setenv("TEXT2VIDEO_DEMO_MODELS_DIR", "cache/demo")
+    assert default_demo_dir() == in_tmp_cwd.resolve() / "cache" / "demo"
