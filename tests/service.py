@@ -226,10 +226,10 @@ class Harness:
 class Proc:
     """A subprocess of ours: its output goes to a log file (read it on failure)."""
 
-    def __init__(self, cmd: list[str], env: dict[str, str], log_path: Path):
+    def __init__(self, cmd: list[str], env: dict[str, str], log_path: Path, cwd: Path = ROOT):
         self.log_path = log_path
         self._log = open(log_path, "ab")
-        self.popen = subprocess.Popen(cmd, env=env, cwd=str(ROOT), stdout=self._log, stderr=subprocess.STDOUT,
+        self.popen = subprocess.Popen(cmd, env=env, cwd=str(cwd), stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
         self.pid = self.popen.pid
 
@@ -309,3 +309,47 @@ def start_server_process(settings: Settings, log_dir: Path, *args: str, engine_f
     server.proc = Proc(cmd, env, log_dir / f"serve-{int(time.time()*1000)}.log")
     server.wait_url()
     return server
+
+
+# --- a newcomer's first run ---------------------------------------------------------------------------------------
+CLONE_FILES = ("manage.py", "backend", "frontend", "assets", "README.md", "requirements.txt", ".gitignore")
+
+
+def fresh_clone(dest: Path) -> Path:
+    """What a newcomer has right after cloning: the repository's files in a new folder, no data/ and no models/
+    (copied, not linked: the service then finds its package, web UI and default ``data`` where a clone has them)."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in CLONE_FILES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def newcomer_env(**settings) -> dict[str, str]:
+    """This process's environment without any TEXT2VIDEO_* setting (a newcomer has none: the defaults apply, the
+    relative ``data`` folder included) except where the session's demo weights are cached
+    (TEXT2VIDEO_DEMO_MODELS_DIR, built once per session), plus ``settings`` as TEXT2VIDEO_* variables."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("TEXT2VIDEO_") or k == "TEXT2VIDEO_DEMO_MODELS_DIR"}
+    env.update({f"TEXT2VIDEO_{key.upper()}": str(value) for key, value in settings.items()})
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def start_readme_service(clone: Path, env: dict[str, str], timeout: float = 120.0) -> tuple[Proc, str]:
+    """The README's service command, ``python manage.py --models demo``, run from the clone's root (``--port 0``
+    only so parallel test runs cannot collide); returns the process and the URL its banner prints."""
+    proc = Proc([sys.executable, "manage.py", "--models", "demo", "--port", "0"], env,
+                clone.parent / f"serve-{int(time.time() * 1000)}.log", cwd=clone)
+
+    def url():
+        m = re.search(r"Text2Video API: (http://\S+)", proc.output())
+        return m.group(1) if m else (None if proc.alive() else "dead")
+    found = wait_for(url, timeout, what="the README's serve command to print its URL")
+    assert found != "dead", proc.output()[-3000:]
+    return proc, found

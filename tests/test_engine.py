@@ -187,8 +187,11 @@ def test_cancel_removes_the_live_preview(engine, skeleton_video, tmp_path, every
 
 
 def test_too_few_frames_fails_before_any_work(engine, skeleton_video, tmp_path):
+    seen = []
     with pytest.raises(InvalidInput) as info:
-        engine.generate(request(skeleton_video, frames=50), tmp_path)
+        engine.generate(request(skeleton_video, frames=50), tmp_path, on_progress=seen.append)
+    # the job page marks the stage it stopped at: the video is read by the pose stage, not the prompt one
+    assert seen and seen[-1].stage.value == "extracting_pose", [e.stage for e in seen]
     assert info.value.field == "frames" and "50" in str(info.value) and "6 frames" in str(info.value)
     assert [item["code"] for item in info.value.text().items] == ["error.too_few_frames_of", "hint.too_few_frames_of"]
     assert files_in(tmp_path) == set()

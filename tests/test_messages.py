@@ -42,7 +42,7 @@ def test_every_server_code_has_a_vietnamese_template_with_the_same_params():
 
 def test_message_is_its_english_text_and_keeps_its_code_through_pickle():
     m = Message("pose.part_repaired", part=Message("pose.part.right_arm"), frames=Message("pose.frames", list="10–12"))
-    assert m == "right arm repaired in frames 10–12."
+    assert m == "Right arm repaired in frames 10–12."
     assert items_of(m) == [{"code": "pose.part_repaired", "params": {
         "part": {"code": "pose.part.right_arm", "params": {}},
         "frames": {"code": "pose.frames", "params": {"list": "10–12"}}}}]

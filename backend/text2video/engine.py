@@ -47,6 +47,21 @@ log = logging.getLogger(__name__)
 _STAGE_SHARE = {"translate": 0.02, "pose_skeleton": 0.03, "pose_video": 0.15, "load": 0.04, "encode": 0.04}
 
 
+def quiet_libraries() -> None:
+    """No per-file weight-loading bars or config chatter from diffusers/transformers: progress goes through
+    ``on_progress`` (the CLI's bar, the job's progress); in a worker those bars were logged as warnings."""
+    try:
+        import diffusers
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        diffusers.utils.logging.set_verbosity_error()
+        diffusers.utils.logging.disable_progress_bar()
+    except (ImportError, AttributeError):
+        pass
+
+
 @dataclass
 class GenerationResult:
     files: dict[str, Path]  # name -> path, e.g. {"result.mp4": ..., "result.gif": ..., ...}
@@ -326,16 +341,11 @@ class Engine:
     def _frames_wanted(self, request: GenerationRequest, video: Any) -> tuple[int, int]:
         """(frames to generate, frames the pose stage must give at least), checked against what the probed
         ``video`` gives before any model runs."""
-        from .video import sampled_frame_count
+        from .request import check_frames_available
 
-        available = sampled_frame_count(video, request.stride)
+        available = check_frames_available(request.frames, request.stride, video)
         if request.frames is None:
             return max(1, min(self.settings.frames, available, self.settings.max_output_frames)), 1
-        if video.frame_count_exact and available < request.frames:
-            raise InvalidInput(Message("error.too_few_frames_of", available=available, stride=request.stride,
-                                       total=video.frame_count, frames=request.frames),
-                               field="frames", value=request.frames,
-                               hint=Message("hint.too_few_frames_of", available=available))
         return request.frames, request.frames
 
     def _extract_pose(self, request: GenerationRequest, run: _Run) -> _Skeleton:
@@ -347,11 +357,12 @@ class Engine:
         from .pose.pipeline import detect_input_kind, prepare_pose_video
 
         t0 = time.monotonic()
-        probe = video_io.probe_video(request.video)
-        frames, need = self._frames_wanted(request, probe)
         start = _STAGE_SHARE["translate"]
         share = _STAGE_SHARE["pose_skeleton" if request.input_type == "skeleton" else "pose_video"]
+        # reported before the video is read: a video that cannot give the frames fails in this stage, not the last
         run.report(JobStage.EXTRACTING_POSE, start, "preparing the skeleton frames")
+        probe = video_io.probe_video(request.video)
+        frames, need = self._frames_wanted(request, probe)
 
         def on_frame(done: int, total: int) -> None:
             run.report(JobStage.EXTRACTING_POSE, start + share * min(1.0, (done + 1) / max(total, 1)),

@@ -18,9 +18,9 @@ TEMPLATES: dict[str, str] = {
     "pose.demo": "DEMO pose models (fixed templates, not trained): these skeletons are meaningless.",
     "pose.stats": "{frames} frames at {fps} fps; subject detected in {seen} of {frames}; {detected} % of keypoints "
                   "detected, {repaired} % repaired, {missing} % missing (not drawn).",
-    "pose.absent": "person not detected in {frames} (short gaps filled from the neighbouring frames, longer ones "
+    "pose.absent": "Person not detected in {frames} (short gaps filled from the neighbouring frames, longer ones "
                    "left empty).",
-    "pose.part_repaired": "{part} repaired in {frames}.",
+    "pose.part_repaired": "{part} repaired in {frames}.",  # a sentence: the part names are capitalised
     "pose.part_missing": "{part} missing in {frames}.",
     "pose.runtime": "Pose estimated with ONNX Runtime on {provider} ({preset} preset).",
     "pose.frame": "frame {list}",
@@ -28,14 +28,14 @@ TEMPLATES: dict[str, str] = {
     "pose.frames_more": "frames {list} and {more} more",
     "pose.ranges": "{list}",
     "pose.ranges_more": "{list} and {more} more",
-    "pose.part.head": "head",
-    "pose.part.left_arm": "left arm",
-    "pose.part.right_arm": "right arm",
-    "pose.part.left_leg": "left leg",
-    "pose.part.right_leg": "right leg",
-    "pose.part.left_hand": "left hand",
-    "pose.part.right_hand": "right hand",
-    "pose.part.face": "face",
+    "pose.part.head": "Head",
+    "pose.part.left_arm": "Left arm",
+    "pose.part.right_arm": "Right arm",
+    "pose.part.left_leg": "Left leg",
+    "pose.part.right_leg": "Right leg",
+    "pose.part.left_hand": "Left hand",
+    "pose.part.right_hand": "Right hand",
+    "pose.part.face": "Face",
     "pose.demo_random": "DEMO pose models (random): the skeleton does not follow the person.",
     # --- warnings ----------------------------------------------------------------------------------------------
     "demo.weights": "DEMO weights (random, tiny): the output is noise, not a real video. Run `python manage.py "
@@ -54,6 +54,7 @@ TEMPLATES: dict[str, str] = {
     "compile.eager_fallback": "--compile is not available here, the video model ran uncompiled: {reason}",
     "video.gif_preview": "result.gif is a preview with 1 frame in {every} of the {frames}; result.mp4 has them all",
     "job.retrying": "attempt {attempt}: {reason}; retrying",
+    "job.recovered": "recovered: the retry succeeded",
     # --- job failures (jobs/tasks.py, jobs/store.py) -----------------------------------------------------------
     "job.timeout": "the job ran longer than {seconds} s and was stopped. Use fewer frames or steps, or raise "
                    "TEXT2VIDEO_JOB_TIMEOUT_S.",
@@ -92,17 +93,24 @@ TEMPLATES: dict[str, str] = {
     "hint.frames_over_limit": "Raise the stride (fewer frames per second of source: output fps = source fps / "
                               "stride) or trim the video; an operator can raise TEXT2VIDEO_MAX_OUTPUT_FRAMES (setting "
                               "max_output_frames).",
-    "error.no_person_any": "no person was found in any of the {frames} sampled frames (0-{last}, {start}-{end} s)",
+    "error.no_person_any": "No person was found in any of the {frames} sampled frames (0-{last}, {start}-{end} s)",
     "hint.no_person_any": "Use a video where one person is clearly visible, or a ready-made skeleton video.",
-    "error.no_person_few": "the person was found in only {seen} of {frames} sampled frames; missing in sampled "
+    "error.no_person_few": "The person was found in only {seen} of {frames} sampled frames; missing in sampled "
                            "frames {missing}",
     "hint.no_person_few": "Trim the video to the part where the person is in view, or use a ready-made skeleton "
                           "video.",
-    "error.too_few_frames_of": "the video gives only {available} frames with stride {stride} ({total} frames in "
+    "error.too_few_frames_of": "The video gives only {available} frames with stride {stride} ({total} frames in "
                                "all); {frames} were asked for",
     "hint.too_few_frames_of": "Ask for at most {available} frames, lower the stride, or use a longer video.",
-    "error.too_few_frames": "the video gives only {available} frames with stride {stride}; {frames} were asked for",
+    "error.too_few_frames": "The video gives only {available} frames with stride {stride}; {frames} were asked for",
     "hint.too_few_frames": "Ask for fewer frames, lower the stride, or use a longer video.",
+    "video.empty": "The file '{name}' is empty (0 bytes).",
+    "hint.attach_again": "Check that the file plays on your device, then attach it again.",
+    "video.not_video": "'{name}' is not a video: its content is not in a video container this server reads.",
+    "video.no_stream": "'{name}' has no video stream (audio only, or a truncated file).",
+    "video.undecodable": "'{name}' could not be decoded: its video data is damaged or in a codec this server lacks.",
+    "video.no_frame": "'{name}' contains no decodable video frame.",
+    "hint.video_file": "Use a video file: {types}.",
     "video.too_many_pixels": "The video is {width}x{height} ({pixels} pixels), over the limit of {max} pixels.",
     "hint.too_many_pixels": "Upload a smaller video (for example 1080p) or raise TEXT2VIDEO_MAX_VIDEO_PIXELS.",
     "video.too_fast": "The video runs at {fps} fps, over the limit of {max} fps.",
@@ -111,6 +119,35 @@ TEMPLATES: dict[str, str] = {
     "hint.too_long": "Trim it or raise TEXT2VIDEO_MAX_VIDEO_SECONDS.",
     "error.prompt_required": "prompt is required: describe the character and the scene, e.g. \"a girl dancing on "
                              "a mountain\"",
+    "error.not_utf8": "{field} is not UTF-8 text: some of its bytes are not UTF-8 (they would turn into �)",
+    "hint.utf8": "Send {field} encoded as UTF-8 (the encoding of browsers and of curl on a UTF-8 terminal); a "
+                 "legacy encoding such as Windows-1258 or Latin-1 sends other bytes.",
+    "error.json_not_utf8": "The JSON body is not UTF-8 (byte {position} is not valid UTF-8).",
+    "error.json_invalid": "The JSON body is not valid JSON: {reason} (line {line}, column {column}).",
+    "error.json_not_object": "The JSON body is not a JSON object (it starts with {start}).",
+    "hint.json_object": "Send a UTF-8 JSON object such as {example}.",
+    # netguard.py: why a URL is refused (video_url, callback_url)
+    "url.refused": "{field} {url} was refused: {reason}",
+    "url.address_blocked": "the address {address} is not allowed: {reason}",
+    "url.resolves_blocked": "{host} resolves to {address}, which is not allowed: {reason}",
+    "url.blocked.ipv4_mapped": "it is an IPv4-mapped IPv6 address (of {embedded})",
+    "url.blocked.sixtofour": "it is a 6to4 address (embedding {embedded})",
+    "url.blocked.teredo": "it is a Teredo address (embedding an IPv4 address)",
+    "url.blocked.nat64": "it is a NAT64 address (embedding an IPv4 address)",
+    "url.blocked.zone_id": "it carries an IPv6 zone id",
+    "url.blocked.unspecified": "it is the unspecified address",
+    "url.blocked.loopback": "it is a loopback address (this machine)",
+    "url.blocked.link_local": "it is a link-local address (e.g. the cloud metadata service 169.254.169.254)",
+    "url.blocked.multicast": "it is a multicast address",
+    "url.blocked.cgnat": "it is a carrier-grade NAT address (100.64.0.0/10)",
+    "url.blocked.reserved": "it is a reserved address",
+    "url.blocked.private": "it is a private network address",
+    "url.blocked.site_local": "it is a site-local address",
+    "url.blocked.not_global": "it is not a public internet address",
+    "hint.url_video": "Give a public http(s) URL of the video file.",
+    "hint.url_callback": "Give a public http(s) URL of your webhook receiver (it is sent a POST when the job "
+                         "finishes).",
+    "hint.url_public": "Give a public http(s) URL.",
     # --- errors: one per kind, for every raise site without its own code (params: field, value) ------------------
     "error.invalid_input": "The value {value} of {field} is not valid.",
     "error.invalid_field": "{field} is not valid.",

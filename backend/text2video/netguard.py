@@ -39,6 +39,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from .exceptions import InvalidInput
+from .messages import Message
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -93,39 +94,48 @@ def blocked_reason(ip: IPAddress) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address):
         # Transition forms smuggle an IPv4 address inside IPv6; we refuse them whatever they embed.
         if ip.ipv4_mapped is not None:
-            return f"it is an IPv4-mapped IPv6 address (of {ip.ipv4_mapped})"
+            return Message("url.blocked.ipv4_mapped", embedded=str(ip.ipv4_mapped))
         if ip in _SIXTOFOUR:
-            return f"it is a 6to4 address (embedding {ip.sixtofour})"
+            return Message("url.blocked.sixtofour", embedded=str(ip.sixtofour))
         if ip in _TEREDO:
-            return "it is a Teredo address (embedding an IPv4 address)"
+            return Message("url.blocked.teredo")
         if ip in _NAT64 or ip in _NAT64_LOCAL:
-            return "it is a NAT64 address (embedding an IPv4 address)"
+            return Message("url.blocked.nat64")
         if ip.scope_id:
-            return "it carries an IPv6 zone id"
+            return Message("url.blocked.zone_id")
     if ip.is_unspecified:
-        return "it is the unspecified address"
+        return Message("url.blocked.unspecified")
     if ip.is_loopback:
-        return "it is a loopback address (this machine)"
+        return Message("url.blocked.loopback")
     if ip.is_link_local:
-        return "it is a link-local address (e.g. the cloud metadata service 169.254.169.254)"
+        return Message("url.blocked.link_local")
     if ip.is_multicast:
-        return "it is a multicast address"
+        return Message("url.blocked.multicast")
     if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
-        return "it is a carrier-grade NAT address (100.64.0.0/10)"
+        return Message("url.blocked.cgnat")
     if ip.is_reserved:
-        return "it is a reserved address"
+        return Message("url.blocked.reserved")
     if ip.is_private:
-        return "it is a private network address"
+        return Message("url.blocked.private")
     if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
-        return "it is a site-local address"
+        return Message("url.blocked.site_local")
     if not ip.is_global:
-        return "it is not a public internet address"
+        return Message("url.blocked.not_global")
     return None
 
 
 def _reject(field: str, url: str, reason: str, hint: str | None = None, kind: type = URLRejected) -> URLRejected:
-    return kind(f"{field} {_short(url)!s} was refused: {reason}", field=field, value=url,
-                hint=hint or "Give a public http(s) URL of the video file.")
+    """The refusal of ``url`` in ``field``; a coded ``reason`` (a Message) keeps it coded, so a client in another
+    language still shows why (loopback, link-local...)."""
+    if isinstance(reason, Message):
+        message = Message("url.refused", field=field, url=_short(url), reason=reason)
+    else:
+        message = f"{field} {_short(url)!s} was refused: {reason}"
+    return kind(message, field=field, value=url, hint=hint or Message(_URL_HINTS.get(field, "hint.url_public")))
+
+
+# what the URL of each field must point at (a callback_url is not a video file)
+_URL_HINTS = {"video_url": "hint.url_video", "callback_url": "hint.url_callback"}
 
 
 def _size(n: int) -> str:
@@ -167,7 +177,7 @@ def parse_url(url: str, *, field: str = "video_url", allow_private: bool = False
     if literal is not None:
         reason = _policy(policy, allow_private).reason(literal)
         if reason:
-            raise _reject(field, url, f"the address {literal} is not allowed: {reason}")
+            raise _reject(field, url, Message("url.address_blocked", address=str(literal), reason=reason))
     return parts
 
 
@@ -202,7 +212,7 @@ def resolve_checked(host: str, port: int, *, field: str, url: str, policy: Polic
         ip = ipaddress.ip_address(sockaddr[0])
         reason = policy.reason(ip)
         if reason:
-            raise _reject(field, url, f"{host} resolves to {ip}, which is not allowed: {reason}")
+            raise _reject(field, url, Message("url.resolves_blocked", host=host, address=str(ip), reason=reason))
     return infos
 
 

@@ -52,6 +52,7 @@ class Param:
     items: Mapping[str, Any] | None = None  # "array": the JSON schema of one item
     max_items: int | None = None
     metavar: str = ""  # CLI metavar ("" = NAME in capitals, or the allowed values)
+    cli_help: str = ""  # the CLI's own help where the description speaks of HTTP ("" = the description)
     # values that are more than a scalar: raw form/JSON/CLI value -> the stored value, or InvalidInput naming the field
     parse: Callable[[Any], Any] | None = None
 
@@ -72,7 +73,8 @@ REQUEST_PARAMS: tuple[Param, ...] = (
           max_length=lambda s: s.prompt_max_chars, example="blurry, low quality"),
     Param("lang", "string", "Language of the prompt: auto-detect, Vietnamese or English. POST /generate also "
           "accepts the first prototype's values 1 (Vietnamese) and 0 (English).", default="auto",
-          enum=("auto", "vi", "en"), legacy_values={"1": "vi", "0": "en"}),
+          enum=("auto", "vi", "en"), legacy_values={"1": "vi", "0": "en"},
+          cli_help="Language of the prompt: auto-detect, Vietnamese or English."),
     Param("input_type", "string", "What the reference video is: a person filmed (pose is extracted), a ready-made "
           "skeleton video in the training style, or auto-detect.", default="auto",
           enum=("auto", "video", "skeleton")),
@@ -84,7 +86,9 @@ REQUEST_PARAMS: tuple[Param, ...] = (
           minimum=0, maximum=2**32 - 1),
     Param("frames", "integer", "Frames to generate (absent = the server default, capped by the video's length).",
           minimum=1, maximum=lambda s: s.max_output_frames,
-          above_max="hint.frames_over_limit"),
+          above_max="hint.frames_over_limit",
+          cli_help="Frames to generate (absent = as many as the video gives, at most settings.frames, "
+                   "TEXT2VIDEO_FRAMES)."),
     Param("stride", "integer", "Use every k-th frame of the reference video (5 = the Follow-Your-Pose default).",
           default=lambda s: s.stride, minimum=1, maximum=60),
     Param("width", "integer", "Output width in pixels, a multiple of 64.", default=lambda s: s.width,
@@ -101,11 +105,14 @@ REQUEST_PARAMS: tuple[Param, ...] = (
           maximum=lambda s: s.max_output_frames - 1),
     Param("anchor_first_frame", "boolean", "Long videos: every window also attends to the video's first frame so "
           "the character keeps one appearance (default true; false only to compare).", default=True,
-          flag="--no-anchor"),
+          flag="--no-anchor", cli_help="Long videos: windows do NOT attend to the video's first frame (only to "
+          "compare; without this flag every window does, so the character keeps one appearance)."),
     Param("loras", "array", f"Style LoRAs installed on the server (GET /api/v1/loras), at most {MAX_LORAS}, each "
           f"with a weight from {MIN_WEIGHT:g} to {MAX_WEIGHT:g} (1 = as trained). JSON: a list of \"NAME:WEIGHT\" "
           "or {name, weight}; a form: \"NAME:WEIGHT,NAME2\"; the CLI: --lora NAME[:WEIGHT], repeated. Only installed "
           "names can be used.", max_items=MAX_LORAS, flag="--lora", metavar="NAME[:WEIGHT]",
+          cli_help=f"A style LoRA installed in the models folder (`manage.py loras` lists them) with a weight from "
+          f"{MIN_WEIGHT:g} to {MAX_WEIGHT:g} (1 = as trained); repeat the flag for several, at most {MAX_LORAS}.",
           items={"oneOf": [{"type": "string", "examples": ["watercolor:0.8"]},
                            {"type": "object", "required": ["name"], "additionalProperties": False,
                             "properties": {"name": {"type": "string"},
@@ -283,6 +290,19 @@ def _validate(self: Any, settings: Optional[Settings] = None) -> Any:
     return self
 
 
+def check_frames_available(frames: int | None, stride: int, video: Any) -> int:
+    """The frames the probed ``video`` gives with ``stride``; refuses (422 on ``frames``, naming that number) a
+    ``frames`` above it when the video's frame count is exact. One rule for the API (at submission) and the engine."""
+    from .video import sampled_frame_count
+
+    available = sampled_frame_count(video, stride)
+    if frames is not None and video.frame_count_exact and available < frames:
+        raise InvalidInput(Message("error.too_few_frames_of", available=available, stride=stride,
+                                   total=video.frame_count, frames=frames),
+                           field="frames", value=frames, hint=Message("hint.too_few_frames_of", available=available))
+    return available
+
+
 def _request_field(p: Param) -> tuple[str, Any, Any]:
     # Settings-driven defaults stay None until validate(settings) fills them in.
     default = None if callable(p.default) else p.default
@@ -346,7 +366,7 @@ def _cli_help(p: Param, settings: Settings) -> str:
         facts.append(f"{_number(lo)}..{_number(hi)}" + (f", a multiple of {p.multiple_of}" if p.multiple_of else ""))
     if default is not None and p.type != "boolean":
         facts.append(f"default {default}")
-    return p.description.replace("%", "%%") + (f" ({'; '.join(facts)})" if facts else "")
+    return (p.cli_help or p.description).replace("%", "%%") + (f" ({'; '.join(facts)})" if facts else "")
 
 
 def add_cli_flags(parser: argparse.ArgumentParser, settings: Settings) -> None:

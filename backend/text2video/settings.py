@@ -2,7 +2,10 @@
 
 Every field can be set by an environment variable ``TEXT2VIDEO_<FIELD NAME IN CAPITALS>`` (for example
 ``TEXT2VIDEO_DATA_DIR=/mnt/shared/text2video``), by a command-line flag where one exists, or by the mapping given
-to :meth:`Settings.load` (tests, ``create_app(config)``). Paths are resolved against the current directory.
+to :meth:`Settings.load` (tests, ``create_app(config)``). Path settings are resolved ONCE, here, against the current
+directory (``~`` expanded, symlinks followed): every layer, and every worker started with these settings, sees one
+absolute path whatever its own working directory (Flask's ``send_file`` resolves a relative path against the app
+package, not the working directory).
 
 Several machines (API nodes, GPU workers) share one deployment by pointing ``data_dir`` at the same network
 filesystem and ``database_url``/``broker_url`` at the same PostgreSQL/Redis; every stored path is relative to
@@ -89,13 +92,13 @@ class Settings:
     compile: str = "off"
 
     def __post_init__(self) -> None:
-        self.data_dir = Path(self.data_dir)
-        if str(self.models_dir) != "demo":
-            self.models_dir = Path(self.models_dir)
-        if not self.database_url:
-            self.database_url = f"sqlite:///{self.data_dir.resolve() / 'text2video.db'}"
-        if not self.broker_url:
-            self.broker_url = f"sqla+sqlite:///{self.data_dir.resolve() / 'broker.sqlite'}"
+        self.data_dir = absolute_path(self.data_dir)
+        if str(self.models_dir) != "demo":  # the word "demo" is not a folder: text2video.models.demo builds it
+            self.models_dir = absolute_path(self.models_dir)
+        if self.ngrok_path:
+            self.ngrok_path = str(absolute_path(self.ngrok_path))
+        self.database_url = _absolute_sqlite(self.database_url) or f"sqlite:///{self.data_dir / 'text2video.db'}"
+        self.broker_url = _absolute_sqlite(self.broker_url) or f"sqla+sqlite:///{self.data_dir / 'broker.sqlite'}"
         if not self.ngrok_authtoken:
             self.ngrok_authtoken = os.environ.get("NGROK_AUTHTOKEN", "")
 
@@ -151,6 +154,23 @@ def _coerce(f: dataclasses.Field, raw: str) -> Any:
     return raw
 
 
+def absolute_path(value: str | Path) -> Path:
+    """``value`` as one absolute path: ``~`` expanded, relative to the current directory, symlinks followed."""
+    return Path(value).expanduser().resolve()
+
+
+def _absolute_sqlite(url: str) -> str:
+    """A SQLite URL with a relative file made absolute (a worker in another directory must open the same file);
+    any other URL as it is."""
+    path = sqlite_file(url) if url else None
+    if path is None or path.is_absolute():
+        return url
+    prefix = "sqla+" if url.startswith("sqla+") else ""
+    from sqlalchemy.engine import make_url
+    return prefix + make_url(url.removeprefix("sqla+")).set(database=str(absolute_path(path))).render_as_string(
+        hide_password=False)
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file of a SQLite database or broker URL (SQLAlchemy's ``sqlite:///``, kombu's ``sqla+sqlite:///``), parsed
     by SQLAlchemy's ``make_url``; None for any other database and for in-memory SQLite."""
@@ -170,4 +190,4 @@ def as_dict(settings: Settings) -> dict[str, Any]:
     return {f.name: getattr(settings, f.name) for f in fields(settings)}
 
 
-__all__ = ["Settings", "ENV_PREFIX", "as_dict", "field", "sqlite_file"]
+__all__ = ["Settings", "ENV_PREFIX", "absolute_path", "as_dict", "field", "sqlite_file"]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from .exceptions import InvalidInput, NotFound, ServiceUnavailable
+from .messages import Message
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -123,8 +124,9 @@ def save_upload(settings: Settings, job_id: str, stream: IO[bytes] | bytes, file
             out.write(chunk)
     if written == 0:
         dest.unlink(missing_ok=True)
-        raise InvalidInput("the uploaded video is empty (0 bytes)", field="video", value=filename,
-                           hint="Attach a video file (mp4, mov, webm, avi, mkv, gif).")
+        shown = Path(filename).name if filename else name
+        raise InvalidInput(Message("video.empty", name=shown), field="video", value=shown,
+                           hint=Message("hint.attach_again"))
     return name
 
 
@@ -193,7 +195,7 @@ def check_disk_floor(settings: Settings) -> None:
     free = free_disk_mb(settings)
     if free < settings.min_free_disk_mb:
         raise ServiceUnavailable(
-            f"only {free:.0f} MB free in {Path(settings.data_dir).resolve()} (the floor is "
+            f"only {free:.0f} MB free in {settings.data_dir} (the floor is "
             f"{settings.min_free_disk_mb} MB); new jobs are refused until space is freed",
             hint="Delete old jobs (DELETE /api/v1/jobs/{id}), lower TEXT2VIDEO_RETENTION_DAYS, or free disk space.")
 

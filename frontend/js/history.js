@@ -61,7 +61,9 @@ function thumbnail(job) {
     return el("video", { src: `${fileUrl(clip)}#t=0.1`, preload: "metadata",
       muted: true, playsinline: true, class: "thumb", "aria-label": alt });
   }
-  return el("div", { class: "thumb placeholder", role: "img", "aria-label": alt }, t("history.no_thumb"));
+  // a finished job without files will not get any: "No result", not "No preview yet"
+  const label = FINISHED.has(job.status) ? "history.no_result" : "history.no_thumb";
+  return el("div", { class: "thumb placeholder", role: "img", "aria-label": alt }, t(label));
 }
 
 function card(job) {

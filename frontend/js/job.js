@@ -5,7 +5,7 @@
 import { ApiError, cancelJob, deleteJob, fileUrl, getJob, request } from "./api.js";
 import { has, localize, t } from "./i18n.js";
 import { poseChart } from "./posechart.js";
-import { el, FINISHED, formatDate, formatDuration, STAGES } from "./util.js";
+import { el, FINISHED, formatDate, formatDuration, richText, STAGES } from "./util.js";
 
 const POLL_MIN_MS = 700;   // while something changes
 const POLL_MAX_MS = 3000;  // when nothing does (a queue), and after network errors: a job may start any moment
@@ -178,8 +178,8 @@ function figure(key, captionKey, url, { autoplay = false, poster = false } = {})
 }
 
 function setFacts(dl, rows) {
-  dl.replaceChildren(...rows.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [
-    el("dt", {}, k), el("dd", {}, v)]));
+  const shown = ([, v]) => v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && !v.length);
+  dl.replaceChildren(...rows.filter(shown).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
 }
 
 function update(job) {
@@ -204,6 +204,8 @@ function update(job) {
     const done = job.status === "succeeded" || (current >= 0 && i < current);
     const stopped = i === current && (job.status === "failed" || job.status === "canceled");
     li.className = done ? "done" : (stopped ? job.status : (i === current && job.status === "running" ? "current" : ""));
+    // a stage it got through says so ("Prompt translated"), not what it was doing ("Translating prompt")
+    li.textContent = t(done ? `job.stage_done.${li.dataset.stage}` : `job.stage.${li.dataset.stage}`);
     if (i === current && job.status === "running") li.setAttribute("aria-current", "step");
     else li.removeAttribute("aria-current");
   }
@@ -243,7 +245,7 @@ function update(job) {
     n.error.hidden = false;
     n.error.replaceChildren(
       el("h2", {}, t("job.failed")),
-      el("p", { class: "error-message" }, localize(job.error?.message, job.messages?.error) || code),
+      el("p", { class: "error-message" }, richText(localize(job.error?.message, job.messages?.error)) || code),
       el("p", {}, el("strong", {}, `${t("job.what_to_do")}: `), has(`fix.${code}`) ? t(`fix.${code}`) : t("fix.default")),
       el("p", { class: "help" }, el("code", {}, code)));
   } else {
@@ -279,10 +281,11 @@ function update(job) {
   setFacts(n.facts, [
     [t("job.prompt"), job.prompt],
     [t("job.english_prompt"), job.english_prompt],
-    [t("job.language"), job.language ? (has(`create.lang.${job.language}`) ? t(`create.lang.${job.language}`) : job.language) : null],
+    // the language's name in the interface language ("Vietnamese"), not the selector's own name ("Tiếng Việt")
+    [t("job.language"), job.language ? (has(`lang.name.${job.language}`) ? t(`lang.name.${job.language}`) : job.language) : null],
     [t("job.input_kind"), job.input_kind ? (has(`job.input_kind.${job.input_kind}`) ? t(`job.input_kind.${job.input_kind}`) : job.input_kind) : null],
-    [t("job.pose"), localize(job.pose_summary, job.messages?.pose_summary)],
-    [t("job.warnings"), (job.warnings || []).map((w, i) => localize(w, job.messages?.warnings?.[i])).join(" · ")],
+    [t("job.pose"), richText(localize(job.pose_summary, job.messages?.pose_summary))],
+    [t("job.warnings"), richText((job.warnings || []).map((w, i) => localize(w, job.messages?.warnings?.[i])).join(" · "))],
     [t("job.created"), formatDate(job.created_at)],
     [t("job.finished"), formatDate(job.finished_at)],
   ]);
@@ -309,6 +312,10 @@ async function showPoseChart(n, url) {
 
 async function onCancel() {
   if (!view) return;
+  // a running job loses its work: ask first (a queued one has none to lose)
+  const job = view.job;
+  if (job && job.status === "running" &&
+      !window.confirm(t("job.confirm_cancel", { progress: `${Math.round((job.progress || 0) * 100)} %` }))) return;
   const button = view.nodes.cancel;
   button.disabled = true;
   try {

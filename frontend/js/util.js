@@ -19,6 +19,12 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** A server text as nodes: its Markdown code spans (`python manage.py download`) as <code>, the rest as text. */
+export function richText(text) {
+  if (!text) return text;
+  return String(text).split(/`([^`]+)`/).map((part, i) => (i % 2 ? el("code", {}, part) : part)).filter((p) => p !== "");
+}
+
 export function formatBytes(n) {
   if (!Number.isFinite(n)) return "?";
   const units = ["B", "KB", "MB", "GB"];

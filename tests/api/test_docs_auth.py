@@ -114,6 +114,9 @@ def test_docs_page_lists_every_operation(client):
             if method != "parameters":
                 assert f"id='{op['operationId']}'" in page
     assert "<script" not in page and "http://cdn" not in page and "https://cdn" not in page
+    # Markdown code spans of the descriptions are code, not raw backticks (issue 20 item 6)
+    assert "`" not in page.split("<h2>Example</h2>")[0], [line for line in page.split("<p>") if "`" in line][:3]
+    assert "<code>video_url</code>" in page
 
 
 def test_auth_on(make_app, sample_bytes):

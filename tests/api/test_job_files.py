@@ -77,3 +77,25 @@ def test_failed_run_lists_only_what_is_left(client, sample_bytes, hand_worker):
     assert set(job["files"]) == {"keypoints.json"}
     detail = _missing_file_detail(client, job_id, "skeleton.mp4")
     assert detail.endswith(f"job {job_id} has no skeleton.mp4. It has: keypoints.json."), detail
+
+
+def test_files_are_served_with_the_default_relative_data_folder(tmp_path, monkeypatch, sample_bytes, sample_video):
+    """Issue 20 item 1: the default ``data_dir`` is the relative ``data``; Flask's send_file resolves a relative
+    path against the app package, so every job file answered 500. Run from a temporary working directory."""
+    from tests.api.helpers import HandWorker, base_config
+    from text2video.api import create_app
+
+    monkeypatch.chdir(tmp_path)
+    app = create_app(base_config(tmp_path, data_dir="data"))
+    client = app.test_client()
+    job_id = submit(client, sample_bytes).get_json()["id"]
+    HandWorker(app, sample_video).succeed(job_id)
+    job = client.get(f"/api/v1/jobs/{job_id}").get_json()
+    folder = tmp_path / "data" / "jobs" / job_id
+    assert job["files"], job
+    for name, url in job["files"].items():
+        whole = client.get(url)
+        assert whole.status_code == 200, (name, whole.get_data(as_text=True))
+        assert whole.data == (folder / name).read_bytes(), name
+        part = client.get(url, headers={"Range": "bytes=0-9"})
+        assert part.status_code == 206 and part.data == (folder / name).read_bytes()[:10], name

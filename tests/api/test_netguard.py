@@ -218,3 +218,18 @@ def test_https_goes_through_the_same_guard(tmp_path, sample_bytes):
         assert not (tmp_path / "a").exists()
     finally:
         server.close()
+
+
+def test_a_refused_callback_url_is_told_what_it_must_be_and_why_in_codes(client):
+    """Issue 20 item 5: a refused callback_url was told to give "a public http(s) URL of the video file", and the
+    Vietnamese UI lost the reason (loopback, link-local): it only had the generic code."""
+    body = expect_problem(client.post("/api/v1/jobs", json={"prompt": "x", "video_url": "https://example.com/a.mp4",
+                                                            "callback_url": "http://127.0.0.1:9/hook"}), 422)
+    assert "video file" not in body["detail"] and "webhook receiver" in body["detail"], body["detail"]
+    refused, hint = body["messages"]["detail"]
+    assert refused["code"] == "url.refused" and hint["code"] == "hint.url_callback"
+    assert refused["params"]["reason"] == {"code": "url.address_blocked", "params": {
+        "address": "127.0.0.1", "reason": {"code": "url.blocked.loopback", "params": {}}}}
+    body = expect_problem(_submit_url(client, "http://169.254.169.254/latest/meta-data"), 422)
+    assert body["messages"]["detail"][0]["params"]["reason"]["params"]["reason"]["code"] == "url.blocked.link_local"
+    assert body["messages"]["detail"][1]["code"] == "hint.url_video" and "video file" in body["detail"]

@@ -22,8 +22,9 @@ from text2video.settings import Settings
 
 SETTINGS = Settings.load({}, environ={})
 PROMPT = "a girl dancing on a mountain"
-# Values other fields need for an edge to be judged alone (the overlap must stay below the window).
-CONTEXT = {"window_overlap": {"window": SETTINGS.max_output_frames}}
+# Values other fields need for an edge to be judged alone (the overlap must stay below the window; the most frames
+# the video gives: every frame of the contract video, see contract_video).
+CONTEXT = {"window_overlap": {"window": SETTINGS.max_output_frames}, "frames": {"stride": 1}}
 NOT_TEXT = 5  # a JSON number where text belongs: only HTTP (JSON) and Python can send it
 LORA_NAMES = ["a", "b", "c", "d", "e"]  # installed in the HTTP test's models folder
 
@@ -120,6 +121,15 @@ def python_verdict(video: Path, name: str, value: Any) -> set[str]:
 
 
 @pytest.fixture(scope="module")
+def contract_video(tmp_path_factory) -> Path:
+    """As many frames as a job may make (the API refuses frames a video cannot give, see test_uploads.py)."""
+    from tests.media import make_video
+
+    return make_video(tmp_path_factory.mktemp("contract-video") / "long.mp4", SETTINGS.max_output_frames,
+                      width=32, height=32)
+
+
+@pytest.fixture(scope="module")
 def contract_client(tmp_path_factory, demo_models):
     from tests.api.helpers import base_config
     from tests.lora_files import models_with_loras, write_lora
@@ -135,13 +145,12 @@ def contract_client(tmp_path_factory, demo_models):
 
 
 @pytest.mark.parametrize("name,value,accepted", CASES)
-def test_every_entry_point_gives_the_same_verdict(contract_client, sample_video, sample_bytes, tmp_path, name,
-                                                  value, accepted):
+def test_every_entry_point_gives_the_same_verdict(contract_client, contract_video, tmp_path, name, value, accepted):
     expected = set() if accepted else {name}
-    assert http_verdict(contract_client, sample_bytes, name, value) == expected
-    cli = cli_verdict(sample_video, tmp_path, name, value)
+    assert http_verdict(contract_client, contract_video.read_bytes(), name, value) == expected
+    cli = cli_verdict(contract_video, tmp_path, name, value)
     assert cli is None or cli == expected
-    assert python_verdict(sample_video, name, value) == expected
+    assert python_verdict(contract_video, name, value) == expected
 
 
 def test_every_parameter_is_walked():

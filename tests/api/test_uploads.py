@@ -33,6 +33,24 @@ def test_non_video_with_mp4_name_is_415(client):
     assert not any(storage.job_dir(settings_of(client.application), "0" * 32).parent.glob("*/input.*"))
 
 
+def test_renamed_text_file_names_the_users_file_not_the_server_path(client):
+    """Issue 20 item 2: the 415 showed our job path, an FFmpeg errno and called the file input.mp4."""
+    body = problem(submit(client, b"this is not a video at all" * 100, filename="holiday dance.mp4"), 415)
+    data_dir = str(settings_of(client.application).data_dir)
+    for text in (body["detail"], body["errors"]["video"]):
+        assert "'holiday dance.mp4' is not a video" in text, text
+        assert "input.mp4" not in text and data_dir not in text and "Errno" not in text and "file:/" not in text
+    assert body["messages"]["detail"][0] == {"code": "video.not_video", "params": {"name": "holiday dance.mp4"}}
+    assert ".mp4, .mov" in body["detail"] and ".gif" not in body["detail"]  # the types this API accepts
+
+
+def test_empty_upload_names_the_file_and_lists_no_refused_type(client):
+    body = problem(submit(client, b"", filename="empty.mp4"), 422)
+    assert body["detail"].startswith("The file 'empty.mp4' is empty (0 bytes)."), body["detail"]
+    assert "gif" not in body["detail"] and "input.mp4" not in body["detail"]
+    assert body["messages"]["detail"][0] == {"code": "video.empty", "params": {"name": "empty.mp4"}}
+
+
 def test_text_file_is_415_naming_the_extension(client):
     body = problem(submit(client, b"hello", filename="notes.txt"), 415)
     assert ".txt" in body["detail"] and ".mp4" in body["detail"]
@@ -70,3 +88,15 @@ def test_per_key_limit_is_429(make_app, sample_bytes, hand_worker):
     assert submit(client, sample_bytes, headers=k2).status_code == 202  # another key has its own budget
     client.post(f"/api/v1/jobs/{first.get_json()['id']}/cancel", headers=k1)  # a finished job frees a slot
     assert submit(client, sample_bytes, headers=k1).status_code == 202
+
+
+def test_more_frames_than_the_video_gives_are_refused_at_submission(client, sample_bytes):
+    """Issue 20 item 4: accepted (202) and failed later in the worker. The sample has 12 frames: stride 5 gives 3."""
+    body = problem(submit(client, sample_bytes, frames=8, stride=5), 422)
+    assert set(body["errors"]) == {"frames"}
+    assert "The video gives only 3 frames with stride 5 (12 frames in all); 8 were asked for" in body["detail"]
+    assert "Ask for at most 3 frames" in body["detail"]
+    assert [m["code"] for m in body["messages"]["detail"]] == ["error.too_few_frames_of", "hint.too_few_frames_of"]
+    assert not list(settings_of(client.application).jobs_dir.glob("*/input.*"))  # nothing stored
+    assert submit(client, sample_bytes, frames=3, stride=5).status_code == 202
+    assert submit(client, sample_bytes, frames=12, stride=1).status_code == 202

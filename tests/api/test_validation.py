@@ -116,3 +116,36 @@ def test_legacy_names_only_on_generate():
     assert "step" in info.value.errors
     with pytest.raises(InvalidInput):
         validate_job_request({"prompt": "x", "lang": "1"}, settings)
+
+
+def _multipart(fields: dict[str, bytes], video: bytes) -> tuple[bytes, str]:
+    """A multipart body with these raw field bytes (a client in a legacy encoding sends them as they are)."""
+    boundary = "t2vboundary"
+    parts = [b"--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n" % (boundary.encode(), k.encode(), v)
+             for k, v in fields.items()]
+    parts.append(b"--%s\r\nContent-Disposition: form-data; name=\"video\"; filename=\"dance.mp4\"\r\n"
+                 b"Content-Type: video/mp4\r\n\r\n%s\r\n--%s--\r\n" % (boundary.encode(), video, boundary.encode()))
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def test_a_prompt_that_is_not_utf8_is_refused_naming_the_field_and_the_encoding(client, sample_bytes):
+    """Issue 20 item 3: Windows-1252/Latin-1 bytes were accepted (202) and became U+FFFD ("c� g�i")."""
+    body, content_type = _multipart({"prompt": "cô gái nhảy".encode("cp1258", "replace"), "steps": b"2"},
+                                    sample_bytes)
+    result = problem(client.post("/api/v1/jobs", data=body, content_type=content_type), 422)
+    assert set(result["errors"]) == {"prompt"}
+    assert "prompt is not UTF-8 text" in result["detail"] and "UTF-8" in result["errors"]["prompt"]
+    assert result["messages"]["detail"][0] == {"code": "error.not_utf8", "params": {"field": "prompt"}}
+    ok, content_type = _multipart({"prompt": "cô gái nhảy".encode()}, sample_bytes)
+    assert client.post("/api/v1/jobs", data=ok, content_type=content_type).status_code == 202
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (b'{"prompt": "a robot",', "not valid JSON: Expecting property name enclosed in double quotes (line 1, column 22)"),
+    ('{"prompt": "cô gái"}'.encode("latin-1"), "not UTF-8 (byte 13 is not valid UTF-8)"),
+    (b'["prompt"]', "not a JSON object (it starts with ["),
+])
+def test_a_broken_json_body_is_told_what_is_wrong(client, raw, expected):
+    """Issue 20 item 5: broken and non-UTF-8 JSON were both reported as "not a JSON object"."""
+    body = problem(client.post("/api/v1/jobs", data=raw, content_type="application/json"), 400)
+    assert expected in body["detail"] and body["errors"].keys() == {"body"}, body["detail"]

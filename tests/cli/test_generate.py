@@ -92,6 +92,7 @@ def test_bad_input_exit_2_and_no_partial_file(demo_models, skeleton_video, tmp_p
     error_lines = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(error_lines) == 1 and expected in error_lines[0], err
     assert "Traceback" not in err
+    assert "Upload" not in err and "upload" not in err, err  # a CLI user gives a path (issue 20 item 5)
     assert leftovers(out_dir) == []  # no output, no temporary folder
 
 
@@ -156,3 +157,16 @@ def test_compile_flag_is_a_cli_and_worker_option_not_a_request_field(skeleton_vi
     assert serve.settings_from_args(build_parser().parse_args(["serve", "--compile", "max-autotune"])).compile == \
         "max-autotune"
     assert serve.settings_from_args(build_parser().parse_args(["serve"])).compile == "off"
+
+
+def test_generate_help_speaks_of_the_cli_not_the_http_api(capsys):
+    """Issue 20 item 5: the help carried POST /generate's 1/0, GET /api/v1/loras and "server default", and
+    --no-anchor's help described what the flag turns off as if it turned it on."""
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for api_only in ("POST /generate", "GET /api/v1/loras", "server default", "JSON:", "a form:"):
+        assert api_only not in text, api_only
+    anchor = text.split("--no-anchor ", 2)[-1].split(" --")[0]
+    assert anchor.startswith("Long videos: windows do NOT attend to the video's first frame"), anchor
+    assert "manage.py loras" in text

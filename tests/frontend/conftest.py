@@ -1,5 +1,6 @@
-"""Browser fixtures: ``python manage.py serve`` (API + web UI under waitress + one real worker running the real
-Engine on the tiny demo weights) in a temporary data folder, and headless Debian Chromium driven by Playwright.
+"""Browser fixtures: the README's ``python manage.py --models demo`` (API + web UI under waitress + one real worker
+running the real Engine on the tiny demo weights) from the root of a fresh clone with the default data folder, and
+headless Debian Chromium driven by Playwright.
 
 - ``live_ui`` (session): the running service; ``live_ui.url``, ``live_ui.api(...)`` for direct API calls.
 - ``browser`` (session): Chromium at /usr/bin/chromium (skipped with a reason when absent; never downloaded).
@@ -57,22 +58,20 @@ class _Startup:
     awaited in a thread, so that slow start overlaps the tests that need no worker."""
 
     def __init__(self, root: Path):
-        from text2video.jobs.worker import settings_env
-        from text2video.settings import Settings
+        from tests.service import fresh_clone, newcomer_env
 
-        settings = Settings.load({
-            "data_dir": root / "data", "models_dir": "demo", "device": "cpu", "host": "127.0.0.1", "port": 0,
-            "min_free_disk_mb": 1, "max_upload_mb": MAX_UPLOAD_MB, "heartbeat_interval_s": 0.5,
-            "reaper_interval_s": 1.0, "threads": 8,
-        }, environ={})
-        env = settings_env(settings)  # carries TEXT2VIDEO_DEMO_MODELS_DIR, set by the demo_models fixture
-        env["PYTHONUNBUFFERED"] = "1"
+        # A newcomer's run (issue 20): the README's `python manage.py --models demo` from the root of a fresh
+        # clone, no data_dir given, so jobs live in the default, relative `data` folder there. Only what the tests
+        # need differs from the defaults (none of it a path).
+        clone = fresh_clone(root / "Text2Video")
+        env = newcomer_env(device="cpu", min_free_disk_mb=1, max_upload_mb=MAX_UPLOAD_MB, heartbeat_interval_s=0.5,
+                           reaper_interval_s=1.0, threads=8)  # keeps TEXT2VIDEO_DEMO_MODELS_DIR (demo_models)
         env["OMP_NUM_THREADS"] = "1"  # a 2-core box shared with the browser: keep the worker from starving it
         log = root / "serve.log"
         with open(log, "wb") as out:
-            proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "serve", "--port", "0"], env=env,
-                                    cwd=str(ROOT), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.live = LiveUI("", proc, log, root / "data")
+            proc = subprocess.Popen([sys.executable, "manage.py", "--models", "demo", "--port", "0"], env=env,
+                                    cwd=str(clone), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.live = LiveUI("", proc, log, clone / "data")
         self.error: str | None = None
         self.thread = threading.Thread(target=self._wait_ready, name="live-ui-startup", daemon=True)
         self.thread.start()

@@ -80,6 +80,11 @@ def test_create_follow_play_history_delete(new_page, live_ui, skeleton_video, ar
     assert job["input_kind"] == "skeleton" and "a skeleton video" in facts, facts
     if job["pose_summary"]:  # a filmed person gets a pose report; a skeleton video is used as it is
         assert job["pose_summary"] in facts
+    # issue 20 item 6: finished stages say they are done; the language is named in English; code spans are code
+    stages = page.eval_on_selector_all(".stages li", "lis => lis.map(li => li.className + ' ' + li.textContent)")
+    assert stages == ["done Prompt translated", "done Pose extracted", "done Video generated", "done Video encoded"]
+    assert "Detected languageVietnamese" in facts and "Tiếng Việt" not in facts, facts
+    assert "`" not in facts and page.text_content(".facts code") == "python manage.py download", facts
     hrefs = page.eval_on_selector_all("#job-downloads a", "links => links.map(a => a.dataset.file + ' ' + a.href)")
     names = {h.split()[0] for h in hrefs}
     assert {"result.mp4", "result.gif", "skeleton.mp4"} <= names, hrefs
@@ -101,6 +106,7 @@ def test_create_follow_play_history_delete(new_page, live_ui, skeleton_video, ar
     page.wait_for_function(f"""() => {{ const img = document.querySelector("li[data-job-id='{job_id}'] img.thumb");
         return img && img.complete && img.naturalWidth > 0; }}""")
     page.screenshot(path=str(artifacts_dir / "ui-history-desktop.png"), full_page=True)
+    assert_card_actions_on_one_row(card)
     dialogs = []
     page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
     card.get_by_role("button", name="Delete").click()
@@ -116,6 +122,13 @@ def test_cancel_a_running_job(new_page, live_ui, skeleton_video, artifacts_dir):
     page.wait_for_function("/Step [1-9]\\d*\\/150/.test(document.getElementById('job-progress-text').textContent)",
                            timeout=60_000)
     page.screenshot(path=str(artifacts_dir / "ui-job-running-desktop.png"), full_page=True)
+    # a running job loses its work: the page asks first (issue 20 item 6); saying no keeps it running
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.click("#job-cancel")
+    assert asked and "Cancel this running job?" in asked[0], asked
+    assert live_ui.api("GET", f"/api/v1/jobs/{job_id}").json()["cancel_requested"] is False
+    page.once("dialog", lambda d: d.accept())
     page.click("#job-cancel")
     page.wait_for_selector("#job-status.status-canceled", timeout=60_000)
     assert page.is_hidden("#job-cancel")
@@ -144,7 +157,7 @@ def _black_video(path) -> None:
 # formats, commands; settings are TEXT2VIDEO_*), words Vietnamese uses as they are ("video", "worker") and the
 # language selector's "English".
 NAMES = {"demo", "onnx", "runtime", "clip", "python", "manage", "download", "only", "prompt", "envit5", "translation",
-         "result", "gif", "mp4", "memory", "low", "sigkill", "worker", "gpu", "video", "english"}
+         "result", "gif", "mp4", "memory", "low", "sigkill", "worker", "gpu", "video", "english", "json"}
 
 
 def english_shown(page, *allowed: str) -> set[str]:
@@ -190,6 +203,9 @@ def test_failed_job_says_what_to_do_in_vietnamese(new_page, live_ui, tmp_path, a
     box = page.text_content("#job-error")
     assert "Không tạo được video" in box and "Không tìm thấy người" in box and job["error"]["code"] in box, box
     assert "Cách khắc phục" in box and job["error"]["message"] not in box
+    # the stage it stopped at is the pose stage, after a finished prompt stage (issue 20 item 4)
+    stages = page.eval_on_selector_all(".stages li", "lis => lis.map(li => li.className)")
+    assert stages == ["done", "failed", "", ""], stages
     english = english_shown(page, job["english_prompt"] or "")
     assert not english, (english, page.evaluate("document.body.innerText"))
     page.screenshot(path=str(artifacts_dir / "ui-vi-job-failed.png"), full_page=True)
@@ -197,4 +213,15 @@ def test_failed_job_says_what_to_do_in_vietnamese(new_page, live_ui, tmp_path, a
     page.select_option("#ui-lang", "en")  # in English: the server's own text
     page.wait_for_function("document.getElementById('job-error').textContent.includes('What to do')")
     assert job["error"]["message"] in page.text_content("#job-error")
+    # in the history a failed job without files says it has no result, not "No preview yet"
+    page.click("#nav-history")
+    card = page.locator(f"li.card[data-job-id='{job_id}']")
+    card.wait_for()
+    assert card.locator(".thumb.placeholder").text_content() == "No result"
     live_ui.api("DELETE", f"/api/v1/jobs/{job_id}")
+
+
+def assert_card_actions_on_one_row(card) -> None:
+    """Open, Download and Delete of a history card sit on one row (Delete wrapped onto its own: issue 20 item 6)."""
+    tops = card.locator(".card-actions > *").evaluate_all("els => els.map(e => e.getBoundingClientRect().top)")
+    assert len(tops) >= 2 and max(tops) - min(tops) < 2, tops

@@ -108,8 +108,21 @@ def test_server_error_is_shown_in_vietnamese(new_page, tmp_path):
         page.click("#submit")
     problem = info.value.json()
     page.wait_for_function("document.getElementById('video-error').textContent.length > 0")
-    assert problem["messages"]["detail"] == [{"code": "error.unsupported_media", "params": {}}]
-    assert page.text_content("#video-error") == "Không đọc được video: đây không phải tệp video được hỗ trợ."
+    assert [m["code"] for m in problem["messages"]["detail"]] == ["video.not_video", "hint.video_file"]
+    shown = page.text_content("#video-error")
+    assert shown.startswith("'fake.mp4' không phải video: nội dung của tệp không phải định dạng video"), shown
+    assert "Hãy dùng tệp video: .mp4, .mov" in shown, shown
+
+    # a refused video_url keeps its reason in Vietnamese (issue 20 item 5: only the generic text was left)
+    page.click("#clear-video")
+    page.fill("#video_url", "http://127.0.0.1:9/clip.mp4")
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/api/v1/jobs")) as info:
+        page.click("#submit")
+    assert info.value.status == 422
+    page.wait_for_function("document.getElementById('video_url-error').textContent.length > 0")
+    shown = page.text_content("#video_url-error")
+    assert "bị từ chối: địa chỉ 127.0.0.1 không được phép: đây là địa chỉ loopback (chính máy chủ này)" in shown, shown
+    assert "URL http(s) công khai của tệp video" in shown, shown
 
 
 def test_language_follows_the_browser_and_switches(new_page, artifacts_dir):

@@ -302,3 +302,27 @@ def test_worker_records(store):
     registry.heartbeat("gpu1", hostname="h", pid=None, stopped=True)
     alive = [w.to_dict() for w in registry.live()]
     assert [w["name"] for w in alive] == ["gpu0"] and alive[0]["device"] == "cuda"
+
+
+@pytest.mark.parametrize("count_attempt", [True, False])
+def test_a_job_that_succeeds_after_a_retry_says_it_recovered(store, count_attempt):
+    """Issue 20 item 6: a succeeded job listed "attempt 1: ...; retrying" among its notes and nothing else."""
+    from text2video.jobs.fields import job_data
+
+    job = new_job(store)
+    store.claim(job.id, "w1", 11)
+    assert store.recover_lost(job.id, exit_code=None, max_retries=1, worker="w1", count_attempt=count_attempt,
+                              reason="worker stopped by the operator") == "requeued"
+    store.claim(job.id, "w2", 12)
+    assert store.mark_succeeded(job.id, "w2", warnings=["a stage note"])
+    data = job_data(store.get(job.id))
+    assert data["warnings"] == ["attempt 1: worker stopped by the operator; retrying", "a stage note",
+                                "recovered: the retry succeeded"], data["warnings"]
+    assert data["messages"]["warnings"][2] == [{"code": "job.recovered", "params": {}}]
+
+
+def test_a_job_without_retries_has_no_recovery_note(store):
+    job = new_job(store)
+    store.claim(job.id, "w1", 11)
+    assert store.mark_succeeded(job.id, "w1")
+    assert store.get(job.id).warnings == []

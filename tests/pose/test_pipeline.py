@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 import os
 import subprocess
@@ -69,8 +71,11 @@ def test_hidden_arm_and_empty_frames_are_repaired_and_reported(walker_pose):
     assert per_frame[5]["detected"] == 17 and per_frame[5]["score"] == pytest.approx(0.9, abs=1e-3)
     summary = report.summary()
     assert "DEMO" in summary
-    assert "right arm repaired in frames 10\u201312" in summary
-    assert "person not detected in frames 20\u201321" in summary
+    assert "Right arm repaired in frames 10\u201312" in summary
+    assert "Person not detected in frames 20\u201321" in summary
+    # sentences start with a capital letter (issue 20 item 6)
+    sentences = re.split(r"(?<=[.)])\s+(?=\S)", str(summary))
+    assert all(text[0].isupper() or text[0].isdigit() for text in sentences), sentences
     assert "keypoints detected" in summary and "CPUExecutionProvider" in summary
     # the same sentences as code + params, for a UI in another language (text2video.messages)
     assert {"code": "pose.part_repaired", "params": {"part": {"code": "pose.part.right_arm", "params": {}},
@@ -119,7 +124,7 @@ def test_person_missing_in_most_frames_names_the_ranges(mostly_empty_video, pose
 def test_no_person_at_all(tmp_path, pose_models):
 
     video = write_video(tmp_path / "black.mp4", [np.full((96, 128, 3), 30, np.uint8)] * 6)
-    with pytest.raises(NoPersonFound, match="no person was found in any of the 6"):
+    with pytest.raises(NoPersonFound, match="No person was found in any of the 6"):
         prepare_pose_video(video, width=64, height=64, stride=1, models_dir=pose_models)
 
 

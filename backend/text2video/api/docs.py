@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 from flask import Blueprint, Response, current_app, jsonify
 
@@ -39,6 +40,11 @@ def openapi_json():
     return jsonify(openapi_document())
 
 
+def _prose(text: str) -> str:
+    """A description as HTML: escaped, its Markdown code spans (`x`, as OpenAPI allows) as <code>."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def _schema_rows(schema: dict) -> str:
     rows = []
     required = set(schema.get("required", []))
@@ -49,7 +55,7 @@ def _schema_rows(schema: dict) -> str:
                 facts.append(f"{key}: {json.dumps(prop[key], ensure_ascii=False)}")
         kind = prop.get("type") or " | ".join(o.get("format", o.get("type", "")) for o in prop.get("oneOf", []))
         rows.append(f"<tr><td><code>{html.escape(name)}</code>{' <b>*</b>' if name in required else ''}</td>"
-                    f"<td>{html.escape(str(kind))}</td><td>{html.escape(prop.get('description', ''))}"
+                    f"<td>{html.escape(str(kind))}</td><td>{_prose(prop.get('description', ''))}"
                     f"<br><small>{html.escape('; '.join(facts))}</small></td></tr>")
     return "<table><tr><th>field</th><th>type</th><th>meaning</th></tr>" + "".join(rows) + "</table>"
 
@@ -58,7 +64,7 @@ def render_docs(doc: dict) -> str:
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(doc['info']['title'])}"
              f"</title><meta name='viewport' content='width=device-width'><style>{_STYLE}</style></head><body>",
              f"<h1>{html.escape(doc['info']['title'])} <small>{html.escape(doc['info']['version'])}</small></h1>",
-             f"<p>{html.escape(doc['info']['description'])}</p>",
+             f"<p>{_prose(doc['info']['description'])}</p>",
              "<p>Machine-readable: <a href='/api/v1/openapi.json'>openapi.json</a> (OpenAPI 3.1). Authentication, "
              "when the server has API keys: <code>Authorization: Bearer &lt;key&gt;</code> or "
              "<code>X-API-Key: &lt;key&gt;</code>.</p><h2>Endpoints</h2>"]
@@ -68,9 +74,9 @@ def render_docs(doc: dict) -> str:
                 continue
             parts.append(f"<div class='op' id='{html.escape(op.get('operationId', ''))}'><span class='m {method}'>"
                          f"{method.upper()}</span> <code>{html.escape(path)}</code> — "
-                         f"{html.escape(op.get('summary', ''))}")
+                         f"{_prose(op.get('summary', ''))}")
             if op.get("description"):
-                parts.append(f"<p>{html.escape(op['description'])}</p>")
+                parts.append(f"<p>{_prose(op['description'])}</p>")
             params = item.get("parameters", []) + op.get("parameters", [])
             if params:
                 parts.append("<p>Parameters: " + ", ".join(
@@ -79,7 +85,7 @@ def render_docs(doc: dict) -> str:
             if body:
                 media, content = next(iter(body.items()))
                 parts.append(f"<p>Body ({html.escape(', '.join(body))}):</p>" + _schema_rows(content["schema"]))
-            codes = ", ".join(f"<code>{c}</code> {html.escape(r.get('description', ''))}"
+            codes = ", ".join(f"<code>{c}</code> {_prose(r.get('description', ''))}"
                               for c, r in op.get("responses", {}).items())
             parts.append(f"<p><small>Responses: {codes}</small></p></div>")
     parts.append("<h2>Example</h2><pre>curl -F prompt='Cô gái nhảy trên núi' -F video=@dance.mp4 "

@@ -25,7 +25,9 @@ from ..exceptions import (BadRequest, InvalidInput, RateLimited, ServiceUnavaila
                           UnsupportedMedia)
 from ..jobs.store import QueueFull
 from ..jobs.tables import Job
+from ..messages import Message
 from ..models.loras import check_choices
+from ..request import check_frames_available
 from .schemas import VIDEO_EXTENSIONS, JobRequest, validate_job_request
 from .services import services
 
@@ -48,7 +50,35 @@ def _form_fields() -> dict[str, Any]:
         if len(values) > 1:
             raise InvalidInput(f"{key} was given {len(values)} times", field=key, value=values[:3],
                                hint="Send each field once.")
+        # Werkzeug decodes form text as UTF-8 with errors replaced: a U+FFFD is where bytes were not UTF-8 (a
+        # legacy-encoded prompt would otherwise be translated as "c� g�i" and detected as English)
+        if "\ufffd" in values[0]:
+            raise InvalidInput(Message("error.not_utf8", field=key), field=key, value=values[0][:60],
+                               hint=Message("hint.utf8", field=key))
         data[key] = values[0]
+    return data
+
+
+_JSON_EXAMPLE = '{"prompt": "...", "video_url": "https://..."}'
+
+
+def _json_body() -> dict[str, Any]:
+    """The JSON object of the body; a 400 telling which of not UTF-8, not JSON or not an object it is."""
+    import json
+
+    raw = request.get_data(cache=True)  # within MAX_CONTENT_LENGTH, as get_json would read it
+    hint = Message("hint.json_object", example=_JSON_EXAMPLE)
+    try:
+        text = raw.decode("utf-8-sig")  # JSON is UTF-8 (RFC 8259); a leading BOM is tolerated
+    except UnicodeDecodeError as exc:
+        raise BadRequest(Message("error.json_not_utf8", position=exc.start), field="body", hint=hint) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(Message("error.json_invalid", reason=exc.msg, line=exc.lineno, column=exc.colno),
+                         field="body", hint=hint) from None
+    if not isinstance(data, dict):
+        raise BadRequest(Message("error.json_not_object", start=text.strip()[:20] or "''"), field="body", hint=hint)
     return data
 
 
@@ -57,10 +87,7 @@ def read_submission(*, legacy: bool = False) -> Submission:
     mimetype = request.mimetype
     upload: FileStorage | None = None
     if request.is_json:
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise BadRequest("the JSON body is not a JSON object", field="body",
-                             hint='Send e.g. {"prompt": "...", "video_url": "https://..."}.')
+        data = _json_body()
     elif mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         data = _form_fields()  # reading the form enforces MAX_CONTENT_LENGTH (-> 413)
         for key in request.files:
@@ -106,9 +133,13 @@ def _upload_extension(upload: FileStorage) -> str:
     ext = Path(name).suffix.lower().lstrip(".")
     if ext not in VIDEO_EXTENSIONS:
         raise UnsupportedMedia(f"{Path(name).name!r} is not an accepted video file type (.{ext or '?'})",
-                               field="video", value=name,
-                               hint=f"Upload one of: {', '.join('.' + e for e in VIDEO_EXTENSIONS)}.")
+                               field="video", value=name, hint=_upload_types_hint())
     return ext
+
+
+def _upload_types_hint() -> Message:
+    """The file types an upload may have (the probe alone reads a few more, refused here by their extension)."""
+    return Message("hint.video_file", types=", ".join("." + e for e in VIDEO_EXTENSIONS))
 
 
 def _url_extension(url: str, content_type: str) -> str:
@@ -145,8 +176,8 @@ def create_job(sub: Submission, api_key_id: str | None) -> Job:
     field = "video" if sub.upload is not None else "video_url"
     try:
         if sub.upload is not None:
-            ext = _upload_extension(sub.upload)
-            input_name = storage.save_upload(settings, job_id, sub.upload.stream, f"input.{ext}")
+            input_name = storage.save_upload(  # the client's name gives the extension (checked above) only
+                settings, job_id, sub.upload.stream, sub.upload.filename)
         else:
             storage.check_disk_floor(settings)
             tmp = folder / ".download.part"
@@ -156,7 +187,11 @@ def create_job(sub: Submission, api_key_id: str | None) -> Job:
                                     policy=netguard.Policy.from_settings(settings))
             input_name = f"input.{_url_extension(result.final_url, result.content_type)}"
             result.path.rename(folder / input_name)
-        _probe(folder / input_name, field)  # a real decode: a renamed text file never reaches a worker
+        # a real decode: a renamed text file never reaches a worker; errors name the file as the client knows it
+        shown = Path(sub.upload.filename).name if sub.upload is not None else req.video_url
+        video = _probe(folder / input_name, field, shown)
+        # nothing that will certainly fail later is accepted: the frames this video can give (422 with the number)
+        check_frames_available(req.params.get("frames"), req.params.get("stride") or settings.stride, video)
         try:
             job = svc.store.create(dict(req.params), input_name, req.prompt, req.negative_prompt,
                                    api_key_id=api_key_id, callback_url=req.callback_url, video_url=req.video_url,
@@ -183,14 +218,16 @@ def _push_url(req: JobRequest, send_url: str) -> str | None:
     return (send_url or None) if "client_id" in req.params else None
 
 
-def _probe(path: Path, field: str):
+def _probe(path: Path, field: str, name: str):
     from ..video import probe_video
 
     settings = services().settings
     try:
         return probe_video(path, max_pixels=settings.max_video_pixels, max_fps=settings.max_video_fps,
-                           max_seconds=settings.max_video_seconds)
+                           max_seconds=settings.max_video_seconds, name=name, count_frames=True)
     except Text2VideoError as exc:
+        if exc.field == "video" and isinstance(exc.hint, Message) and exc.hint.items[0]["code"] == "hint.video_file":
+            exc.hint = _upload_types_hint()  # what this API accepts, not every type the probe reads
         if field != "video" and exc.field == "video":  # name the field the client actually used
             exc.field = field
             exc.errors = {field: exc.message}

@@ -81,20 +81,6 @@ def build_request(args: argparse.Namespace) -> Any:
 _BAR_LABELS = {"extracting_pose": "pose", "generating": "denoising"}
 
 
-def _quiet_libraries() -> None:
-    """Keep the terminal to our progress bar: no per-file weight-loading bars or config chatter."""
-    try:
-        import diffusers
-        import transformers
-
-        transformers.utils.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
-        diffusers.utils.logging.set_verbosity_error()
-        diffusers.utils.logging.disable_progress_bar()
-    except (ImportError, AttributeError):
-        pass
-
-
 def output_paths(out: Path) -> dict[str, Path]:
     """Engine file name -> final path next to ``out``."""
     stem = out.with_suffix("")
@@ -116,12 +102,12 @@ def _out_path(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine import Engine
+    from ..engine import Engine, quiet_libraries
 
     out = _out_path(args)
     request = build_request(args)
     if not getattr(args, "verbose", False):
-        _quiet_libraries()
+        quiet_libraries()
     engine = Engine(args.models, device=args.device, dtype=args.dtype, memory=args.memory,
                     pose_preset=args.pose_preset, settings=args.settings.replace(compile=args.compile))
 

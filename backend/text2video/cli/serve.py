@@ -153,7 +153,7 @@ class Server:
             lines.append(f"Worker: {self.worker_name} (models: {s.models_dir}, device: {s.device})")
         else:
             lines.append("No worker here (--no-worker): start workers with `python manage.py worker`.")
-        lines.append(f"Data: {s.data_dir.resolve()}   Press Ctrl+C to stop.")
+        lines.append(f"Data: {s.data_dir}   Press Ctrl+C to stop.")  # absolute: resolved in Settings
         return "\n".join(lines)
 
     def wait(self) -> None:

@@ -42,6 +42,6 @@ def run(args: argparse.Namespace) -> int:
     supervisor = Supervisor(settings, args.name, loglevel=args.loglevel)
     signal.signal(signal.SIGINT, supervisor.stop)
     signal.signal(signal.SIGTERM, supervisor.stop)
-    print(f"worker {supervisor.name}: models={settings.models_dir} data={settings.data_dir.resolve()} "
+    print(f"worker {supervisor.name}: models={settings.models_dir} data={settings.data_dir} "
           f"broker={settings.broker_url.split('@')[-1]}", flush=True)
     return supervisor.run()

@@ -204,8 +204,15 @@ class JobStore(Database):
         now = utcnow()
         values = {"status": JobStatus.SUCCEEDED, "progress": 1.0, "eta_seconds": 0.0, "finished_at": now,
                   "updated_at": now, "error_code": None, "error_message": None, "stage": None}
+        if self._was_retried(job_id):  # its notes say "...; retrying": say how that ended
+            info["warnings"] = [*(info.get("warnings") or []), Message("job.recovered")]
         values.update(_info_values(info))
         return self._finish(job_id, worker, values)
+
+    def _was_retried(self, job_id: str) -> bool:
+        with self.session() as s:
+            texts = s.scalar(select(Job.texts).where(Job.id == job_id)) or {}
+        return any(item.get("code") == "job.retrying" for items in texts.values() for item in items or ())
 
     def mark_failed(self, job_id: str, code: str, message: str, worker: str | None = None, **info: Any) -> bool:
         """Fail a running job (its worker), or any unfinished job when ``worker`` is None (reaper, admin)."""

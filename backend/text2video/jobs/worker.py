@@ -307,15 +307,13 @@ class Supervisor:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """This process's environment plus every setting as ``TEXT2VIDEO_*`` (absolute paths): a subprocess started
-    with it sees exactly these settings, whatever its working directory."""
+    """This process's environment plus every setting as ``TEXT2VIDEO_*`` (paths are absolute already, see
+    Settings): a subprocess started with it sees exactly these settings, whatever its working directory."""
     from ..settings import ENV_PREFIX, as_dict
     env = dict(os.environ)
     for key, value in as_dict(settings).items():
         if value is None or key in ("ngrok_authtoken",):
             continue
-        if hasattr(value, "resolve"):
-            value = value.resolve()
         env[ENV_PREFIX + key.upper()] = str(value)
     backend = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = backend + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -384,16 +382,32 @@ def run_child(settings: Settings, name: str, loglevel: str = "INFO", preload: bo
     app = make_celery(settings)
     register_tasks(app, lambda job_id: execute_job(job_id, settings=settings, store=store,
                                                    get_engine=lambda: get_engine(settings), worker=name))
+    _quiet_worker_log()
     if preload:
         try:
             get_engine(settings)
         except Exception as exc:  # noqa: BLE001 - keep consuming: each job then fails with this error's message
             log.error("engine could not be created: %s", exc)
+    # quiet: no Celery banner in the operator's log (the supervisor prints one line); stdout/stderr are not
+    # redirected into the log as WARNING celery.redirected (a library's print is not a warning)
     worker = app.Worker(hostname=f"{name}@{socket.gethostname()}", pool_cls="solo", concurrency=1,
                         queues=[JOB_QUEUE], loglevel=loglevel, without_gossip=True, without_mingle=True,
-                        without_heartbeat=True, optimization="fair")
+                        without_heartbeat=True, optimization="fair", quiet=True, redirect_stdouts=False)
     worker.start()
     return worker.exitcode or 0
+
+
+def _quiet_worker_log() -> None:
+    """What an operator's log does not need from a worker: model-loading bars, and Celery's superuser warning as
+    root, which is about pickle payloads (code execution); this app accepts JSON only (jobs/queue.py)."""
+    import warnings
+
+    from celery.exceptions import SecurityWarning
+
+    from ..engine import quiet_libraries
+
+    quiet_libraries()
+    warnings.filterwarnings("ignore", category=SecurityWarning)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,7 +93,9 @@ def default_demo_dir() -> Path:
     """Where `--models demo` builds (once) and reuses the tiny demo weights."""
     import os
 
+    from ..settings import absolute_path  # one absolute path, like every folder setting
+
     base = os.environ.get("TEXT2VIDEO_DEMO_MODELS_DIR")
     if base:
-        return Path(base)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "text2video" / "demo-models"
+        return absolute_path(base)
+    return absolute_path(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "text2video" / "demo-models")

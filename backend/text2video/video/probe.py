@@ -9,6 +9,7 @@ Uploads are untrusted, so every input is opened the same guarded way (:func:`ope
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -21,12 +22,18 @@ import av
 from ..exceptions import InvalidInput, UnsupportedMedia
 from ..messages import Message
 
+log = logging.getLogger(__name__)
+
 # Demuxers of real container formats (FFmpeg names; "mov" also covers mp4/m4v/3gp). No hls, concat, dash,
 # image2, tee, data or subtitle formats.
 ALLOWED_FORMATS = ("mov", "mp4", "matroska", "webm", "avi", "asf", "mpeg", "mpegts", "flv", "ogg")
 ALLOWED_EXTENSIONS = (".mp4", ".m4v", ".mov", ".3gp", ".mkv", ".webm", ".avi", ".wmv", ".asf", ".mpg", ".mpeg",
                       ".ts", ".m2ts", ".flv", ".ogv")
-_SUPPORTED_HINT = "Upload a video file (MP4, MOV, MKV, WebM, AVI, WMV, MPEG, FLV)."
+SUPPORTED_TYPES = "MP4, MOV, MKV, WebM, AVI, WMV, MPEG, FLV"
+
+
+def _supported_hint() -> Message:
+    return Message("hint.video_file", types=SUPPORTED_TYPES)
 
 
 @dataclass(frozen=True)
@@ -52,22 +59,26 @@ class VideoInfo:
         return data
 
 
-def _check_path(path: str | os.PathLike) -> Path:
+def _check_path(path: str | os.PathLike, name: str | None = None) -> Path:
+    """``name``: how the person knows the file (their upload's name), shown instead of the path we stored it at."""
     p = Path(path)
     if not p.exists():
         raise InvalidInput(f"Video file not found: {str(path)!r}.", field="video", value=str(path),
-                           hint="Check the path, or upload the file again.")
+                           hint="Check the path of the video file.")
     if not p.is_file():
         raise InvalidInput(f"Not a file: {str(path)!r}.", field="video", value=str(path),
                            hint="Give the path of a video file, not a folder.")
     if p.stat().st_size == 0:
-        raise UnsupportedMedia(f"The file {p.name!r} is empty.", field="video", value=str(path), hint=_SUPPORTED_HINT)
+        raise UnsupportedMedia(Message("video.empty", name=name or p.name), field="video", value=name or str(path),
+                               hint=Message("hint.attach_again"))
     return p
 
 
-def open_input(path: str | os.PathLike) -> "av.container.InputContainer":
-    """Open a local video file for reading with the protocol and demuxer allow-lists; raises typed errors."""
-    p = _check_path(path)
+def open_input(path: str | os.PathLike, name: str | None = None) -> "av.container.InputContainer":
+    """Open a local video file for reading with the protocol and demuxer allow-lists; raises typed errors naming
+    the file as ``name`` (default: its path). FFmpeg's own words (errno, our path) go to the log only."""
+    p = _check_path(path, name)
+    shown = name or p.name
     # "file:" + absolute path: FFmpeg must never read a name like "concat:a|b" or "http://..." as a protocol.
     url = "file:" + str(p.resolve())
     options = {"protocol_whitelist": "file", "format_whitelist": ",".join(ALLOWED_FORMATS)}
@@ -75,15 +86,15 @@ def open_input(path: str | os.PathLike) -> "av.container.InputContainer":
         container = av.open(url, mode="r", container_options=options, timeout=30.0)
     except av.error.FileNotFoundError:
         raise InvalidInput(f"Video file not found: {str(path)!r}.", field="video", value=str(path),
-                           hint="Check the path, or upload the file again.") from None
+                           hint="Check the path of the video file.") from None
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise UnsupportedMedia(
-            f"{p.name!r} is not a video in a supported container ({type(exc).__name__}: {exc}).",
-            field="video", value=str(path), hint=_SUPPORTED_HINT) from None
+        log.info("%s (%s) is not a readable video: %s: %s", p, shown, type(exc).__name__, exc)
+        raise UnsupportedMedia(Message("video.not_video", name=shown), field="video", value=name or str(path),
+                               hint=_supported_hint()) from None
     if video_stream(container) is None:
         container.close()
-        raise UnsupportedMedia(f"{p.name!r} has no video stream (audio only, or a truncated file).",
-                               field="video", value=str(path), hint=_SUPPORTED_HINT)
+        raise UnsupportedMedia(Message("video.no_stream", name=shown), field="video", value=name or str(path),
+                               hint=_supported_hint())
     return container
 
 
@@ -159,14 +170,16 @@ def _check_limits(width: int, height: int, fps: float, duration: float, max_pixe
 
 
 def probe_video(path: str | os.PathLike, *, max_pixels: int | None = None, max_fps: float | None = None,
-                max_seconds: float | None = None, count_frames: bool = False) -> VideoInfo:
+                max_seconds: float | None = None, count_frames: bool = False, name: str | None = None) -> VideoInfo:
     """Describe a video file and prove it decodes (one frame is decoded).
 
     ``max_*`` limits are for upload validation (over them -> InvalidInput naming the value and the setting).
     ``count_frames=True`` counts the packets (no decoding) when the container does not store a frame count.
+    ``name``: the file as the person knows it (an upload's own name), in every error instead of our path.
     """
-    p = _check_path(path)
-    with open_input(p) as container:
+    p = _check_path(path, name)
+    shown = name or p.name
+    with open_input(p, name=name) as container:
         stream = video_stream(container)
         ctx = stream.codec_context
         rate = stream_fps(stream)
@@ -189,11 +202,12 @@ def probe_video(path: str | os.PathLike, *, max_pixels: int | None = None, max_f
                 first = frame
                 break
         except av.error.FFmpegError as exc:
-            raise UnsupportedMedia(f"{p.name!r} could not be decoded ({exc}).", field="video", value=str(path),
-                                   hint=_SUPPORTED_HINT) from None
+            log.info("%s (%s) could not be decoded: %s", p, shown, exc)
+            raise UnsupportedMedia(Message("video.undecodable", name=shown), field="video", value=name or str(path),
+                                   hint=_supported_hint()) from None
         if first is None:
-            raise UnsupportedMedia(f"{p.name!r} contains no decodable video frame.", field="video",
-                                   value=str(path), hint=_SUPPORTED_HINT)
+            raise UnsupportedMedia(Message("video.no_frame", name=shown), field="video", value=name or str(path),
+                                   hint=_supported_hint())
         width, height = width or first.width, height or first.height
         orientation = orientation_of(first)
         codec = ctx.name
