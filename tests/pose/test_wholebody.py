@@ -72,7 +72,7 @@ def test_a_hand_gone_for_two_frames_is_repaired_and_reported(hand_gone_briefly):
     assert list(rows) == ["head", "left arm", "right arm", "left leg", "right leg", "left hand", "right hand", "face"]
     assert rows["right hand"] == "d" * 10 + "rr" + "d" * 18 and rows["left hand"] == "d" * 30
     summary = report.summary()
-    assert "right hand repaired in frames 10\u201311" in summary
+    assert "Right hand repaired in frames 10\u201311" in summary
     assert {"code": "pose.part_repaired", "params": {"part": {"code": "pose.part.right_hand", "params": {}},
             "frames": {"code": "pose.frames", "params": {"list": "10\u201311"}}}} in summary.items
 
@@ -85,7 +85,7 @@ def test_a_hand_gone_for_twenty_frames_is_missing_there(tmp_path, pose_models):
     xy = np.array([f.subject.xy for f in report.frames])
     assert (status[5:25, RIGHT_HAND] == MISSING).all() and np.isnan(xy[5:25, RIGHT_HAND]).all()
     assert (status[:5, RIGHT_HAND] == DETECTED).all() and (status[25:, RIGHT_HAND] == DETECTED).all()
-    assert "right hand missing in frames 5\u201324" in report.summary()
+    assert "Right hand missing in frames 5\u201324" in report.summary()
 
 
 def test_keypoints_json_carries_133_points_and_the_part_ranges(hand_gone_briefly, tmp_path):
