@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from text2video.exceptions import ServiceUnavailable
-from text2video.jobs.queue import JOB_QUEUE, TASK_NAME, celery_config, enqueue, make_celery, requeue_queued
+from text2video.jobs.queue import TASK_NAME, celery_config, enqueue, make_celery, requeue_queued
 
 
 def test_config_follows_the_reliability_rules(service_settings):
@@ -27,17 +27,17 @@ def test_config_follows_the_reliability_rules(service_settings):
 
 def test_enqueue_persists_a_message_in_the_sqlite_broker(service_settings, store):
     app = make_celery(service_settings)
-    job = store.create({}, "input.mp4", "p")
-    enqueue(app, job.id)
+    job = store.create({}, {"video": "input.mp4"}, "p", model="follow-your-pose")
+    enqueue(app, job.id, job.model)
     db = service_settings.broker_url[len("sqla+sqlite:///"):]
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT q.name, m.payload FROM kombu_message m JOIN kombu_queue q ON q.id = m.queue_id"
                             ).fetchall()
-    assert len(rows) == 1 and rows[0][0] == JOB_QUEUE
+    assert len(rows) == 1 and rows[0][0] == "t2v.follow-your-pose"  # its family's queue
     payload = json.loads(rows[0][1])
     assert payload["headers"]["task"] == TASK_NAME and job.id in payload["headers"]["argsrepr"]
     # requeue_queued re-sends every queued job (what serve does at start)
-    store.request_cancel(store.create({}, "input.mp4", "p2").id)
+    store.request_cancel(store.create({}, {"video": "input.mp4"}, "p2").id)
     assert requeue_queued(app, store) == 1
 
 
