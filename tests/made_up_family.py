@@ -24,8 +24,9 @@ MADE_UP = Family(
     narrow={"width": {"minimum": 16, "maximum": 1280, "multiple_of": 16, "default": 320},
             "height": {"minimum": 16, "maximum": 1280, "multiple_of": 16, "default": 192},
             "frames": {"minimum": 5, "maximum": 81},
-            "steps": {"default": 30, "maximum": 60}},
-    refuses=("loras", "window", "window_overlap", "anchor_first_frame", "scheduler"),
+            "steps": {"default": 30, "maximum": 60},
+            "scheduler": {"enum": ("ddim",)}},
+    refuses=("loras", "window", "window_overlap", "anchor_first_frame"),
     default_frames=81,
     translate_default=False,
 )

@@ -285,8 +285,8 @@ def parse_params(data: Mapping[str, Any], settings: Settings, *, legacy: bool = 
         if p.required and p.name not in values and p.name not in errors:
             errors[p.name] = Message("error.prompt_required")
     _raise_errors(errors, data)
-    return {**{name: None for name in everything}, "model": model,
-            **{p.name: values.get(p.name, p.resolve("default", settings)) for p in known.values()}}
+    return {**{name: None for name in everything},
+            **{p.name: values.get(p.name, p.resolve("default", settings)) for p in known.values()}, "model": model}
 
 
 def check_slots(model: str, slots: Iterable[str]) -> None:
