@@ -296,8 +296,9 @@ def check_slots(model: str, slots: Iterable[str]) -> None:
         if family.slot(slot) is None:
             takers = families_with_slot(slot)
             raise InvalidInput(f"{slot} is not an input of {model}; the models that take it: "
-                               f"{', '.join(takers) or 'none installed'}", field=slot,
-                               hint=f"Leave {slot} out, or choose one of: {', '.join(takers) or '-'}.")
+                               f"{', '.join(takers) or '(none yet)'}", field=slot,
+                               hint=f"Leave {slot} out" + (f", or choose one of: {', '.join(takers)}." if takers
+                                                            else "."))
 
 
 def _raise_errors(errors: Mapping[str, InvalidInput | str], data: Mapping[str, Any]) -> None:

@@ -78,3 +78,24 @@ def test_sqlite_file_is_read_by_sqlalchemy_make_url(tmp_path, service_settings):
         assert sqlite_file(other) is None, other
     make_celery(service_settings.replace(broker_url=f"sqla+sqlite:///{tmp_path}/new dir/b.sqlite?timeout=5"))
     assert (tmp_path / "new dir").is_dir()
+
+
+def test_each_family_has_its_queue_and_a_worker_takes_those_it_has_weights_for(service_settings, store, tmp_path,
+                                                                               demo_models):
+    from tests.made_up_family import registered
+    from text2video.jobs.queue import worker_queues
+
+    with registered():
+        only_made_up = tmp_path / "models"
+        (only_made_up / "made-up-1b").mkdir(parents=True)
+        assert worker_queues(service_settings.replace(models_dir=only_made_up)) == ["t2v.made-up"]
+        assert worker_queues(service_settings.replace(models_dir=demo_models)) == ["t2v.follow-your-pose",
+                                                                                    "t2v.made-up"]
+        app = make_celery(service_settings)
+        job = store.create({}, {"video": "input.mp4"}, "p", model="made-up-9b")
+        enqueue(app, job.id, job.model)
+        db = service_settings.broker_url[len("sqla+sqlite:///"):]
+        with sqlite3.connect(db) as conn:
+            queues = [row[0] for row in conn.execute(
+                "SELECT q.name FROM kombu_message m JOIN kombu_queue q ON q.id = m.queue_id")]
+        assert queues == ["t2v.made-up"]  # a box with only Follow-Your-Pose never takes it

@@ -112,14 +112,19 @@ def queue_for(model: str | None, settings: Settings) -> str:
         return queue_name(next(iter(FAMILIES.values())))
 
 
-def worker_queues(settings: Settings) -> list[str]:
-    """The queues a worker with these settings consumes: those of the families whose weights are in its models
-    folder (``demo``: all of them). An engine factory (tests, embedding) or a folder with no family's weights
-    takes every queue: its jobs then fail with the engine's own message instead of waiting forever."""
+def worker_families(settings: Settings) -> list[str]:
+    """The families a worker with these settings serves: those whose weights are in its models folder (``demo``:
+    all of them). An engine factory (tests, embedding) or a folder with no family's weights takes every family:
+    its jobs then fail with the engine's own message instead of waiting forever."""
     from ..models.layout import models_root
 
     families = [] if settings.engine_factory else installed_families(models_root(settings.models_dir))
-    return [queue_name(f) for f in (families or FAMILIES.values())]
+    return [f.name for f in (families or FAMILIES.values())]
+
+
+def worker_queues(settings: Settings) -> list[str]:
+    """The queues a worker with these settings consumes (one per family it serves)."""
+    return [queue_name(name) for name in worker_families(settings)]
 
 
 def enqueue(celery_app: Celery, job_id: str, model: str | None = None) -> None:
@@ -171,4 +176,4 @@ def purge_delivered_messages(settings: Settings, older_than_s: float = 86400.0) 
 
 
 __all__ = ["make_celery", "enqueue", "requeue_queued", "purge_delivered_messages", "celery_config", "TASK_NAME",
-           "queue_for", "worker_queues"]
+           "queue_for", "worker_queues", "worker_families"]
