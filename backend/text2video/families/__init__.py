@@ -49,6 +49,20 @@ def installed_families(models_root: Path) -> list[Family]:
     return [f for f in FAMILIES.values() if any(v.installed(models_root) for v in f.variants)]
 
 
+def download_catalog(model: str, *, fp16: bool = False, parts: tuple[str, ...] | None = None,
+                     pose_presets: tuple[str, ...] | None = None):
+    """What ``download --model NAME`` fetches: the model's own files (its family's ``sources``) and the shared
+    parts it needs (``parts`` narrows those: ``--only``). A :class:`text2video.models.sources.Catalog`."""
+    from ..models import sources
+
+    family, variant = family_for(model)
+    shared = tuple(p for p in family.shared_parts if parts is None or p in parts)
+    own = tuple(load(family.sources)(variant, fp16)) if family.sources is not None else ()
+    presets = pose_presets if pose_presets is not None else tuple(sources.ZOO_FILES)
+    hub = own + tuple(f for f in sources.hub_files(shared, fp16) if f not in own)
+    return sources.Catalog(hub, tuple(sources.zoo_files(shared, presets)))
+
+
 def queue_name(family: Family | str) -> str:
     """The Celery queue of a family's jobs: a worker consumes the queues of the families it has weights for."""
     return "t2v." + (family if isinstance(family, str) else family.name)
@@ -56,4 +70,4 @@ def queue_name(family: Family | str) -> str:
 
 __all__ = ["FAMILIES", "Family", "FrameRule", "Ref", "RunInputs", "Runner", "Slot", "Variant", "load",
            "model_names", "family_for", "families_with_slot", "families_taking", "installed_families",
-           "queue_name"]
+           "queue_name", "download_catalog"]
