@@ -52,3 +52,20 @@ def test_its_refusals_hold_in_the_engine_too(engine, skeleton_video, tmp_path):
         engine.generate(made_up(skeleton_video, model="follow-your-pose", reference_image=photo), tmp_path / "d")
     assert info.value.field == "reference_image" and "made-up-1b" in str(info.value)
     assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
+
+
+def test_a_model_config_its_code_cannot_build_is_a_models_problem_at_the_service_edge(demo_models, skeleton_video,
+                                                                                        tmp_path):
+    import json
+    import shutil
+
+    from text2video.exceptions import ModelsMissing
+
+    broken = tmp_path / "models"
+    shutil.copytree(demo_models, broken)
+    config = broken / "stable-diffusion-v1-4" / "unet" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "use_linear_projection": True}))
+    engine = Engine(broken, device="cpu", dtype="fp32")
+    with pytest.raises(ModelsMissing) as info:  # the UNet raised a plain ValueError; the engine says what it means
+        engine.generate(made_up(skeleton_video, model="follow-your-pose", frames=2), tmp_path / "out")
+    assert "use_linear_projection" in str(info.value) and info.value.http_status == 503

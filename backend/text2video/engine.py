@@ -1,4 +1,8 @@
-"""One generation request through all four stages: prompt -> pose -> video diffusion -> output files.
+"""One generation request through all four stages: prompt -> pose -> video model -> output files.
+
+The request's ``model`` picks the family (:mod:`text2video.families`): the engine does what every family shares
+(0 check, 1 prompt, 2 pose keypoints drawn in the family's style, then the output files, progress, cancel and
+clean-up) and hands steps 3-5 to that family's runner, which yields the decoded video chunk by chunk.
 
 Used by `manage.py generate` and by the queue worker alike, so both behave the same. Models load lazily, once
 per :class:`Engine` (one Engine per worker process).
@@ -33,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .devices import dtype_name, resolve_device, resolve_dtype
-from .exceptions import Canceled, InvalidInput, OutOfMemory
+from .exceptions import Canceled, InvalidInput, ModelConfigError, ModelsMissing, OutOfMemory
 from .families import Family, RunInputs, Runner, family_for, installed_families, load
 from .messages import Message
 from .progress import CancelCheck, JobStage, Progress, ProgressCallback
@@ -352,7 +356,12 @@ class Engine:
         if not runner.loaded:
             run.report(JobStage.GENERATING, run.fraction, "loading the video model")
             run.fraction += _STAGE_SHARE["load"]
-        runner.load()
+        try:
+            runner.load()
+        except ModelConfigError as exc:  # model code raises plain errors; here they become the service's
+            raise ModelsMissing(f"the model in {self.models_dir} cannot be built: {exc.message}", field="models",
+                                value=exc.field, hint="Run `python manage.py download` again (or check the "
+                                "folder's config.json files).") from exc
         run.timed("load", t0)
 
     def _lora_files(self, request: GenerationRequest) -> list[tuple[Path, float]]:

@@ -1,14 +1,17 @@
 """The generation request: each parameter declared ONCE, and everything derived from that declaration.
 
-:data:`REQUEST_PARAMS` names each parameter's type, default (a callable of :class:`Settings` where an operator can
-configure it), bounds, allowed values, older alias and help text. From it come:
+:data:`REQUEST_PARAMS` names each shared parameter's type, default (a callable of :class:`Settings` where an operator
+can configure it), bounds, allowed values, older alias and help text; each model family (:mod:`text2video.families`)
+narrows them for its model, adds its own and refuses those it does not take. From them come:
 
-- :func:`parse_params`: the one validation (types, bounds, enums, prompts, cross-field rules) used by the API,
-  the ``generate`` CLI, the worker and :class:`GenerationRequest`, so every entry point gives the same verdict;
-- :class:`GenerationRequest`: the engine's request (one dataclass field per parameter, plus ``video``);
+- :func:`parse_params`: the one validation (``model`` first, then types, bounds, enums, prompts, cross-field rules
+  and the frame rule of THAT model's family) used by the API, the ``generate`` CLI, the worker and
+  :class:`GenerationRequest`, so every entry point gives the same verdict;
+- :class:`GenerationRequest`: the engine's request (one dataclass field per parameter of any family, plus ``video``
+  and ``reference_image``);
 - the API's JSON Schema (:func:`param_schema`) and the CLI's flags (:func:`add_cli_flags`).
 
-Adding a parameter = adding one :class:`Param` here (and using it in the engine). The diffusion pipeline's
+Adding a shared parameter = adding one :class:`Param` here (and using it in the engine or the runners). The diffusion pipeline's
 ``check_inputs`` stays as the library-level guard, as in diffusers.
 """
 
