@@ -113,3 +113,22 @@ def test_both_a_photo_and_its_url_are_refused(make_app, sample_bytes):
     resp = post(make_app().test_client(), sample_bytes, photo(), model="made-up-1b",
                 reference_image_url="https://example.com/me.png")
     assert "reference_image_url" in expect_problem(resp, 422)["errors"]
+
+
+def test_a_photo_by_url_is_downloaded_checked_and_stored(make_app, local_server, sample_bytes):
+    app = make_app(url_allow_private=True)
+    local_server.file("/dance.mp4", sample_bytes, content_type="video/mp4")
+    local_server.file("/me", photo(30, 10, fmt="PNG"), content_type="image/png")
+    local_server.file("/notes.png", b"just text", content_type="image/png")
+    resp = app.test_client().post("/api/v1/jobs", json={
+        "prompt": PROMPT, "model": "made-up-1b", "video_url": local_server.url("/dance.mp4"),
+        "reference_image_url": local_server.url("/me")})
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    folder = app.extensions["text2video"].settings.jobs_dir / resp.get_json()["id"]
+    with Image.open(folder / "reference.png") as image:
+        assert image.size == (30, 10)
+    bad = app.test_client().post("/api/v1/jobs", json={
+        "prompt": PROMPT, "model": "made-up-1b", "video_url": local_server.url("/dance.mp4"),
+        "reference_image_url": local_server.url("/notes.png")})
+    assert "reference_image_url" in expect_problem(bad, 415)["errors"]
+    assert store_of(app).list()[1] == 1
