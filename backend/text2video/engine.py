@@ -170,9 +170,7 @@ class Engine:
     def _first_model(self) -> str:
         """The default model when its weights are here, else the first model that has them (else the default:
         its runner then says what is missing)."""
-        default = self.settings.default_model
-        here = [v.name for f in installed_families(self.models_dir) for v in f.variants
-                if v.installed(self.models_dir)]
+        default, here = self.settings.default_model, self.models
         return default if default in here or not here else here[0]
 
     @property

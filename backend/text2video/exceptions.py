@@ -20,6 +20,8 @@ class ModelConfigError(ValueError):
     no HTTP status, raised by model code; the engine, where it loads a models folder, reports it as
     :class:`ModelsMissing` (the folder is not what the code expects)."""
 
+    code = "models_missing"  # what the service reports it as (its generic message, for clients in other languages)
+
     def __init__(self, message: str, *, field: str, value: Any = None, hint: str = ""):
         self.message, self.field, self.value, self.hint = message, field, value, hint
         super().__init__(f"{message}. {hint}" if hint else message)

@@ -11,8 +11,8 @@ narrows them for its model, adds its own and refuses those it does not take. Fro
   and ``reference_image``);
 - the API's JSON Schema (:func:`param_schema`) and the CLI's flags (:func:`add_cli_flags`).
 
-Adding a shared parameter = adding one :class:`Param` here (and using it in the engine or the runners). The diffusion pipeline's
-``check_inputs`` stays as the library-level guard, as in diffusers.
+Adding a shared parameter = adding one :class:`Param` here (and using it in the engine or the runners). The
+diffusion pipeline's ``check_inputs`` stays as the library-level guard, as in diffusers.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@
     app = create_app({"data_dir": "/tmp/t2v"})      # dict of Settings overrides, a Settings, or None (= env)
 
 Blueprints: ``jobs`` (/api/v1/jobs...), ``generate`` (POST /generate), ``root`` (POST /, the first prototype's
-submit), ``health`` (/api/v1/health), ``loras`` (/api/v1/loras), ``models`` (/api/v1/models), ``docs`` (/api/v1/openapi.json, /api/v1/docs),
-``frontend`` (GET / and the SPA's files). Production: ``manage.py serve`` runs it under waitress. The web
+submit), ``health`` (/api/v1/health), ``loras`` (/api/v1/loras), ``models`` (/api/v1/models), ``docs``
+(/api/v1/openapi.json, /api/v1/docs), ``frontend`` (GET / and the SPA's files). Production: ``manage.py serve`` runs it under waitress. The web
 process stores jobs and sends queue messages; it never loads a model. URLs of jobs and their files are made in
 ``links`` only (the job store returns data).
 """

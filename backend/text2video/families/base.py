@@ -184,9 +184,13 @@ class RunInputs:
 class Runner:
     """What the engine calls to make the video; each family implements one (``Family.runner``).
 
-    ``on_step(step, total)`` reports denoising progress and raises Canceled to stop; ``on_decoded(done, total)``
-    reports frames decoded (the same). ``generate`` yields decoded RGB uint8 chunks (F_chunk, H, W, 3) in order;
-    the engine streams them into the output files. Memory presets, compile, LoRAs and previews are the runner's.
+    ``generate`` yields the decoded video as RGB uint8 chunks (F_chunk, H, W, 3), in order, ``inputs.frames`` in
+    all; the engine streams each into result.mp4 / result.gif / side_by_side.mp4 as it comes. Callbacks:
+    ``on_step(0, total)`` once before the denoising loop, then ``on_step(step, total)`` after each step (progress;
+    it raises Canceled to stop); ``on_decoding()`` once when denoising is done and decoding starts (it may raise
+    Canceled too); ``on_preview_file(path)`` when a live preview file is written at ``preview_path`` (None: no
+    preview). Append user-facing warnings to ``warnings``. Memory presets, compile, LoRAs and previews are the
+    runner's business; set ``memory_preset`` to the preset a run used.
     """
 
     demo: bool = False  # the folder holds demo (random) weights: the output is noise
@@ -206,8 +210,8 @@ class Runner:
         """Load the weights (once per runner)."""
         raise NotImplementedError
 
-    def generate(self, inputs: RunInputs, *, on_step: Callable[[int, int], None],
-                 on_decoded: Callable[[int, int], None], preview_path: Path | None, warnings: list[str],
+    def generate(self, inputs: RunInputs, *, on_step: Callable[[int, int], None], on_decoding: Callable[[], None],
+                 preview_path: Path | None, warnings: list[str],
                  on_preview_file: Callable[[Path], None]) -> Iterator[Any]:
         raise NotImplementedError
 

@@ -1,10 +1,10 @@
 """The Celery app: configuration, and sending a job to the workers.
 
 The web process only *sends* messages (by task name; it never imports torch or loads a model); workers started by
-``manage.py worker`` consume them. Each model family has its own queue (``t2v.<family>``, :func:`queue_for`): a worker consumes only the queues of the
-families whose weights it has (:func:`worker_queues`), so a GPU box with only one family never takes another's job.
-A message carries only the job id: the job row is the truth, and the task claims
-the job with a conditional UPDATE, so a message delivered twice (re-enqueue after a restart, broker redelivery)
+``manage.py worker`` consume them. Each model family has its own queue (``t2v.<family>``, :func:`queue_for`): a
+worker consumes only the queues of the families whose weights it has (:func:`worker_queues`), so a GPU box with
+only one family never takes another's job. A message carries only the job id: the job row is the truth, and the
+task claims the job with a conditional UPDATE, so a message delivered twice (re-enqueue after a restart, broker redelivery)
 runs the job once.
 
 Brokers: the default is kombu's SQLAlchemy transport on a SQLite file in the data folder (nothing to install, one

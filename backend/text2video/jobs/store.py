@@ -49,11 +49,13 @@ class JobStore(Database):
                job_id: str | None = None, push_url: str | None = None, max_active: int = 0,
                model: str | None = None) -> Job:
         """A new queued job of ``model`` with its ``inputs`` ({slot: file name in the job folder});
-        ``callback_url`` (webhook) and ``push_url`` (its MP4, if it succeeds) are owed at its end. With ``max_active`` > 0 the key's active jobs are counted in the same transaction, under a per-key lock,
+        ``callback_url`` (webhook) and ``push_url`` (its MP4, if it succeeds) are owed at its end. With
+        ``max_active`` > 0 the key's active jobs are counted in the same transaction, under a per-key lock,
         and over the limit nothing is stored (:class:`QueueFull`): parallel submissions cannot all pass one count."""
         now = utcnow()
         job = Job(id=job_id or uuid.uuid4().hex, status=JobStatus.QUEUED, params=dict(params or {}),
-                  model=model, inputs=dict(inputs or {}), prompt=prompt, negative_prompt=negative_prompt, api_key_id=api_key_id,
+                  model=model, inputs=dict(inputs or {}), prompt=prompt, negative_prompt=negative_prompt,
+                  api_key_id=api_key_id,
                   video_url=video_url, warnings=[], progress=0.0, step=0,
                   total_steps=int((params or {}).get("steps") or 0), attempts=0, cancel_requested=False,
                   demo=False, created_at=now, updated_at=now,

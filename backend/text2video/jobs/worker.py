@@ -402,7 +402,8 @@ def run_child(settings: Settings, name: str, loglevel: str = "INFO", preload: bo
 def main(argv: list[str] | None = None) -> int:
     """``python -m text2video.jobs.worker --name N``: the worker child; with ``--supervise``: the supervisor
     (what ``manage.py worker`` runs; ``serve`` starts it this way). Settings come from ``TEXT2VIDEO_*``."""
-    parser = argparse.ArgumentParser(allow_abbrev=False, description="Text2Video worker (normally started by `manage.py worker`).")
+    parser = argparse.ArgumentParser(allow_abbrev=False,
+                                     description="Text2Video worker (normally started by `manage.py worker`).")
     parser.add_argument("--name", default=None)
     parser.add_argument("--loglevel", default="INFO")
     parser.add_argument("--no-preload", action="store_true")
