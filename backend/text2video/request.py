@@ -211,6 +211,16 @@ def all_params() -> dict[str, Param]:
     return union
 
 
+def published_params(settings: Settings) -> dict[str, Param]:
+    """Each parameter as the default model takes it (the bounds a form, the OpenAPI document and ``--help`` show);
+    the ones only other models take as their family declares them. Per-model bounds: GET /api/v1/models."""
+    try:
+        default = family_params(family_for(settings.default_model)[0])
+    except KeyError:
+        default = {}
+    return {name: default.get(name, p) for name, p in all_params().items()}
+
+
 def _pick_model(data: Mapping[str, Any], settings: Settings, legacy: bool,
                 errors: dict[str, InvalidInput | str]) -> tuple[str, Family]:
     """The model the request names (else the settings' default) and its family; a bad name goes into ``errors``
@@ -414,9 +424,10 @@ def _cli_help(p: Param, settings: Settings) -> str:
 def add_cli_flags(parser: argparse.ArgumentParser, settings: Settings) -> None:
     """One flag per parameter; values stay text (None = not given) so :func:`parse_params` judges them exactly
     as it judges a form field, with the same messages."""
-    for p in all_params().values():
+    declared = all_params()
+    for p in published_params(settings).values():  # the help shows the default model's bounds
         dest, help_text = p.name, _cli_help(p, settings)
-        if p.type == "boolean" and p.default is None:  # no fixed default (the model's): both ways can be said
+        if p.type == "boolean" and declared[p.name].default is None:  # the model's default: both ways can be said
             parser.add_argument(p.cli_flag, dest=dest, action=argparse.BooleanOptionalAction, default=None,
                                 help=help_text)
         elif p.type == "boolean":
@@ -438,4 +449,4 @@ def cli_params(args: argparse.Namespace) -> dict[str, Any]:
 
 __all__ = ["Param", "REQUEST_PARAMS", "PARAMS_BY_NAME", "PROMPT_FIELDS", "GenerationRequest", "parse_params",
            "coerce", "request_from_params", "param_schema", "add_cli_flags", "cli_params", "family_params",
-           "all_params", "check_slots"]
+           "all_params", "check_slots", "published_params"]

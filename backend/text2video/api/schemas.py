@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..families import FAMILIES, family_for, families_with_slot
-from ..request import PROMPT_FIELDS, REQUEST_PARAMS, Param, all_params, family_params, param_schema, parse_params
+from ..families import FAMILIES, families_with_slot
+from ..request import (PROMPT_FIELDS, REQUEST_PARAMS, Param, all_params, family_params, param_schema, parse_params,
+                       published_params)
 from ..settings import Settings
 from ..video.image import IMAGE_EXTENSIONS
 
@@ -62,23 +63,13 @@ def validate_job_request(data: Mapping[str, Any], settings: Settings, *, legacy:
                       reference_image_url=values["reference_image_url"])
 
 
-def _published_params(settings: Settings) -> dict[str, Param]:
-    """Each parameter as the default model takes it (its bounds are the form's); the ones only other models take
-    as their family declares them. Per-model bounds: ``x-models`` and GET /api/v1/models."""
-    try:
-        default = family_params(family_for(settings.default_model)[0])
-    except KeyError:
-        default = {}
-    return {name: default.get(name, p) for name, p in all_params().items()}
-
-
 def _per_model_schemas(settings: Settings) -> dict[str, Any]:
     return {variant.name: {name: param_schema(p, settings) for name, p in family_params(family).items()}
             for family in FAMILIES.values() for variant in family.variants}
 
 
 def request_schema(settings: Settings, *, multipart: bool, legacy: bool = False) -> dict[str, Any]:
-    published = _published_params(settings)
+    published = published_params(settings)  # the default model's bounds; each model's under x-models
     props = {p.name: param_schema(p, settings, form=multipart) for p in (*published.values(), *URL_PARAMS)}
     if multipart:
         props["reference_image"] = {
