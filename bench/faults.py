@@ -261,7 +261,7 @@ def scenarios(run: Run, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--encoding-kills", type=int, default=2)
     parser.add_argument("--queued", type=int, default=8)

@@ -150,7 +150,7 @@ def run_one(frames: int, size: int, steps: int, window: int | None, overlap: int
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", default="24,64,256,1024", help="comma-separated video lengths")
     parser.add_argument("--one-pass", default="", help="lengths to run also without windows (comma-separated)")
     parser.add_argument("--size", type=int, default=None, help="output side (default 128 demo, 512 real size)")

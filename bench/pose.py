@@ -93,7 +93,8 @@ def run_one(video: Path, models_dir: Path, preset: str, device: str, args) -> di
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="models", type=Path)
     parser.add_argument("--videos", nargs="*", default=None,
                         help="default: ../shared/data/raw/* next to the repository")

@@ -262,7 +262,7 @@ def config_names(parser: argparse.ArgumentParser, text: str, configs) -> list[st
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated: " + ", ".join(CONFIGS))
     parser.add_argument("--repeats", type=int, default=3, help="timed steps after the warm-up (median reported)")
     parser.add_argument("--json", help="also write the results to this file")

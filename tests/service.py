@@ -150,10 +150,12 @@ def check_upgrade_from_version_1(database_url: str) -> None:
             conn.execute(text(
                 "INSERT INTO t2v_jobs (id, status, progress, step, total_steps, prompt, params, files, "
                 "cancel_requested, attempts, demo, warnings, created_at, updated_at, callback_url, webhook_status, "
-                "webhook_attempts, webhook_error) VALUES (:id, :status, 0, 0, 2, 'p', '{}', '[]', false, 1, false, "
-                "'[]', '2026-01-01 00:00:00', '2026-01-01 00:00:00', :hook, :hook_status, 6, :error)"),
+                "webhook_attempts, webhook_error, input_file) VALUES (:id, :status, 0, 0, 2, 'p', '{}', '[]', false, "
+                "1, false, '[]', '2026-01-01 00:00:00', '2026-01-01 00:00:00', :hook, :hook_status, 6, :error, "
+                ":input)"),
                 {"id": job_id, "status": status, "hook": hook, "hook_status": hook_status,
-                 "error": "attempt 6: HTTP 500" if hook_status else None})
+                 "error": "attempt 6: HTTP 500" if hook_status else None,
+                 "input": "input.mp4" if hook else None})
     store = JobStore(database_url)
     store.create_tables()
     store.create_tables()  # the next start finds nothing to do
@@ -162,13 +164,17 @@ def check_upgrade_from_version_1(database_url: str) -> None:
         assert done.status == JobStatus.SUCCEEDED and done.prompt == "p"
         assert (done.delivery("webhook").status, done.delivery("webhook").error) == ("failed", "attempt 6: HTTP 500")
         assert store.get("b" * 32).delivery("webhook").status == "scheduled" and store.get("c" * 32).deliveries == []
-        job = store.create({}, "input.mp4", "p", None, callback_url="https://e.org/h")
+        # 2 -> 3: the input file became the video slot of `inputs`; every old job was a Follow-Your-Pose job
+        assert (done.model, done.inputs, store.get("c" * 32).inputs) == ("follow-your-pose", {"video": "input.mp4"},
+                                                                         {})
+        job = store.create({}, {"video": "input.mp4"}, "p", None, callback_url="https://e.org/h")
         store.claim(job.id, "w", 1)
         assert store.mark_succeeded(job.id, "w") and store.get(job.id).delivery("webhook").status == "pending"
         with store.engine.connect() as conn:
             assert conn.scalar(text("SELECT version FROM t2v_schema")) == SCHEMA_VERSION
         columns = {c["name"] for c in inspect(store.engine).get_columns("t2v_jobs")}
         assert "callback_url" not in columns and not any(c.startswith("webhook_") for c in columns)
+        assert "input_file" not in columns and {"model", "inputs"} <= columns
     finally:
         store.dispose()
         old.dispose()
@@ -192,7 +198,7 @@ class Harness:
         params = {"steps": steps, "width": 64, "height": 64, "frames": 2, "seed": 1, **extra.pop("params", {})}
         job = self.store.create(params, None, prompt, extra.pop("negative_prompt", None), **extra)
         name = save_upload(self.settings, job.id, b"\x00fake video bytes", "clip.mp4")
-        self.store.set_fields(job.id, input_file=name)
+        self.store.set_fields(job.id, inputs={"video": name})
         if enqueue_it:
             enqueue(self.celery_app, job.id)
         return job.id

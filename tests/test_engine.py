@@ -108,7 +108,7 @@ def test_same_seed_same_video_and_random_seed_reported(engine, skeleton_video, t
     assert a.files["result.mp4"].read_bytes() == b.files["result.mp4"].read_bytes()
     c = engine.generate(request(skeleton_video, input_type="skeleton", seed=None, steps=1), tmp_path / "c")
     assert isinstance(c.seed, int) and 0 <= c.seed < 2**31
-    assert engine._pipe is not None  # loaded once, reused by every call
+    assert engine.runner().loaded  # loaded once, reused by every call
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
@@ -131,7 +131,7 @@ def test_same_seed_same_bytes_on_any_thread_and_cpu(engine, skeleton_video, tmp_
 
 def test_cpu_engine_runs_the_unet_channels_last(engine):
     """On the CPU the UNet's maps are channels-last (faster oneDNN convolutions and group norms)."""
-    convs = [m.weight for m in engine.pipeline.unet.modules() if isinstance(m, torch.nn.Conv2d)]
+    convs = [m.weight for m in engine.runner().pipeline.unet.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
 
 
@@ -201,7 +201,7 @@ def test_frames_default_is_what_the_video_gives_and_windows(engine, skeleton_vid
     result = engine.generate(request(skeleton_video, frames=None, stride=4, steps=1, window=2, window_overlap=1),
                              tmp_path)
     assert result.frames == 3  # 12 frames / stride 4 (fewer than settings.frames)
-    assert engine.pipeline.last_call_stats["unet"] == 2  # windows 0-1 and 1-2, one step
+    assert engine.runner().pipeline.last_call_stats["unet"] == 2  # windows 0-1 and 1-2, one step
     assert len(read_frames(tmp_path / "result.mp4")) == 3
 
 
@@ -286,10 +286,10 @@ def test_compile_setting_reaches_the_pipeline_and_the_first_job_says_what_it_cos
     monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
     settings = Settings.load({"compile": "max-autotune", "data_dir": tmp_path / "data"})
     compiling = Engine(demo_models, device="cpu", dtype="fp32", settings=settings)
-    assert compiling.pipeline.compiled_unet.mode == "max-autotune"
+    assert compiling.runner().pipeline.compiled_unet.mode == "max-autotune"
     # the compile cache lives under the data folder, so it survives restarts (unless the user chose one)
-    assert Path(compiling.pipeline.compiled_unet.cache_dir) == (tmp_path / "data" / "compile-cache").resolve()
-    compiling.pipeline.enable_compile(backend="no-such-backend")  # as where compiling is unsupported
+    assert Path(compiling.runner().pipeline.compiled_unet.cache_dir) == (tmp_path / "data" / "compile-cache").resolve()
+    compiling.runner().pipeline.enable_compile(backend="no-such-backend")  # as where compiling is unsupported
     first = compiling.generate(request(skeleton_video), tmp_path / "a")
     second = compiling.generate(request(skeleton_video), tmp_path / "b")
     assert compile_codes(first) == ["compile.eager_fallback"] and compile_codes(second) == []

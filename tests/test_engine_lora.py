@@ -36,7 +36,7 @@ def job(video: Path, **kw) -> GenerationRequest:
 def run(engine: Engine, request: GenerationRequest, out: Path, monkeypatch) -> torch.Tensor:
     """The generated latents of one job (compared before H.264 encoding, as in test_engine.py)."""
     generated = []
-    pipe_cls = type(engine.pipeline)
+    pipe_cls = type(engine.runner().pipeline)
     call = pipe_cls.__call__
 
     def recording_call(self, *args, **kwargs):
@@ -54,13 +54,13 @@ def test_each_format_changes_the_video_and_afterwards_it_is_as_on_a_fresh_engine
                                                                                  tmp_path, monkeypatch):
     engine = Engine(models, device="cpu", dtype="fp32")
     plain = run(engine, job(skeleton_video), tmp_path / "plain", monkeypatch)
-    pipe = engine.pipeline
+    pipe = engine.runner().pipeline
     ink = run(engine, job(skeleton_video, loras=("ink:0.8",)), tmp_path / "ink", monkeypatch)
     wash = run(engine, job(skeleton_video, loras=({"name": "wash", "weight": 1.0},)), tmp_path / "wash",
                monkeypatch)
     both = run(engine, job(skeleton_video, loras=("ink", "wash:-0.5")), tmp_path / "both", monkeypatch)
     after = run(engine, job(skeleton_video), tmp_path / "after", monkeypatch)
-    assert engine.pipeline is pipe  # the base model was not reloaded
+    assert engine.runner().pipeline is pipe  # the base model was not reloaded
     assert not torch.equal(ink, plain) and not torch.equal(wash, plain) and not torch.equal(both, ink)
     fresh = run(Engine(models, device="cpu", dtype="fp32"), job(skeleton_video), tmp_path / "fresh", monkeypatch)
     assert torch.equal(after, fresh) and torch.equal(after, plain)
@@ -72,12 +72,12 @@ def test_bad_choices_fail_before_any_work(models, skeleton_video, tmp_path):
         engine.generate(job(skeleton_video, loras=("sketch",)), tmp_path / "a")
     with pytest.raises(InvalidInput, match="outside -2..2"):
         engine.generate(job(skeleton_video, loras=("ink:3",)), tmp_path / "b")
-    assert engine._pipe is None and not (tmp_path / "a").exists()
+    assert not engine.runner().loaded and not (tmp_path / "a").exists()
 
 
 def test_a_file_that_does_not_fit_fails_the_job_and_leaves_the_model_as_it_was(models, skeleton_video, tmp_path):
     engine = Engine(models, device="cpu", dtype="fp32")
-    pipe = engine.pipeline
+    pipe = engine.runner().pipeline
     before = {k: v.clone() for k, v in pipe.unet.state_dict().items()}
     with pytest.raises(InvalidInput, match="bad-shape.safetensors cannot be used"):
         engine.generate(job(skeleton_video, loras=("ink", "bad-shape")), tmp_path / "out")

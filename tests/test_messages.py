@@ -90,7 +90,7 @@ def store(tmp_path) -> JobStore:
 
 
 def test_the_job_json_carries_codes_for_pose_summary_warnings_and_error(store):
-    job = store.create(params={}, input_file="input.mp4", prompt="a dancer")
+    job = store.create(params={}, inputs={"video": "input.mp4"}, prompt="a dancer")
     store.claim(job.id, "w1", 1, device=None)
     summary = Message.join([Message("pose.no_frames")])
     store.update_progress(job.id, "w1", pose_summary=summary, warnings=[Message("demo.weights"), "plain warning"])
@@ -105,7 +105,7 @@ def test_the_job_json_carries_codes_for_pose_summary_warnings_and_error(store):
 
 
 def test_worker_lost_is_coded_with_its_exit_reason(store):
-    job = store.create(params={}, input_file="input.mp4", prompt="a dancer")
+    job = store.create(params={}, inputs={"video": "input.mp4"}, prompt="a dancer")
     store.claim(job.id, "w1", 1, device=None)
     assert store.recover_lost(job.id, exit_code=-9, max_retries=0) == "failed"
     data = job_data(store.get(job.id))
@@ -119,7 +119,7 @@ def test_a_database_made_before_the_texts_column_gets_it_and_keeps_its_jobs(tmp_
     url = f"sqlite:///{tmp_path / 'old.db'}"
     old = JobStore(url)
     old.create_tables()
-    kept = old.create(params={}, input_file="input.mp4", prompt="made before the upgrade")
+    kept = old.create(params={}, inputs={"video": "input.mp4"}, prompt="made before the upgrade")
     old.dispose()
     with sqlite3.connect(tmp_path / "old.db") as db:
         db.execute("ALTER TABLE t2v_jobs DROP COLUMN texts")

@@ -67,7 +67,7 @@ def test_existing_files_and_delete(service_settings):
 
 def test_cleanup_expired_removes_old_finished_jobs_only(service_settings, store):
     def job(finished_days_ago=None, status="succeeded"):
-        j = store.create({}, "input.mp4", "p")
+        j = store.create({}, {"video": "input.mp4"}, "p")
         storage.save_upload(service_settings, j.id, b"data", "a.mp4")
         if status != "queued":
             store.claim(j.id, "w", 1)

@@ -74,7 +74,7 @@ def hook(store, job_id):
 
 
 def finished_job(store, url, status="succeeded"):
-    job = store.create({"steps": 2}, "input.mp4", "Cô gái nhảy", None, callback_url=url)
+    job = store.create({"steps": 2}, {"video": "input.mp4"}, "Cô gái nhảy", None, callback_url=url)
     store.claim(job.id, "w", 1)
     if status == "succeeded":
         store.mark_succeeded(job.id, "w", english_prompt="A girl dancing")
@@ -191,7 +191,7 @@ def test_unreachable_receiver_is_retried_not_given_up(service_settings, store):
 
 def test_background_dispatcher_delivers_a_canceled_job(service_settings, store, receiver):
     rx = receiver()
-    job = store.create({}, "input.mp4", "p", None, callback_url=rx.url)
+    job = store.create({}, {"video": "input.mp4"}, "p", None, callback_url=rx.url)
     dispatcher = webhooks.WebhookDispatcher(store, service_settings.replace(url_allow_private=True),
                                             job_json=lambda job: job_document(job, service_settings),
                                             poll_s=0.1).start()

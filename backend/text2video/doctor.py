@@ -245,6 +245,26 @@ def check_models(r: Report, settings: Settings, deep: bool = False) -> None:
         r.facts["sd_variant"] = found.sd_variant
 
 
+def check_families(r: Report, settings: Settings) -> None:
+    """Per model (text2video.families): are the weights its declaration names here? A worker on this folder
+    serves the families that have them (the parts checks above say what exactly is missing)."""
+    from .families import FAMILIES
+    from .models.layout import models_root
+
+    root = models_root(settings.models_dir)
+    served = []
+    for family in FAMILIES.values():
+        for variant in family.variants:
+            if variant.installed(root):
+                served.append(variant.name)
+                r.add(f"model:{variant.name}", OK, f"{variant.title}: weights present (about {variant.vram_gb:g} GB "
+                      f"of GPU memory at its defaults)")
+            else:
+                r.add(f"model:{variant.name}", WARN, f"{variant.title}: not installed here; its jobs wait for a "
+                      "worker that has it", f"python manage.py download --model {variant.name}")
+    r.facts["models_served"] = served
+
+
 def check_database(r: Report, settings: Settings) -> None:
     url = settings.database_url
     path = sqlite_file(url)
@@ -364,6 +384,7 @@ def run_checks(settings: Settings, deep: bool = False) -> Report:
     check_av(r)
     check_onnxruntime(r, gpu_present=bool(found) or nvidia_driver_present())
     check_models(r, settings, deep=deep)
+    check_families(r, settings)
     check_database(r, settings)
     check_broker(r, settings)
     check_disk(r, settings)

@@ -1,4 +1,8 @@
-"""One generation request through all four stages: prompt -> pose -> video diffusion -> output files.
+"""One generation request through all four stages: prompt -> pose -> video model -> output files.
+
+The request's ``model`` picks the family (:mod:`text2video.families`): the engine does what every family shares
+(0 check, 1 prompt, 2 pose keypoints drawn in the family's style, then the output files, progress, cancel and
+clean-up) and hands steps 3-5 to that family's runner, which yields the decoded video chunk by chunk.
 
 Used by `manage.py generate` and by the queue worker alike, so both behave the same. Models load lazily, once
 per :class:`Engine` (one Engine per worker process).
@@ -29,12 +33,12 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .devices import cpu_bf16, dtype_name, resolve_device, resolve_dtype
-from .exceptions import Canceled, InvalidInput, OutOfMemory
+from .devices import dtype_name, resolve_device, resolve_dtype
+from .exceptions import Canceled, InvalidInput, ModelConfigError, ModelsMissing, OutOfMemory
+from .families import Family, RunInputs, Runner, family_for, installed_families, load
 from .messages import Message
 from .progress import CancelCheck, JobStage, Progress, ProgressCallback
 from .request import GenerationRequest
@@ -83,6 +87,7 @@ class GenerationResult:
     steps: int = 0
     scheduler: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    model: str = ""  # the model (variant) that made it
 
 
 @dataclass
@@ -99,13 +104,6 @@ class _Skeleton:
     kind: str  # video | skeleton
     summary: Optional[str]
     note: dict[str, str]  # fps note written into every output file
-
-
-@dataclass
-class _Latents:
-    latents: Any
-    seed: int
-    decode_chunk: int  # VAE frames per decode (from the memory preset)
 
 
 class _Run:
@@ -152,17 +150,18 @@ class _Run:
 
 # ------------------------------------------------------------------------------------------------ engine
 class Engine:
-    """Runs generation requests; loads the video pipeline (and the translator / pose models) once, lazily.
+    """Runs generation requests; loads each model's runner (and the translator / pose models) once, lazily.
 
     ``models_dir``: a models folder (see :mod:`text2video.models.layout`) or ``"demo"`` for the tiny demo weights.
     ``device``: auto | cpu | cuda | cuda:N. ``dtype``: auto | fp32 | fp16 | bf16. ``memory``: auto | high |
     medium | low (memory presets, :mod:`text2video.models.presets`).
-    One Engine is used by one job at a time (a worker process runs one job at a time).
+    One Engine is used by one job at a time (a worker process runs one job at a time). The request's ``model``
+    picks the runner (:mod:`text2video.families`); the engine does what every family shares: the prompt, the
+    pose keypoints drawn in the family's style, the output files, progress, cancel and clean-up.
     """
 
     def __init__(self, models_dir: str | Path, *, device: str = "auto", dtype: str = "auto", memory: str = "auto",
                  pose_preset: str = "balanced", settings: Any = None) -> None:
-        from .diffusion.pipeline import check_models_dir
         from .models.demo import resolve_models_dir
         from .models.layout import POSE_PRESETS, ModelPaths
         from .settings import Settings
@@ -175,97 +174,57 @@ class Engine:
         self.dtype = resolve_dtype(dtype, self.device)
         self.models_dir = resolve_models_dir(models_dir)
         self.paths = ModelPaths(self.models_dir)
-        check_models_dir(self.models_dir)  # fail before any work, not after the pose stage
         self.memory = memory
-        self.memory_preset = ""
         self.pose_preset = pose_preset
-        self.compile = self._check_compile(self.settings.compile)
-        self._compile_told = False  # the first job says what compiling cost (or why it could not)
-        self._pipe = None
-        self._offloaded = False
+        self._runners: dict[str, Runner] = {}
+        self._last_runner: Runner | None = None
         self._prompt_processor = None
         self._lock = threading.Lock()
+        self.runner(self._first_model())  # fail before any work (a folder without the weights), not after the pose
 
-    @staticmethod
-    def _check_compile(mode: str) -> str:
-        from .diffusion.compilation import COMPILE_MODES
+    def _first_model(self) -> str:
+        """The default model when its weights are here, else the first model that has them (else the default:
+        its runner then says what is missing)."""
+        default, here = self.settings.default_model, self.models
+        return default if default in here or not here else here[0]
 
-        if mode not in COMPILE_MODES:
-            raise InvalidInput(f"compile mode {mode!r} is not supported", field="compile", value=mode,
-                               hint=f"Use one of: {', '.join(COMPILE_MODES)} (--compile / TEXT2VIDEO_COMPILE).")
-        return mode
+    @property
+    def models(self) -> list[str]:
+        """The model names this engine can run (their weights are in its folder)."""
+        return [v.name for f in installed_families(self.models_dir) for v in f.variants
+                if v.installed(self.models_dir)]
 
     @property
     def demo(self) -> bool:
         return self.paths.is_demo
 
-    # -- lazily loaded parts -------------------------------------------------------------------------------
     @property
-    def pipeline(self):
-        """The video pipeline, loaded on first use (once per Engine)."""
+    def memory_preset(self) -> str:
+        """The memory preset of the last run."""
+        return self._last_runner.memory_preset if self._last_runner is not None else ""
+
+    def runner(self, model: str | None = None) -> Runner:
+        """The runner of ``model`` (default: the settings'), made on first use; its weights load on first run."""
+        model = model or self.settings.default_model
         with self._lock:
-            if self._pipe is None:
-                import torch
+            if model not in self._runners:
+                try:
+                    family, variant = family_for(model)
+                except KeyError:
+                    raise InvalidInput(f"model {model!r} is not known", field="model", value=model,
+                                       hint="GET /api/v1/models lists the models.") from None
+                self._ensure_demo(family, variant)
+                self._runners[model] = family.load_runner()(
+                    self.models_dir, variant, device=self.device, dtype=self.dtype, settings=self.settings,
+                    memory=self.memory)
+            return self._runners[model]
 
-                from .diffusion.pipeline import FollowYourPosePipeline
+    def _ensure_demo(self, family: Family, variant: Any) -> None:
+        """A demo folder builds a family's own demo weights the first time that family runs."""
+        if self.demo and family.demo is not None and not (self.models_dir / variant.folder).exists():
+            from .models.demo import ensure_demo_part
 
-                started = time.monotonic()
-                # A preset with model offload loads on the CPU: the GPU may be too small for all the weights.
-                preset = self._choose_preset(self.settings.frames, self.settings.width, self.settings.height)
-                offload = preset.offload == "model"
-                pipe = FollowYourPosePipeline.from_models_dir(
-                    self.models_dir, device="cpu" if offload else self.device, torch_dtype=self.dtype)
-                pipe.set_progress_bar_config(disable=True)  # progress goes through on_progress
-                log.info("video pipeline loaded from %s (%s) in %.1f s", self.models_dir, dtype_name(self.dtype),
-                         time.monotonic() - started)
-                if self.demo:
-                    from .models.demo import DEMO_WARNING
-
-                    log.warning(DEMO_WARNING)
-                if self.device.type == "cpu":
-                    # oneDNN's convolutions and torch's group norm are faster on channels-last maps: a step of the
-                    # full-size UNet took 0.93x the time in bf16, 0.97x in fp32 (bench/unet_step.py, cpu-*-cl).
-                    pipe.unet.to(memory_format=torch.channels_last)
-                if self.compile != "off":
-                    pipe.enable_compile(self.compile, cache_dir=self.settings.compile_cache_dir)
-                self._pipe = pipe
-                self._offloaded = False
-            return self._pipe
-
-    def _choose_preset(self, frames: int, width: int, height: int) -> Any:
-        """The memory preset (text2video.models.presets) for this workload."""
-        import torch
-
-        from .models.presets import choose_preset
-
-        free_gb = None
-        if self.device.type == "cuda":
-            free_gb = torch.cuda.mem_get_info(self.device)[0] / 2**30
-            if self._pipe is not None and not self._offloaded:
-                # What this process already holds (weights, allocator cache) is ours to use as well.
-                free_gb += torch.cuda.memory_reserved(self.device) / 2**30
-        device = "cpu" if self.device.type == "cpu" else str(self.device)
-        return choose_preset(device, free_gb, cpu_bf16()[0], self.memory, frames=frames, width=width,
-                             height=height)
-
-    def _apply_memory_preset(self, pipe: Any, frames: int, width: int, height: int,
-                             warnings: list[str]) -> int:
-        """Switch the pipeline's memory savers for this request; returns the VAE decode chunk size."""
-        from .models.presets import apply_preset
-
-        preset = self._choose_preset(frames, width, height)
-        offload = preset.offload == "model"
-        if not offload:
-            if self._offloaded:
-                pipe.remove_all_hooks()  # back from model offload to everything on the device
-            pipe.to(self.device)  # no-op when already there (loaded on the CPU when offload was expected)
-        applied = apply_preset(pipe, preset)
-        self._offloaded = offload
-        self.memory_preset = preset.name
-        log.info("memory preset %s: %s", preset.name, ", ".join(applied) or "nothing to switch")
-        if preset.warning and not self.demo:  # (the CPU-speed warning is about the real model)
-            warnings.append(preset.warning)
-        return int(preset.decode_chunk_size or 8)
+            ensure_demo_part(self.models_dir, variant.folder, load(family.demo))
 
     @property
     def prompt_processor(self):
@@ -284,8 +243,10 @@ class Engine:
         """Run one request; see the module docstring for the contract."""
         import torch
 
-        # 0. Check the request (the same rules as the API and the CLI) and its LoRAs' files before any work.
+        # 0. Check the request (the same rules as the API and the CLI), its model and its LoRAs before any work.
         request.validate(self.settings)
+        family = family_for(request.model)[0]
+        runner = self._last_runner = self.runner(request.model)
         loras = self._lora_files(request)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -295,39 +256,41 @@ class Engine:
 
             run.warnings.append(DEMO_WARNING)
         try:
-            prompts = self._translate(request, run)  # 1. the English prompt
-            skeleton = self._extract_pose(request, run)  # 2. skeleton frames at the output size
-            pipe = self._load(run)  # 3. the video model (once per Engine)
-            latents = self._denoise(pipe, request, prompts, skeleton, loras, preview, run)  # 4. video diffusion
-            self._encode(pipe, latents, skeleton, run)  # 5. the output files
+            prompts = self._translate(request, run)  # 1. the prompt the model reads
+            skeleton = self._extract_pose(request, family, run)  # 2. pose frames in the family's style
+            self._load(runner, run)  # 3. the video model (once per runner)
+            # 4. the model makes the video, 5. its frames stream into the output files
+            self._make_video(runner, family, request, prompts, skeleton, loras, preview, run)
         except BaseException as exc:
             run.discard()  # nothing half-done is left behind: a failed or canceled job has no output files
             if isinstance(exc, torch.OutOfMemoryError):
                 torch.cuda.empty_cache()
                 raise OutOfMemory(f"out of GPU memory generating {request.frames or 'the'} frames at "
                                   f"{request.width}x{request.height} on {self.device} (memory preset "
-                                  f"{self.memory_preset or 'none'})", field="frames", value=request.frames,
+                                  f"{runner.memory_preset or 'none'})", field="frames", value=request.frames,
                                   hint="Use --memory low, fewer --frames, or a smaller --width/--height.") from exc
             raise
         run.timings["total"] = time.monotonic() - run.started
         return GenerationResult(
             files={name: Path(p) for name, p in run.info["files"].items() if name != PREVIEW_FILE},
             english_prompt=prompts.english,
-            language=prompts.language, seed=latents.seed, frames=len(skeleton.frames), fps=skeleton.fps,
+            language=prompts.language, seed=run.info["seed"], frames=len(skeleton.frames), fps=skeleton.fps,
             width=request.width, height=request.height, input_kind=skeleton.kind, pose_summary=skeleton.summary,
-            device=str(self.device), dtype=dtype_name(self.dtype), memory_preset=self.memory_preset,
+            device=str(self.device), dtype=dtype_name(self.dtype), memory_preset=runner.memory_preset,
             demo=self.demo, warnings=run.warnings, negative_prompt=prompts.negative, steps=request.steps,
-            scheduler=request.scheduler, timings=run.timings)
+            scheduler=request.scheduler or "", timings=run.timings, model=request.model)
 
     def _translate(self, request: GenerationRequest, run: _Run) -> _Prompts:
-        """Step 1: the English prompt and negative prompt (translated from Vietnamese when needed)."""
+        """Step 1: the prompt and negative prompt the model reads (Vietnamese translated to English unless the
+        request's ``translate`` is false)."""
         t0 = time.monotonic()
         run.report(JobStage.TRANSLATING, 0.0, "preparing the prompt")
         texts, fields = [request.prompt], ["prompt"]
         if request.negative_prompt:
             texts.append(request.negative_prompt)
             fields.append("negative_prompt")
-        results = self.prompt_processor.process_many(texts, lang=request.lang, fields=fields)
+        results = self.prompt_processor.process_many(texts, lang=request.lang, fields=fields,
+                                                     translate=request.translate is not False)
         for res in results:
             run.warnings.extend(w for w in res.warnings if w not in run.warnings)
         prompts = _Prompts(results[0].english, results[0].language,
@@ -338,19 +301,20 @@ class Engine:
         run.check_cancel()
         return prompts
 
-    def _frames_wanted(self, request: GenerationRequest, video: Any) -> tuple[int, int]:
+    def _frames_wanted(self, request: GenerationRequest, family: Family, video: Any) -> tuple[int, int]:
         """(frames to generate, frames the pose stage must give at least), checked against what the probed
         ``video`` gives before any model runs."""
         from .request import check_frames_available
 
-        available = check_frames_available(request.frames, request.stride, video)
+        available = check_frames_available(request.frames, request.stride, video, family.default_fps)
         if request.frames is None:
-            return max(1, min(self.settings.frames, available, self.settings.max_output_frames)), 1
+            wanted = family.default_frames or self.settings.frames
+            return family.frame_rule.floor(max(1, min(wanted, available, self.settings.max_output_frames))), 1
         return request.frames, request.frames
 
-    def _extract_pose(self, request: GenerationRequest, run: _Run) -> _Skeleton:
-        """Step 2: skeleton frames at the output size, estimated from a raw video or read from a skeleton video
-        (the video is probed once, here, and the probe passed on)."""
+    def _extract_pose(self, request: GenerationRequest, family: Family, run: _Run) -> _Skeleton:
+        """Step 2: pose frames at the output size in the family's drawing style, estimated from a raw video or
+        read from a skeleton video (the video is probed once, here, and the probe passed on)."""
         import numpy as np
 
         from . import video as video_io
@@ -362,7 +326,7 @@ class Engine:
         # reported before the video is read: a video that cannot give the frames fails in this stage, not the last
         run.report(JobStage.EXTRACTING_POSE, start, "preparing the skeleton frames")
         probe = video_io.probe_video(request.video)
-        frames, need = self._frames_wanted(request, probe)
+        frames, need = self._frames_wanted(request, family, probe)
 
         def on_frame(done: int, total: int) -> None:
             run.report(JobStage.EXTRACTING_POSE, start + share * min(1.0, (done + 1) / max(total, 1)),
@@ -371,9 +335,10 @@ class Engine:
 
         kind = detect_input_kind(request.video, request.input_type)
         pv = prepare_pose_video(request.video, width=request.width, height=request.height, stride=request.stride,
-                                max_frames=frames, input_type=kind, models_dir=self.models_dir,
-                                preset=self.pose_preset, device="cuda" if self.device.type == "cuda" else "cpu",
-                                progress=on_frame, info=probe)
+                                max_frames=frames, target_fps=family.default_fps, input_type=kind,
+                                models_dir=self.models_dir, preset=self.pose_preset,
+                                device="cuda" if self.device.type == "cuda" else "cpu", progress=on_frame,
+                                info=probe, renderer=family.drawing())
         if len(pv.frames) < need:
             raise InvalidInput(Message("error.too_few_frames", available=len(pv.frames), stride=request.stride,
                                        frames=frames), field="frames", value=frames,
@@ -394,41 +359,19 @@ class Engine:
         run.check_cancel()
         return skeleton
 
-    def _load(self, run: _Run) -> Any:
-        """Step 3: the video pipeline (loaded on the first job of this Engine only)."""
+    def _load(self, runner: Runner, run: _Run) -> None:
+        """Step 3: the video model's weights (loaded on the first job of this runner only)."""
         t0 = time.monotonic()
-        if self._pipe is None:
+        if not runner.loaded:
             run.report(JobStage.GENERATING, run.fraction, "loading the video model")
             run.fraction += _STAGE_SHARE["load"]
-        pipe = self.pipeline
+        try:
+            runner.load()
+        except ModelConfigError as exc:  # model code raises plain errors; here they become the service's
+            raise ModelsMissing(f"the model in {self.models_dir} cannot be built: {exc.message}", field="models",
+                                value=exc.field, hint="Run `python manage.py download` again (or check the "
+                                "folder's config.json files).") from exc
         run.timed("load", t0)
-        return pipe
-
-    @cached_property
-    def _preview_decoder(self) -> Any:
-        """The models folder's tiny learned preview decoder (``taesd/``), looked for once; None without one."""
-        from .diffusion.preview import load_tiny_decoder
-
-        return load_tiny_decoder(self.paths.tiny_decoder, self.device, self.dtype)
-
-    def _live_preview(self, path: str | Path | None, fps: float, run: _Run) -> dict[str, Any]:
-        """Pipeline arguments that write the live preview to ``path`` as the video is denoised (none without a
-        path, or with ``preview_every_steps`` 0). The first preview joins the run's files (removed if the run
-        fails; the worker lists it on the job)."""
-        if path is None or self.settings.preview_every_steps <= 0:
-            return {}
-        from .diffusion.preview import LivePreview
-
-        def on_written(file: Path) -> None:
-            if file not in run.written:
-                run.add_file(PREVIEW_FILE, file)
-
-        live = LivePreview(Path(path), fps, every_steps=self.settings.preview_every_steps,
-                           min_interval_s=self.settings.preview_min_interval_s,
-                           max_frames=int(self.settings.gif_max_frames), decoder=self._preview_decoder,
-                           on_written=on_written)
-        return {"callback_on_step_end": live.on_step_end,
-                "callback_on_step_end_tensor_inputs": ("pred_original_sample",)}
 
     def _lora_files(self, request: GenerationRequest) -> list[tuple[Path, float]]:
         """(file, weight) of each LoRA the request names, checked against this engine's models folder."""
@@ -436,93 +379,82 @@ class Engine:
 
         return [(file.path, choice.weight) for choice, file in check_choices(request.loras or [], self.models_dir)]
 
-    def _denoise(self, pipe: Any, request: GenerationRequest, prompts: _Prompts, skeleton: _Skeleton,
-                 loras: list[tuple[Path, float]], preview: str | Path | None, run: _Run) -> _Latents:
-        """Step 4: the denoising loop (in overlapping windows for long videos) -> latents."""
-        import torch
+    def _run_inputs(self, family: Family, request: GenerationRequest, prompts: _Prompts, skeleton: _Skeleton,
+                    loras: list[tuple[Path, float]], seed: int) -> RunInputs:
+        return RunInputs(
+            prompt=prompts.english, negative_prompt=prompts.negative, original_prompt=request.prompt,
+            language=prompts.language, pose=skeleton.frames, fps=skeleton.fps,
+            reference_image=_reference_image(request.reference_image), frames=len(skeleton.frames),
+            width=request.width, height=request.height, steps=request.steps, guidance_scale=request.guidance_scale,
+            seed=seed, scheduler=request.scheduler, window=request.window, window_overlap=request.window_overlap,
+            anchor_first_frame=request.anchor_first_frame is not False, loras=loras,
+            params={p.name: getattr(request, p.name, None) for p in family.own_params})
 
-        from .diffusion.lora import applied_loras
-        from .diffusion.windows import DEFAULT_OVERLAP, DEFAULT_WINDOW, count_windows
+    def _make_video(self, runner: Runner, family: Family, request: GenerationRequest, prompts: _Prompts,
+                    skeleton: _Skeleton, loras: list[tuple[Path, float]], preview: str | Path | None,
+                    run: _Run) -> None:
+        """Steps 4-5: the runner denoises and yields decoded chunks; each chunk streams into result.mp4,
+        result.gif and side_by_side.mp4 at once (no decoded video held in RAM)."""
+        from .video.streams import write_streams
 
-        pipe.set_scheduler(request.scheduler)
-        frames = len(skeleton.frames)
-        window = request.window or DEFAULT_WINDOW
-        overlap = request.window_overlap if request.window_overlap is not None else min(DEFAULT_OVERLAP,
-                                                                                         window // 3)
-        # Progress counts UNet passes: steps x windows (one window unless the video is long).
-        passes = request.steps * count_windows(frames, window, overlap)
-        # Memory follows the frames denoised at once: one window of a long video.
-        decode_chunk = self._apply_memory_preset(pipe, min(frames, window), request.width, request.height,
-                                                 run.warnings)
         seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
         run.info["seed"] = seed
-        # A CPU generator gives the same noise for the same seed on every device.
-        generator = torch.Generator(device="cpu").manual_seed(seed)
         start = run.fraction
         share = 1.0 - _STAGE_SHARE["encode"] - start
-        run.check_cancel()
-        run.report(JobStage.GENERATING, start, "generating", 0, passes)
-        t0 = time.monotonic()
+        clock = {"generate": time.monotonic()}
 
-        def on_step(step: int, total: int) -> bool:
-            elapsed = time.monotonic() - t0
+        def on_step(step: int, total: int) -> None:
+            if step == 0:  # the loop is about to start
+                run.check_cancel()
+                run.report(JobStage.GENERATING, start, "generating", 0, total)
+                clock["generate"] = time.monotonic()
+                return
+            elapsed = time.monotonic() - clock["generate"]
             run.report(JobStage.GENERATING, start + share * step / total, f"denoising {step}/{total}", step, total,
                        elapsed / step * (total - step))
             run.check_cancel()
-            return True
 
-        # LoRAs change the loaded weights for this job only; the exact weights are back after the block.
-        with applied_loras(pipe, loras):
-            out = pipe(prompts.english, pose=skeleton.frames, video_length=frames, height=request.height,
-                       width=request.width, num_inference_steps=request.steps, guidance_scale=request.guidance_scale,
-                       negative_prompt=prompts.negative, generator=generator, output_type="latent", callback=on_step,
-                       decode_chunk_size=decode_chunk, window_size=window, window_overlap=overlap,
-                       anchor_first_frame=request.anchor_first_frame,
-                       **self._live_preview(preview, skeleton.fps, run))
-        run.timed("generate", t0)
-        self._tell_compile_cost(pipe, run)
-        return _Latents(out.frames, seed, decode_chunk)
-
-    def _tell_compile_cost(self, pipe: Any, run: _Run) -> None:
-        """Once per Engine, on its first job: what compiling the UNet cost, or why it runs eager instead."""
-        compiled = pipe.compiled_unet
-        if compiled is None or self._compile_told:
-            return
-        if compiled.failure is not None:
-            run.warnings.append(Message("compile.eager_fallback", reason=compiled.failure))
-        elif compiled.first_call_s is not None:
-            run.warnings.append(Message("compile.first_job", seconds=round(compiled.first_call_s)))
-        self._compile_told = True
-
-    def _encode(self, pipe: Any, latents: _Latents, skeleton: _Skeleton, run: _Run) -> None:
-        """Step 5: the VAE decodes a chunk of frames at a time and each chunk streams into result.mp4, result.gif
-        and side_by_side.mp4 at once (no decoded video held in RAM)."""
-        from .diffusion.streaming import decode_to_writers
-
-        t0 = time.monotonic()
-        start = 1.0 - _STAGE_SHARE["encode"]
-        # step/total stay the denoising counters ("50 of 50"): the job's step fields mean denoising steps
-        run.report(JobStage.ENCODING, start, "decoding and writing the video files")
-        run.check_cancel()
+        def on_decoding() -> None:
+            run.timed("generate", clock["generate"])
+            clock["encode"] = time.monotonic()
+            # step/total stay the denoising counters ("50 of 50"): the job's step fields mean denoising steps
+            run.report(JobStage.ENCODING, 1.0 - _STAGE_SHARE["encode"], "decoding and writing the video files")
+            run.check_cancel()
 
         def on_chunk(done: int, total: int) -> None:
-            elapsed = time.monotonic() - t0
-            run.report(JobStage.ENCODING, start + _STAGE_SHARE["encode"] * done / total,
+            elapsed = time.monotonic() - clock["encode"]
+            run.report(JobStage.ENCODING, 1.0 - _STAGE_SHARE["encode"] + _STAGE_SHARE["encode"] * done / total,
                        f"decoded {done}/{total} frames", eta=elapsed / done * (total - done))
             run.check_cancel()
 
+        def on_preview_file(file: Path) -> None:  # the first preview joins the run's files (removed on failure)
+            if file not in run.written:
+                run.add_file(PREVIEW_FILE, file)
+
+        frames = len(skeleton.frames)
+        chunks = runner.generate(self._run_inputs(family, request, prompts, skeleton, loras, seed),
+                                 on_step=on_step, on_decoding=on_decoding, warnings=run.warnings,
+                                 preview_path=None if preview is None else Path(preview),
+                                 on_preview_file=on_preview_file)
         gif_max = self.settings.gif_max_frames
-        outputs = decode_to_writers(pipe, latents.latents, skeleton.frames, run.out_dir, skeleton.fps,
-                                    decode_chunk=latents.decode_chunk, gif_max_frames=gif_max,
-                                    metadata=skeleton.note, on_chunk=on_chunk)
+        outputs = write_streams(chunks, skeleton.frames, run.out_dir, skeleton.fps, total=frames,
+                                gif_max_frames=gif_max, metadata=skeleton.note, on_chunk=on_chunk)
         for name, path in outputs.items():
             run.add_file(name, path)
-        frames = len(skeleton.frames)
         if frames > gif_max > 0:
             run.warnings.append(Message("video.gif_preview", every=math.ceil(frames / gif_max), frames=frames))
-        latents.latents = None  # the decoded video is on disk: free the latents before returning
-        run.timed("encode", t0)
+        run.timed("encode", clock.get("encode", clock["generate"]))
         run.report(JobStage.ENCODING, 1.0, "done")
+
+
+def _reference_image(path: Path | None) -> Any:
+    """The character photo as RGB with its EXIF orientation applied (as the API stored it), or None."""
+    if path is None:
+        return None
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as image:
+        return ImageOps.exif_transpose(image).convert("RGB")
 
 
 __all__ = ["Engine", "GenerationRequest", "GenerationResult", "Progress", "ProgressCallback", "CancelCheck"]

@@ -15,6 +15,18 @@ from typing import Any
 from .messages import TEMPLATES, Message
 
 
+class ModelConfigError(ValueError):
+    """A model's configuration its code cannot build (an unsupported config.json option): a plain ValueError with
+    no HTTP status, raised by model code; the engine, where it loads a models folder, reports it as
+    :class:`ModelsMissing` (the folder is not what the code expects)."""
+
+    code = "models_missing"  # what the service reports it as (its generic message, for clients in other languages)
+
+    def __init__(self, message: str, *, field: str, value: Any = None, hint: str = ""):
+        self.message, self.field, self.value, self.hint = message, field, value, hint
+        super().__init__(f"{message}. {hint}" if hint else message)
+
+
 class Text2VideoError(Exception):
     """Base class. ``code`` is a stable machine-readable name, ``http_status`` the code the API answers with."""
 

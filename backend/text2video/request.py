@@ -1,15 +1,18 @@
 """The generation request: each parameter declared ONCE, and everything derived from that declaration.
 
-:data:`REQUEST_PARAMS` names each parameter's type, default (a callable of :class:`Settings` where an operator can
-configure it), bounds, allowed values, older alias and help text. From it come:
+:data:`REQUEST_PARAMS` names each shared parameter's type, default (a callable of :class:`Settings` where an operator
+can configure it), bounds, allowed values, older alias and help text; each model family (:mod:`text2video.families`)
+narrows them for its model, adds its own and refuses those it does not take. From them come:
 
-- :func:`parse_params`: the one validation (types, bounds, enums, prompts, cross-field rules) used by the API,
-  the ``generate`` CLI, the worker and :class:`GenerationRequest`, so every entry point gives the same verdict;
-- :class:`GenerationRequest`: the engine's request (one dataclass field per parameter, plus ``video``);
+- :func:`parse_params`: the one validation (``model`` first, then types, bounds, enums, prompts, cross-field rules
+  and the frame rule of THAT model's family) used by the API, the ``generate`` CLI, the worker and
+  :class:`GenerationRequest`, so every entry point gives the same verdict;
+- :class:`GenerationRequest`: the engine's request (one dataclass field per parameter of any family, plus ``video``
+  and ``reference_image``);
 - the API's JSON Schema (:func:`param_schema`) and the CLI's flags (:func:`add_cli_flags`).
 
-Adding a parameter = adding one :class:`Param` here (and using it in the engine). The diffusion pipeline's
-``check_inputs`` stays as the library-level guard, as in diffusers.
+Adding a shared parameter = adding one :class:`Param` here (and using it in the engine or the runners). The
+diffusion pipeline's ``check_inputs`` stays as the library-level guard, as in diffusers.
 """
 
 from __future__ import annotations
@@ -17,60 +20,33 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from dataclasses import dataclass, field, make_dataclass
+from dataclasses import field, make_dataclass, replace
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from .diffusion.windows import DEFAULT_OVERLAP, DEFAULT_WINDOW
 from .exceptions import InvalidInput
+from .families import FAMILIES, Family, family_for, families_taking, families_with_slot, model_names
 from .messages import Message
 from .models.loras import DEFAULT_WEIGHT, MAX_LORAS, MAX_WEIGHT, MIN_WEIGHT, read_choices
+from .params import Param
 from .settings import Settings
 
-Dynamic = Callable[[Settings], Any]
 _PY_TYPES = {"string": str, "integer": int, "number": float, "boolean": bool, "array": list}
 
 
-@dataclass(frozen=True)
-class Param:
-    name: str
-    type: str  # "string" | "integer" | "number" | "boolean" | "array"
-    description: str
-    default: Any | Dynamic = None  # None = absent (the engine decides, e.g. a random seed)
-    minimum: float | Dynamic | None = None
-    maximum: float | Dynamic | None = None
-    multiple_of: int | None = None
-    enum: tuple[str, ...] | None = None
-    max_length: int | Dynamic | None = None
-    required: bool = False
-    format: str | None = None  # "uri"
-    example: Any = None
-    aliases: tuple[str, ...] = ()  # older names accepted by POST /generate (the first prototype's form)
-    legacy_values: Mapping[str, str] | None = None  # older values accepted by POST /generate (lang 0/1)
-    flag: str = ""  # CLI flag; "" = --name-with-dashes (a boolean flag switches away from the default)
-    above_max: str = ""  # code of the hint when a value is over the maximum (replaces "Pick a value ...")
-    items: Mapping[str, Any] | None = None  # "array": the JSON schema of one item
-    max_items: int | None = None
-    metavar: str = ""  # CLI metavar ("" = NAME in capitals, or the allowed values)
-    cli_help: str = ""  # the CLI's own help where the description speaks of HTTP ("" = the description)
-    # values that are more than a scalar: raw form/JSON/CLI value -> the stored value, or InvalidInput naming the field
-    parse: Callable[[Any], Any] | None = None
-
-    def resolve(self, attr: str, settings: Settings) -> Any:
-        value = getattr(self, attr)
-        return value(settings) if callable(value) else value
-
-    @property
-    def cli_flag(self) -> str:
-        return self.flag or "--" + self.name.replace("_", "-")
-
-
 REQUEST_PARAMS: tuple[Param, ...] = (
+    Param("model", "string", "The video model (GET /api/v1/models lists each with its limits and defaults; absent = "
+          "the server's default). The other fields are checked against THIS model's bounds.",
+          default=lambda s: s.default_model, enum=lambda s: model_names(), example="follow-your-pose"),
     Param("prompt", "string", "What the new character looks like and where it is, in Vietnamese or English "
           "(Vietnamese is translated to English first).", required=True,
           max_length=lambda s: s.prompt_max_chars, example="Cô gái nhảy trên núi"),
     Param("negative_prompt", "string", "What to avoid in the picture (optional; translated like the prompt).",
           max_length=lambda s: s.prompt_max_chars, example="blurry, low quality"),
+    Param("translate", "boolean", "Translate a Vietnamese prompt to English before the model reads it (absent = "
+          "the model's default: true for Follow-Your-Pose); false = the model reads the text as written."),
     Param("lang", "string", "Language of the prompt: auto-detect, Vietnamese or English. POST /generate also "
           "accepts the first prototype's values 1 (Vietnamese) and 0 (English).", default="auto",
           enum=("auto", "vi", "en"), legacy_values={"1": "vi", "0": "en"},
@@ -91,10 +67,10 @@ REQUEST_PARAMS: tuple[Param, ...] = (
                    "TEXT2VIDEO_FRAMES)."),
     Param("stride", "integer", "Use every k-th frame of the reference video (5 = the Follow-Your-Pose default).",
           default=lambda s: s.stride, minimum=1, maximum=60),
-    Param("width", "integer", "Output width in pixels, a multiple of 64.", default=lambda s: s.width,
-          minimum=64, maximum=1024, multiple_of=64),
-    Param("height", "integer", "Output height in pixels, a multiple of 64.", default=lambda s: s.height,
-          minimum=64, maximum=1024, multiple_of=64),
+    Param("width", "integer", "Output width in pixels, a multiple of the model's size step (GET /api/v1/models).",
+          default=lambda s: s.width, minimum=16, maximum=2048, multiple_of=8),
+    Param("height", "integer", "Output height in pixels, a multiple of the model's size step (GET /api/v1/models).",
+          default=lambda s: s.height, minimum=16, maximum=2048, multiple_of=8),
     Param("scheduler", "string", "Sampler: DDIM (the reference) or DPM-Solver++ (good results in fewer steps).",
           default=lambda s: s.scheduler, enum=("ddim", "dpm++")),
     Param("window", "integer", f"Long videos: frames per denoising window (absent = {DEFAULT_WINDOW}, the clip "
@@ -189,8 +165,9 @@ def _check_bounds(param: Param, raw: Any, value: Any, settings: Settings) -> Non
         down = max(param.multiple_of, value - value % param.multiple_of)
         raise _bad(param, raw, "multiple", Message("hint.multiple", lower=down, upper=down + param.multiple_of),
                    shown=value, multiple=param.multiple_of)
-    if param.enum and value not in param.enum:
-        choices = ", ".join(param.enum)
+    enum = param.resolve("enum", settings)
+    if enum and value not in enum:
+        choices = ", ".join(enum)
         raise _bad(param, raw, "enum", Message("hint.enum", choices=choices), choices=choices)
 
 
@@ -226,39 +203,121 @@ def _window_rule(values: dict[str, Any]) -> InvalidInput | None:
                         field="window_overlap", value=overlap, hint=f"Use e.g. {window // 3}.")
 
 
+def family_params(family: Family) -> dict[str, Param]:
+    """The parameters ``family`` takes: the shared ones narrowed for it (its ``translate`` default too), its own."""
+    return {p.name: replace(p, default=family.translate_default) if p.name == "translate" else p
+            for p in family.params(REQUEST_PARAMS)}
+
+
+def all_params() -> dict[str, Param]:
+    """Every parameter any registered family takes (the shared ones as declared, then each family's own)."""
+    union = dict(PARAMS_BY_NAME)
+    for family in FAMILIES.values():
+        union.update({p.name: p for p in family.own_params if p.name not in union})
+    return union
+
+
+def published_params(settings: Settings) -> dict[str, Param]:
+    """Each parameter as the default model takes it (the bounds a form, the OpenAPI document and ``--help`` show);
+    the ones only other models take as their family declares them. Per-model bounds: GET /api/v1/models."""
+    try:
+        default = family_params(family_for(settings.default_model)[0])
+    except KeyError:
+        default = {}
+    return {name: default.get(name, p) for name, p in all_params().items()}
+
+
+def _pick_model(data: Mapping[str, Any], settings: Settings, legacy: bool,
+                errors: dict[str, InvalidInput | str]) -> tuple[str, Family]:
+    """The model the request names (else the settings' default) and its family; a bad name goes into ``errors``
+    and the other fields are still judged, by the default model's rules."""
+    raw = data.get("model")
+    name = settings.default_model
+    if raw is not None and not (isinstance(raw, str) and raw.strip() == ""):
+        try:
+            name = coerce(PARAMS_BY_NAME["model"], raw, settings, legacy)
+        except InvalidInput as exc:
+            errors["model"] = exc
+    try:
+        return name, family_for(name)[0]
+    except KeyError:
+        errors.setdefault("model", InvalidInput(
+            f"the server's default model {name!r} is not installed in this code", field="model", value=name,
+            hint=f"Set TEXT2VIDEO_DEFAULT_MODEL to one of: {', '.join(model_names())}."))
+        return name, next(iter(FAMILIES.values()))
+
+
+def _not_taken(key: str, name: str, model: str) -> InvalidInput:
+    takers = families_taking(name, REQUEST_PARAMS)
+    return InvalidInput(f"{name} is not a parameter of {model}; the models that take it: {', '.join(takers)}",
+                        field=key, hint=f"Leave {name} out, or choose one of: {', '.join(takers)}.")
+
+
+def _frame_rule(family: Family, model: str, values: dict[str, Any]) -> InvalidInput | None:
+    """The model's frame rule (e.g. 4k+1): the closest allowed count is suggested, never silently used."""
+    frames = values.get("frames")
+    if frames is None or family.frame_rule.allows(frames):
+        return None
+    closest = family.frame_rule.closest(frames)
+    return InvalidInput(f"frames must be {family.frame_rule.describe()} for {model}; the closest is {closest}",
+                        field="frames", value=frames, hint=f"Use frames={closest}.")
+
+
 def parse_params(data: Mapping[str, Any], settings: Settings, *, legacy: bool = False,
                  extra: Mapping[str, Param] | None = None) -> dict[str, Any]:
     """Every field of ``data`` checked at once -> {name: value} with the declared defaults filled in (absent
     optional fields stay None); all problems are reported together in one InvalidInput (422).
 
-    ``legacy``: also accept the old /generate names and values. ``extra``: further fields the caller accepts
-    (the API's video_url...). Unknown fields are refused (a typo such as ``step`` would otherwise be ignored).
+    ``model`` is read first; every other field is judged by THAT model's family (its narrowed bounds, its own
+    parameters, its frame rule); a parameter only other families take is refused naming them. Parameters of
+    other families come back as None. ``legacy``: also accept the old /generate names and values. ``extra``:
+    further fields the caller accepts (the API's video_url...). Unknown fields are refused (a typo such as
+    ``step`` would otherwise be ignored).
     """
-    known = {**PARAMS_BY_NAME, **(extra or {})}
-    aliases = {a: p.name for p in REQUEST_PARAMS for a in p.aliases} if legacy else {}
     errors: dict[str, InvalidInput | str] = {}
+    model, family = _pick_model(data, settings, legacy, errors)
+    known = {**family_params(family), **(extra or {})}
+    everything = {**all_params(), **(extra or {})}
+    aliases = {a: p.name for p in known.values() for a in p.aliases} if legacy else {}
     values: dict[str, Any] = {}
     for key, raw in data.items():
         name = aliases.get(key, key)
-        if name not in known:
-            errors[key] = _unknown_field(key, known)
+        if name == "model":
+            continue
+        if name not in everything:
+            errors[key] = _unknown_field(key, everything)
         elif name in values:
             errors[key] = f"{name} was given twice (as {key!r} and under another name)"
         elif raw is None or (isinstance(raw, str) and raw.strip() == "" and name != "prompt"):
             continue  # an empty form field means "not given"
+        elif name not in known:
+            errors[key] = _not_taken(key, name, model)
         else:
             try:
                 values[name] = coerce(known[name], raw, settings, legacy)
             except InvalidInput as exc:
                 errors[key] = exc
-    window_error = _window_rule(values)
-    if window_error is not None and "window_overlap" not in errors:
-        errors["window_overlap"] = window_error
+    for rule, field_name in ((_window_rule(values), "window_overlap"), (_frame_rule(family, model, values), "frames")):
+        if rule is not None and field_name not in errors:
+            errors[field_name] = rule
     for p in known.values():
         if p.required and p.name not in values and p.name not in errors:
             errors[p.name] = Message("error.prompt_required")
     _raise_errors(errors, data)
-    return {p.name: values.get(p.name, p.resolve("default", settings)) for p in known.values()}
+    return {**{name: None for name in everything},
+            **{p.name: values.get(p.name, p.resolve("default", settings)) for p in known.values()}, "model": model}
+
+
+def check_slots(model: str, slots: Iterable[str]) -> None:
+    """Refuse an input file (``reference_image``...) that ``model``'s family does not take, naming those that do."""
+    family = family_for(model)[0]
+    for slot in slots:
+        if family.slot(slot) is None:
+            takers = families_with_slot(slot)
+            raise InvalidInput(f"{slot} is not an input of {model}; the models that take it: "
+                               f"{', '.join(takers) or '(none yet)'}", field=slot,
+                               hint=f"Leave {slot} out" + (f", or choose one of: {', '.join(takers)}." if takers
+                                                            else "."))
 
 
 def _raise_errors(errors: Mapping[str, InvalidInput | str], data: Mapping[str, Any]) -> None:
@@ -277,25 +336,26 @@ def _raise_errors(errors: Mapping[str, InvalidInput | str], data: Mapping[str, A
 
 def _validate(self: Any, settings: Optional[Settings] = None) -> Any:
     """Check every field (the same :func:`parse_params` as the API and the CLI) and fill in the defaults of
-    ``settings``; raises :class:`InvalidInput` naming the field, the value and the fix. Returns self."""
+    ``settings`` and of the request's model; raises :class:`InvalidInput` naming the field, the value and the
+    fix. Returns self."""
     settings = settings if settings is not None else Settings.load()
-    given = {p.name: getattr(self, p.name) for p in REQUEST_PARAMS}
+    given = {name: getattr(self, name) for name in all_params() if hasattr(self, name)}
     for name, value in parse_params(given, settings).items():
         setattr(self, name, value)
-    video = self.video = Path(self.video)
-    if not video.is_file():
-        problem = "video file not found" if not video.exists() else "not a file"
-        raise InvalidInput(f"{problem}: {str(video)!r}", field="video", value=str(video),
-                           hint="Give the path of a video file.")
+    self.video = _input_file(self.video, "video", "video")
+    if self.reference_image is not None:
+        check_slots(self.model, ["reference_image"])
+        self.reference_image = _input_file(self.reference_image, "reference_image", "image")
     return self
 
 
-def check_frames_available(frames: int | None, stride: int, video: Any) -> int:
-    """The frames the probed ``video`` gives with ``stride``; refuses (422 on ``frames``, naming that number) a
-    ``frames`` above it when the video's frame count is exact. One rule for the API (at submission) and the engine."""
+def check_frames_available(frames: int | None, stride: int, video: Any, target_fps: float | None = None) -> int:
+    """The frames the probed ``video`` gives with ``stride`` (or sampled at ``target_fps``); refuses (422 on
+    ``frames``, naming that number) a ``frames`` above it when the video's frame count is exact. One rule for the
+    API (at submission) and the engine."""
     from .video import sampled_frame_count
 
-    available = sampled_frame_count(video, stride)
+    available = sampled_frame_count(video, stride, target_fps)
     if frames is not None and video.frame_count_exact and available < frames:
         raise InvalidInput(Message("error.too_few_frames_of", available=available, stride=stride,
                                    total=video.frame_count, frames=frames),
@@ -303,28 +363,40 @@ def check_frames_available(frames: int | None, stride: int, video: Any) -> int:
     return available
 
 
-def _request_field(p: Param) -> tuple[str, Any, Any]:
-    # Settings-driven defaults stay None until validate(settings) fills them in.
-    default = None if callable(p.default) else p.default
-    return p.name, Optional[_PY_TYPES[p.type]], field(default=default)
+def _input_file(path: Any, field_name: str, kind: str) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        problem = f"{kind} file not found" if not path.exists() else "not a file"
+        raise InvalidInput(f"{problem}: {str(path)!r}", field=field_name, value=str(path),
+                           hint=f"Give the path of {'an' if kind[0] in 'aeiou' else 'a'} {kind} file.")
+    return path
+
+
+def _request_fields() -> list[tuple[str, Any, Any]]:
+    # Every default stays None until validate(settings) fills in the request model's own.
+    optional = [p for p in all_params().values() if not p.required]
+    return [*((p.name, Optional[_PY_TYPES[p.type]], field(default=None)) for p in optional),
+            ("reference_image", Optional[Path], field(default=None))]
 
 
 GenerationRequest = make_dataclass(
     "GenerationRequest",
-    [("video", Path), *((p.name, _PY_TYPES[p.type]) for p in REQUEST_PARAMS if p.required),
-     *(_request_field(p) for p in REQUEST_PARAMS if not p.required)],
+    [("video", Path), *((p.name, _PY_TYPES[p.type]) for p in REQUEST_PARAMS if p.required), *_request_fields()],
     namespace={"validate": _validate,
-               "__doc__": "One generation request: ``video`` (a raw video of a person or a skeleton video) and one "
-                          "field per :data:`REQUEST_PARAMS` entry (None = the settings' default / absent).",
+               "__doc__": "One generation request: ``video`` (a raw video of a person or a skeleton video), "
+                          "``reference_image`` (a character photo, for the models that take one) and one field per "
+                          "parameter of any family (None = the request model's default / absent).",
                "__module__": __name__})
 
 
-def request_from_params(video: Path, params: Mapping[str, Any], settings: Settings) -> Any:
-    """A :class:`GenerationRequest` from a {name: value} mapping (a job's row, CLI flags), the defaults of
-    ``settings`` filled in for what it lacks; other keys are ignored. Not validated: the engine does that."""
-    values = {p.name: params[p.name] if params.get(p.name) is not None else p.resolve("default", settings)
-              for p in REQUEST_PARAMS}
-    return GenerationRequest(video=Path(video), **values)
+def request_from_params(video: Path, params: Mapping[str, Any], settings: Settings,
+                        reference_image: Path | None = None) -> Any:
+    """A :class:`GenerationRequest` from a {name: value} mapping (a job's row, CLI flags); other keys are
+    ignored and what it lacks stays None. Not validated: ``validate(settings)`` checks it and fills in the
+    defaults of its model (the engine does)."""
+    names = [f.name for f in dataclass_fields(GenerationRequest) if f.name not in ("video", "reference_image")]
+    return GenerationRequest(video=Path(video), reference_image=reference_image,
+                             **{name: params.get(name) for name in names})
 
 
 # --- derived documents: JSON Schema and CLI flags ---------------------------------------------------------------
@@ -346,7 +418,7 @@ def param_schema(param: Param, settings: Settings, *, form: bool = False) -> dic
     if param.max_items is not None:
         schema["maxItems"] = param.max_items
     if param.enum:
-        schema["enum"] = list(param.enum)
+        schema["enum"] = list(param.resolve("enum", settings))
     if param.format:
         schema["format"] = param.format
     if param.example is not None:
@@ -360,7 +432,7 @@ def _cli_help(p: Param, settings: Settings) -> str:
     facts = []
     default = p.resolve("default", settings)
     if p.enum:
-        facts.append("one of " + ", ".join(p.enum))
+        facts.append("one of " + ", ".join(p.resolve("enum", settings)))
     lo, hi = p.resolve("minimum", settings), p.resolve("maximum", settings)
     if lo is not None and hi is not None:
         facts.append(f"{_number(lo)}..{_number(hi)}" + (f", a multiple of {p.multiple_of}" if p.multiple_of else ""))
@@ -372,24 +444,29 @@ def _cli_help(p: Param, settings: Settings) -> str:
 def add_cli_flags(parser: argparse.ArgumentParser, settings: Settings) -> None:
     """One flag per parameter; values stay text (None = not given) so :func:`parse_params` judges them exactly
     as it judges a form field, with the same messages."""
-    for p in REQUEST_PARAMS:
+    declared = all_params()
+    for p in published_params(settings).values():  # the help shows the default model's bounds
         dest, help_text = p.name, _cli_help(p, settings)
-        if p.type == "boolean":
+        if p.type == "boolean" and declared[p.name].default is None:  # the model's default: both ways can be said
+            parser.add_argument(p.cli_flag, dest=dest, action=argparse.BooleanOptionalAction, default=None,
+                                help=help_text)
+        elif p.type == "boolean":
             parser.add_argument(p.cli_flag, dest=dest, action="store_const", const=not p.default, default=None,
                                 help=help_text)
         elif p.type == "array":
             parser.add_argument(p.cli_flag, dest=dest, action="append", default=None,
                                 metavar=p.metavar or p.name.upper(), help=help_text)
         else:
-            metavar = p.metavar or ("{" + ",".join(p.enum) + "}" if p.enum else p.name.upper())
+            metavar = p.metavar or ("{" + ",".join(p.resolve("enum", settings)) + "}" if p.enum else p.name.upper())
             parser.add_argument(p.cli_flag, dest=dest, required=p.required, default=None, metavar=metavar,
                                 help=help_text)
 
 
 def cli_params(args: argparse.Namespace) -> dict[str, Any]:
     """The request parameters given on the command line (flags left out are absent)."""
-    return {p.name: getattr(args, p.name) for p in REQUEST_PARAMS if getattr(args, p.name, None) is not None}
+    return {name: getattr(args, name) for name in all_params() if getattr(args, name, None) is not None}
 
 
 __all__ = ["Param", "REQUEST_PARAMS", "PARAMS_BY_NAME", "PROMPT_FIELDS", "GenerationRequest", "parse_params",
-           "coerce", "request_from_params", "param_schema", "add_cli_flags", "cli_params"]
+           "coerce", "request_from_params", "param_schema", "add_cli_flags", "cli_params", "family_params",
+           "all_params", "check_slots", "published_params"]

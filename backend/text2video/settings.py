@@ -74,6 +74,9 @@ class Settings:
     send_url: str = ""  # e.g. https://site/senddata; empty = no push. Private addresses need url_allow_networks
 
     # --- generation --------------------------------------------------------------------------------------------
+    default_model: str = "follow-your-pose"  # the model (text2video.families) of a request that names none
+    max_image_mb: float = 20.0  # a reference_image upload or download -> larger is refused (413)
+    max_image_pixels: int = 4096 * 4096  # width x height of a reference_image
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     dtype: str = "auto"  # auto | fp32 | fp16 | bf16
     memory: str = "auto"  # auto | high | medium | low (see text2video.models.presets)

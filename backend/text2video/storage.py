@@ -97,16 +97,19 @@ def upload_extension(filename: str | None, default: str = ".mp4") -> str:
 
 
 def save_upload(settings: Settings, job_id: str, stream: IO[bytes] | bytes, filename: str | None = None, *,
-                max_bytes: int | None = None, chunk_size: int = 1 << 20) -> str:
-    """Store an uploaded or downloaded video as ``input.<ext>`` in the job folder (the client's filename only
+                max_bytes: int | None = None, chunk_size: int = 1 << 20, stem: str = "input",
+                field: str = "video") -> str:
+    """Store an uploaded or downloaded file as ``<stem>.<ext>`` in the job folder (the client's filename only
     contributes its extension) and return that name, relative to the job folder.
 
-    ``max_bytes`` (default ``settings.max_upload_mb``) is enforced while streaming: nothing bigger is kept."""
+    ``max_bytes`` (default ``settings.max_upload_mb``) is enforced while streaming: nothing bigger is kept.
+    ``field``: the form field it came in (named by the errors: ``video``, ``reference_image``)."""
     from .exceptions import PayloadTooLarge
 
     check_disk_floor(settings)
     limit = int(settings.max_upload_mb * 1024 * 1024) if max_bytes is None else int(max_bytes)
-    name = "input" + upload_extension(filename)
+    what = "video" if field == "video" else field.replace("_", " ")
+    name = stem + upload_extension(filename)
     dest = job_dir(settings, job_id, create=True) / name
     written = 0
     with atomic_write(dest) as out:
@@ -118,6 +121,9 @@ def save_upload(settings: Settings, job_id: str, stream: IO[bytes] | bytes, file
                 break
             written += len(chunk)
             if written > limit:
+                if field != "video":
+                    raise PayloadTooLarge(f"the {what} is larger than {limit / (1024 * 1024):g} MB", field=field,
+                                          value=f"> {limit} bytes", hint="Send a smaller file.")
                 raise PayloadTooLarge(f"the video is larger than {limit // (1024 * 1024)} MB", field="video",
                                       value=f"> {limit} bytes",
                                       hint="Send a shorter or more compressed video, or raise TEXT2VIDEO_MAX_UPLOAD_MB.")
@@ -125,7 +131,7 @@ def save_upload(settings: Settings, job_id: str, stream: IO[bytes] | bytes, file
     if written == 0:
         dest.unlink(missing_ok=True)
         shown = Path(filename).name if filename else name
-        raise InvalidInput(Message("video.empty", name=shown), field="video", value=shown,
+        raise InvalidInput(Message("video.empty", name=shown), field=field, value=shown,
                            hint=Message("hint.attach_again"))
     return name
 

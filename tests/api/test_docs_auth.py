@@ -66,7 +66,10 @@ def test_openapi_request_schema_is_the_validation_schema(make_app):
     doc = client.get("/api/v1/openapi.json").get_json()
     schema = doc["paths"]["/api/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     props = schema["properties"]
-    assert {p.name for p in REQUEST_PARAMS + URL_PARAMS} | {"video"} == set(props) and schema["required"] == ["prompt"]
+    assert {p.name for p in REQUEST_PARAMS + URL_PARAMS} | {"video", "reference_image"} == set(props)
+    assert schema["required"] == ["prompt"]
+    # the form's bounds are the default model's; each model's own are under x-models (and GET /api/v1/models)
+    assert schema["x-models"]["follow-your-pose"]["width"] == {k: v for k, v in props["width"].items()}
     assert props["steps"] == {"type": "integer", "description": props["steps"]["description"], "minimum": 1,
                               "maximum": 150, "default": 40}
     assert props["width"]["multipleOf"] == 64 and props["width"]["maximum"] == 1024

@@ -160,7 +160,7 @@ def test_api_download_with_private_allowed(make_app, local_server, sample_bytes)
     resp = _submit_url(client, local_server.url("/clips/dance"))
     assert resp.status_code == 202, resp.get_data(as_text=True)
     job = store_of(client.application).get(resp.get_json()["id"])
-    assert job.video_url == local_server.url("/clips/dance") and job.input_file == "input.webm"
+    assert job.video_url == local_server.url("/clips/dance") and job.inputs == {"video": "input.webm"}
     folder = settings_of(client.application).jobs_dir / job.id
     assert (folder / "input.webm").read_bytes() == sample_bytes
 

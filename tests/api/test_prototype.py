@@ -225,7 +225,7 @@ def test_only_jobs_with_a_client_id_are_pushed(make_app, sample_bytes):
 # --- the push, from the outbox --------------------------------------------------------------------------------------
 def succeeded_job(store, settings, push_url: str, video: bytes) -> str:
     """A job of the prototype's (client id 42) that succeeded with ``video`` as its result.mp4."""
-    job = store.create({"steps": 2, "client_id": "42"}, "input.mp4", "Cô gái nhảy", None, push_url=push_url)
+    job = store.create({"steps": 2, "client_id": "42"}, {"video": "input.mp4"}, "Cô gái nhảy", None, push_url=push_url)
     store.claim(job.id, "w", 1)
     storage.atomic_write_bytes(storage.job_dir(settings, job.id, create=True) / "result.mp4", video)
     assert store.mark_succeeded(job.id, "w")
@@ -315,10 +315,10 @@ def test_a_result_deleted_before_its_push_is_given_up_and_said_so(service_settin
 def test_nothing_pushed_for_a_failed_or_canceled_job(service_settings, store, site_factory, sample_bytes):
     site = site_factory(sample_bytes)
     settings = service_settings.replace(url_allow_networks="127.0.0.0/8")
-    failed = store.create({"client_id": "42"}, "input.mp4", "p", None, push_url=site.url("/senddata"))
+    failed = store.create({"client_id": "42"}, {"video": "input.mp4"}, "p", None, push_url=site.url("/senddata"))
     store.claim(failed.id, "w", 1)
     store.mark_failed(failed.id, "no_person", "nobody there", worker="w")
-    canceled = store.create({"client_id": "43"}, "input.mp4", "p", None, push_url=site.url("/senddata"))
+    canceled = store.create({"client_id": "43"}, {"video": "input.mp4"}, "p", None, push_url=site.url("/senddata"))
     store.request_cancel(canceled.id)
     dispatcher = webhooks.WebhookDispatcher(store, settings, job_json=lambda j: job_document(j, settings))
     try:

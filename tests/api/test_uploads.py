@@ -18,7 +18,7 @@ def test_good_upload_is_stored_under_a_generated_name_and_queued(client, sample_
     assert sorted(os.listdir(folder)) == ["input.mp4"]  # the client's filename is never used
     assert (folder / "input.mp4").read_bytes() == sample_bytes
     row = store_of(client.application).get(job["id"])
-    assert row.input_file == "input.mp4" and row.prompt == "a girl dancing on a mountain"
+    assert row.inputs == {"video": "input.mp4"} and row.prompt == "a girl dancing on a mountain"
     # the message reached the broker (the SQLite transport's table holds it until a worker takes it)
     import sqlite3
     broker = settings_of(client.application).broker_url.split("sqlite:///", 1)[1]

@@ -69,6 +69,12 @@ def _bad_cases(tmp: Path, video: Path, demo: Path) -> dict[str, tuple[list[str],
         "incomplete models": (["--pose-video", str(video), "--models", str(incomplete)], "manage.py download"),
         "out not mp4": (["--pose-video", str(video), "--out", str(tmp / "out" / "x.avi")], "x.avi"),
         "preview not gif": (["--pose-video", str(video), "--preview", str(tmp / "out" / "p.png")], "p.png"),
+        "a model name as --models": (["--pose-video", str(video), "--models", "follow-your-pose"],
+                                     "Use --model follow-your-pose"),
+        "a folder as --model": (["--pose-video", str(video), "--model", str(demo)], f"Use --models {demo}"),
+        "an unknown model": (["--pose-video", str(video), "--model", "bogus"], "follow-your-pose"),
+        "a photo for a model without the slot": (["--pose-video", str(video), "--reference-image", str(video)],
+                                                 "reference_image is not an input of follow-your-pose"),
     }
     if not torch.cuda.is_available():
         cases["cuda without CUDA"] = (["--pose-video", str(video), "--device", "cuda"], "CUDA")
@@ -77,7 +83,8 @@ def _bad_cases(tmp: Path, video: Path, demo: Path) -> dict[str, tuple[list[str],
 
 @pytest.mark.parametrize("case", ["missing file", "not a video", "too few frames", "size not multiple of 64",
                                   "steps <= 0", "incomplete models", "out not mp4", "preview not gif",
-                                  "cuda without CUDA"])
+                                  "cuda without CUDA", "a model name as --models", "a folder as --model",
+                                  "an unknown model", "a photo for a model without the slot"])
 def test_bad_input_exit_2_and_no_partial_file(demo_models, skeleton_video, tmp_path, capsys, case):
     cases = _bad_cases(tmp_path, skeleton_video, demo_models)
     if case not in cases:
@@ -108,6 +115,17 @@ def test_preview_flag_writes_the_live_preview(demo_models, skeleton_video, tmp_p
     with Image.open(preview) as gif:  # the estimate after step 2 of 3, every frame at 1/4 size
         assert gif.n_frames == 3 and gif.size == (16, 16)
     assert leftovers(preview.parent) == ["live.gif"] and "x.mp4" in leftovers(out.parent)
+
+
+def test_no_flag_abbreviations_so_model_is_never_models(skeleton_video, capsys):
+    from text2video.cli import build_parser
+
+    base = ["generate", "--video", str(skeleton_video), "--prompt", "p", "--out", "o.mp4"]
+    args = build_parser().parse_args([*base, "--model", "follow-your-pose"])
+    assert args.model == "follow-your-pose" and args.models != "follow-your-pose"
+    with pytest.raises(SystemExit):  # argparse used to take a prefix such as --mod as --models
+        build_parser().parse_args([*base, "--mod", "demo"])
+    assert "unrecognized arguments: --mod" in capsys.readouterr().err
 
 
 def test_long_video_flags_reach_the_request(skeleton_video):

@@ -37,6 +37,7 @@ def submit(url: str, clip: Path, prompt: str = "a girl dancing", headers=None) -
 def test_serve_runs_api_and_worker_then_stops_both(tmp_path, start_server, clip):
     server = start_server(make_settings(tmp_path / "data"))
     assert f"Text2Video API: {server.url}" in server.banner and "Worker: serve-" in server.banner
+    assert "serves the families follow-your-pose" in server.banner  # a demo folder has every family
     job = submit(server.url, clip)
     done = wait_for(lambda: (lambda j: j if j["status"] in ("succeeded", "failed") else None)(
         requests.get(f"{server.url}/api/v1/jobs/{job['id']}", timeout=10).json()), 90, what="job via HTTP")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from text2video.exceptions import ServiceUnavailable
-from text2video.jobs.queue import JOB_QUEUE, TASK_NAME, celery_config, enqueue, make_celery, requeue_queued
+from text2video.jobs.queue import TASK_NAME, celery_config, enqueue, make_celery, requeue_queued
 
 
 def test_config_follows_the_reliability_rules(service_settings):
@@ -27,17 +27,17 @@ def test_config_follows_the_reliability_rules(service_settings):
 
 def test_enqueue_persists_a_message_in_the_sqlite_broker(service_settings, store):
     app = make_celery(service_settings)
-    job = store.create({}, "input.mp4", "p")
-    enqueue(app, job.id)
+    job = store.create({}, {"video": "input.mp4"}, "p", model="follow-your-pose")
+    enqueue(app, job.id, job.model)
     db = service_settings.broker_url[len("sqla+sqlite:///"):]
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT q.name, m.payload FROM kombu_message m JOIN kombu_queue q ON q.id = m.queue_id"
                             ).fetchall()
-    assert len(rows) == 1 and rows[0][0] == JOB_QUEUE
+    assert len(rows) == 1 and rows[0][0] == "t2v.follow-your-pose"  # its family's queue
     payload = json.loads(rows[0][1])
     assert payload["headers"]["task"] == TASK_NAME and job.id in payload["headers"]["argsrepr"]
     # requeue_queued re-sends every queued job (what serve does at start)
-    store.request_cancel(store.create({}, "input.mp4", "p2").id)
+    store.request_cancel(store.create({}, {"video": "input.mp4"}, "p2").id)
     assert requeue_queued(app, store) == 1
 
 
@@ -78,3 +78,24 @@ def test_sqlite_file_is_read_by_sqlalchemy_make_url(tmp_path, service_settings):
         assert sqlite_file(other) is None, other
     make_celery(service_settings.replace(broker_url=f"sqla+sqlite:///{tmp_path}/new dir/b.sqlite?timeout=5"))
     assert (tmp_path / "new dir").is_dir()
+
+
+def test_each_family_has_its_queue_and_a_worker_takes_those_it_has_weights_for(service_settings, store, tmp_path,
+                                                                               demo_models):
+    from tests.made_up_family import registered
+    from text2video.jobs.queue import worker_queues
+
+    with registered():
+        only_made_up = tmp_path / "models"
+        (only_made_up / "made-up-1b").mkdir(parents=True)
+        assert worker_queues(service_settings.replace(models_dir=only_made_up)) == ["t2v.made-up"]
+        assert worker_queues(service_settings.replace(models_dir=demo_models)) == ["t2v.follow-your-pose",
+                                                                                    "t2v.made-up"]
+        app = make_celery(service_settings)
+        job = store.create({}, {"video": "input.mp4"}, "p", model="made-up-9b")
+        enqueue(app, job.id, job.model)
+        db = service_settings.broker_url[len("sqla+sqlite:///"):]
+        with sqlite3.connect(db) as conn:
+            queues = [row[0] for row in conn.execute(
+                "SELECT q.name FROM kombu_message m JOIN kombu_queue q ON q.id = m.queue_id")]
+        assert queues == ["t2v.made-up"]  # a box with only Follow-Your-Pose never takes it

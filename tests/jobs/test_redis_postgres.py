@@ -62,7 +62,7 @@ def test_postgres_version_1_database_upgraded_in_place(pg_url):
 
 
 def test_postgres_store_crud_paging_and_cancel(pg_store):
-    ids = [pg_store.create({"steps": 2}, "input.mp4", f"Cô gái {i}").id for i in range(5)]
+    ids = [pg_store.create({"steps": 2}, {"video": "input.mp4"}, f"Cô gái {i}").id for i in range(5)]
     page, total = pg_store.list(page=1, per_page=2)
     assert total == 5 and [j.id for j in page] == ids[::-1][:2]
     assert pg_store.get(ids[0]).prompt == "Cô gái 0" and pg_store.get(ids[0]).created_at.tzinfo is not None
@@ -75,7 +75,7 @@ def test_postgres_store_crud_paging_and_cancel(pg_store):
 
 
 def test_postgres_claim_exactly_once_under_threads(pg_store):
-    jobs = [pg_store.create({}, "input.mp4", "p").id for _ in range(15)]
+    jobs = [pg_store.create({}, {"video": "input.mp4"}, "p").id for _ in range(15)]
     wins = [job_id for job_id, _ in race_to_claim(pg_store, jobs, contenders=6)]
     assert sorted(wins) == sorted(jobs)
 

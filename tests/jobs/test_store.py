@@ -21,11 +21,11 @@ from tests.service import check_upgrade_from_version_1, race_to_claim
 
 
 def new_job(store, prompt="a girl dancing", **kw):
-    return store.create({"steps": 3, "seed": 1}, "input.mp4", prompt, None, **kw)
+    return store.create({"steps": 3, "seed": 1}, {"video": "input.mp4"}, prompt, None, **kw)
 
 
 def test_create_get_roundtrip_and_json(store, service_settings):
-    job = store.create({"steps": 7, "guidance_scale": 9.5}, "input.mp4", "Cô gái nhảy", "blurry",
+    job = store.create({"steps": 7, "guidance_scale": 9.5}, {"video": "input.mp4"}, "Cô gái nhảy", "blurry",
                        api_key_id="k1", callback_url="https://example.org/hook", video_url="https://e.org/v.mp4")
     assert len(job.id) == 32 and int(job.id, 16) >= 0
     got = store.get(job.id)

@@ -254,7 +254,7 @@ def test_a_worker_killed_while_encoding_leaves_no_temporary_file(tmp_path, start
     job = worker.wait_status(job_id, timeout=60)
     assert job.status == JobStatus.SUCCEEDED and job.attempts == 2, job_data(job)
     assert _temporaries(folder) == []
-    assert sorted(existing_files(settings, job_id) + [job.input_file]) == sorted(p.name for p in folder.iterdir())
+    assert sorted(existing_files(settings, job_id) + [job.input_path("video")]) == sorted(p.name for p in folder.iterdir())
 
 
 def test_the_reaper_sweeps_temporary_files_abandoned_for_an_hour(harness):

@@ -33,7 +33,7 @@ def create_skeleton_job(h: Harness, steps: int) -> str:
 
     params = {"steps": steps, "frames": 4, "width": 64, "height": 64, "seed": 3, "input_type": "skeleton"}
     job = h.store.create(params, None, "a robot dancing")
-    h.store.set_fields(job.id, input_file=save_upload(h.settings, job.id, SAMPLE.read_bytes(), "skeleton.mp4"))
+    h.store.set_fields(job.id, inputs={"video": save_upload(h.settings, job.id, SAMPLE.read_bytes(), "skeleton.mp4")})
     enqueue(h.celery_app, job.id)
     return job.id
 

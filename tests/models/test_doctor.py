@@ -87,6 +87,28 @@ def test_in_process_checks_name_settings_problems(tmp_path):
     assert not report.ok and "NOT ready" in report.format()
 
 
+def test_each_model_says_whether_its_weights_are_here(tmp_path):
+    from tests.made_up_family import registered
+
+    (tmp_path / "models" / "made-up-1b").mkdir(parents=True)
+    with registered():
+        report = run_checks(Settings.load({"models_dir": tmp_path / "models", "data_dir": tmp_path}))
+    checks = {c.name: c for c in report.checks}
+    assert checks["model:made-up-1b"].status == OK and report.facts["models_served"] == ["made-up-1b"]
+    assert checks["model:made-up-9b"].status == WARN
+    assert checks["model:made-up-9b"].fix == "python manage.py download --model made-up-9b"
+    assert checks["model:follow-your-pose"].status == WARN
+
+
+def test_download_of_a_model_is_its_declared_sources_and_the_shared_parts():
+    from text2video.families import download_catalog
+    from text2video.models import sources
+
+    assert download_catalog("follow-your-pose") == sources.catalog()  # today's full download, file for file
+    only_pose = download_catalog("follow-your-pose", parts=("pose",))
+    assert {f.part for f in only_pose.hub} == {"diffusion"} and only_pose.zoo == sources.catalog(("pose",)).zoo
+
+
 def test_cpu_bf16_reads_cpuinfo():
     native, flags = cpu_bf16()
     assert native == _cpu_has_bf16()

@@ -4,8 +4,8 @@
     app = create_app({"data_dir": "/tmp/t2v"})      # dict of Settings overrides, a Settings, or None (= env)
 
 Blueprints: ``jobs`` (/api/v1/jobs...), ``generate`` (POST /generate), ``root`` (POST /, the first prototype's
-submit), ``health`` (/api/v1/health), ``loras`` (/api/v1/loras), ``docs`` (/api/v1/openapi.json, /api/v1/docs),
-``frontend`` (GET / and the SPA's files). Production: ``manage.py serve`` runs it under waitress. The web
+submit), ``health`` (/api/v1/health), ``loras`` (/api/v1/loras), ``models`` (/api/v1/models), ``docs``
+(/api/v1/openapi.json, /api/v1/docs), ``frontend`` (GET / and the SPA's files). Production: ``manage.py serve`` runs it under waitress. The web
 process stores jobs and sends queue messages; it never loads a model. URLs of jobs and their files are made in
 ``links`` only (the job store returns data).
 """
@@ -32,7 +32,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *, store: Any
     from flask import Flask
     from flask_cors import CORS
 
-    from . import docs, frontend, generate, health, jobs, loras, problems, root, services
+    from . import docs, frontend, generate, health, jobs, loras, models, problems, root, services
 
     settings = config if isinstance(config, Settings) else Settings.load(config)
     app = Flask(__name__, static_folder=None)
@@ -49,7 +49,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *, store: Any
     origins = settings.cors_origin_list
     CORS(app, resources={r"/api/*": {}, r"/generate": {}}, origins="*" if "*" in origins else origins,
          expose_headers=EXPOSED_HEADERS, allow_headers=ALLOWED_HEADERS, max_age=600, supports_credentials=False)
-    for blueprint in (jobs.bp, generate.bp, root.bp, health.bp, loras.bp, docs.bp, frontend.bp):
+    for blueprint in (jobs.bp, generate.bp, root.bp, health.bp, loras.bp, models.bp, docs.bp, frontend.bp):
         app.register_blueprint(blueprint)
     return app
 

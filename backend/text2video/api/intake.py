@@ -23,11 +23,13 @@ from werkzeug.datastructures import FileStorage
 from .. import netguard, storage
 from ..exceptions import (BadRequest, InvalidInput, RateLimited, ServiceUnavailable, Text2VideoError,
                           UnsupportedMedia)
+from ..families import family_for
 from ..jobs.store import QueueFull
 from ..jobs.tables import Job
 from ..messages import Message
 from ..models.loras import check_choices
-from ..request import check_frames_available
+from ..request import check_frames_available, check_slots
+from ..video.image import IMAGE_EXTENSIONS, store_reference_image
 from .schemas import VIDEO_EXTENSIONS, JobRequest, validate_job_request
 from .services import services
 
@@ -37,10 +39,14 @@ _CONTENT_TYPE_EXT = {"video/mp4": "mp4", "video/quicktime": "mov", "video/x-msvi
                      "video/x-matroska": "mkv", "video/webm": "webm", "video/x-ms-wmv": "wmv", "video/x-m4v": "m4v"}
 
 
+FILE_FIELDS = ("video", "reference_image")  # the input slots a form may upload (text2video.families.Slot)
+
+
 @dataclass
 class Submission:
     request: JobRequest
     upload: FileStorage | None
+    image: FileStorage | None = None  # the reference_image upload
 
 
 def _form_fields() -> dict[str, Any]:
@@ -86,19 +92,13 @@ def read_submission(*, legacy: bool = False) -> Submission:
     """The job-create fields of this request, validated (422 naming every bad field), and the uploaded file."""
     mimetype = request.mimetype
     upload: FileStorage | None = None
+    image: FileStorage | None = None
     if request.is_json:
         data = _json_body()
     elif mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         data = _form_fields()  # reading the form enforces MAX_CONTENT_LENGTH (-> 413)
-        for key in request.files:
-            files = request.files.getlist(key)
-            if key != "video":
-                raise InvalidInput(f"unexpected file field {key!r}", field=key,
-                                   hint="Send the reference video in the field named 'video'.")
-            if len(files) > 1:
-                raise InvalidInput("more than one video was sent", field="video", hint="Send one video per job.")
-            if files and files[0].filename:
-                upload = files[0]
+        uploads = _form_files()
+        upload, image = uploads.get("video"), uploads.get("reference_image")
     else:
         raise UnsupportedMedia(f"the request body is {mimetype or 'missing'}; send multipart/form-data (with a video "
                                "file) or application/json (with video_url)", field="Content-Type", value=mimetype,
@@ -106,10 +106,12 @@ def read_submission(*, legacy: bool = False) -> Submission:
     data = dict(data)
     if legacy and isinstance(data.get("video"), str):
         data.setdefault("video_url", data.pop("video"))  # the old form sent a URL in the `video` field too
-    if "video" in data:
-        raise InvalidInput("video must be a file upload (multipart/form-data)", field="video",
-                           hint="Upload the file as 'video', or give its address as 'video_url'.")
+    for slot in FILE_FIELDS:
+        if slot in data:
+            raise InvalidInput(f"{slot} must be a file upload (multipart/form-data)", field=slot,
+                               hint=f"Upload the file as '{slot}', or give its address as '{slot}_url'.")
     req = validate_job_request(data, services().settings, legacy=legacy)
+    _check_image_slot(req, image)
     if upload is not None and req.video_url:
         raise InvalidInput("both a video file and video_url were given", field="video_url",
                            hint="Send one of them.")
@@ -121,11 +123,45 @@ def read_submission(*, legacy: bool = False) -> Submission:
     settings = services().settings
     check_choices(req.params.get("loras") or [], settings.models_dir)  # installed, usable LoRA files (else 422)
     policy = netguard.Policy.from_settings(settings)
-    if req.video_url:
-        netguard.parse_url(req.video_url, field="video_url", policy=policy)
+    for url, name in ((req.video_url, "video_url"), (req.reference_image_url, "reference_image_url")):
+        if url:
+            netguard.parse_url(url, field=name, policy=policy)
     if req.callback_url:
         netguard.validate_url(req.callback_url, field="callback_url", policy=policy)
-    return Submission(request=req, upload=upload)
+    return Submission(request=req, upload=upload, image=image)
+
+
+def _form_files() -> dict[str, FileStorage]:
+    """The form's file fields (one file each, only the slots a job takes)."""
+    uploads: dict[str, FileStorage] = {}
+    for key in request.files:
+        files = request.files.getlist(key)
+        if key not in FILE_FIELDS:
+            raise InvalidInput(f"unexpected file field {key!r}", field=key,
+                               hint="Send the reference video in the field named 'video' (and a character photo "
+                                    "as 'reference_image', for the models that take one).")
+        if len(files) > 1:
+            what = "video" if key == "video" else key.replace("_", " ")
+            raise InvalidInput(f"more than one {what} was sent", field=key, hint=f"Send one {what} per job.")
+        if files and files[0].filename:
+            uploads[key] = files[0]
+    return uploads
+
+
+def _check_image_slot(req: JobRequest, image: FileStorage | None) -> None:
+    """A character photo only for a model whose family takes one (422 naming those that do); one source of it."""
+    if image is None and not req.reference_image_url:
+        return
+    check_slots(req.model, ["reference_image"])
+    if image is not None and req.reference_image_url:
+        raise InvalidInput("both a reference_image file and reference_image_url were given",
+                           field="reference_image_url", hint="Send one of them.")
+    if image is not None:
+        ext = Path(image.filename or "").suffix.lower().lstrip(".")
+        if ext not in IMAGE_EXTENSIONS:
+            raise UnsupportedMedia(f"{Path(image.filename or '').name!r} is not an accepted image file type "
+                                   f"(.{ext or '?'})", field="reference_image", value=image.filename,
+                                   hint=f"Upload one of: {', '.join('.' + e for e in IMAGE_EXTENSIONS)}.")
 
 
 def _upload_extension(upload: FileStorage) -> str:
@@ -191,19 +227,24 @@ def create_job(sub: Submission, api_key_id: str | None) -> Job:
         shown = Path(sub.upload.filename).name if sub.upload is not None else req.video_url
         video = _probe(folder / input_name, field, shown)
         # nothing that will certainly fail later is accepted: the frames this video can give (422 with the number)
-        check_frames_available(req.params.get("frames"), req.params.get("stride") or settings.stride, video)
+        family, _ = family_for(req.model)
+        check_frames_available(req.params.get("frames"), req.params.get("stride") or settings.stride, video,
+                               family.default_fps)
+        inputs = {"video": input_name}
+        if sub.image is not None or req.reference_image_url:
+            inputs["reference_image"] = _store_image(sub, job_id, folder)
         try:
-            job = svc.store.create(dict(req.params), input_name, req.prompt, req.negative_prompt,
+            job = svc.store.create(dict(req.params), inputs, req.prompt, req.negative_prompt,
                                    api_key_id=api_key_id, callback_url=req.callback_url, video_url=req.video_url,
                                    job_id=job_id, push_url=_push_url(req, settings.send_url),
-                                   max_active=settings.max_queued_per_key)
+                                   max_active=settings.max_queued_per_key, model=req.model)
         except QueueFull as full:  # others took the last slots while this upload was stored and probed
             raise _over_limit(full.limit, api_key_id) from None
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     try:
-        svc.enqueue(job.id)
+        svc.enqueue(job.id, job.model)
     except ServiceUnavailable as exc:
         # Fail it rather than leave a job the client was told did not start (a retry would then run it twice).
         svc.store.mark_failed(job.id, exc.code, str(exc))
@@ -211,6 +252,32 @@ def create_job(sub: Submission, api_key_id: str | None) -> Job:
     log.info("job %s queued (%s, key %s)", job.id, "upload" if sub.upload is not None else "url",
              api_key_id or "-")
     return job
+
+
+REFERENCE_IMAGE_FILE = "reference.png"
+
+
+def _store_image(sub: Submission, job_id: str, folder: Path) -> str:
+    """The character photo (upload or URL, size-limited) decoded and stored upright as reference.png."""
+    settings = services().settings
+    max_bytes = int(settings.max_image_mb * 1024 * 1024)
+    if sub.image is not None:
+        field = "reference_image"
+        raw = folder / storage.save_upload(settings, job_id, sub.image.stream, sub.image.filename,
+                                           max_bytes=max_bytes, stem="reference-upload", field=field)
+    else:
+        field = "reference_image_url"
+        storage.check_disk_floor(settings)
+        result = netguard.fetch(sub.request.reference_image_url, folder / ".reference.part", field=field,
+                                max_bytes=max_bytes, timeout_s=settings.url_fetch_timeout_s,
+                                max_redirects=settings.url_max_redirects,
+                                policy=netguard.Policy.from_settings(settings))
+        raw = result.path
+    try:
+        store_reference_image(raw, folder / REFERENCE_IMAGE_FILE, max_pixels=settings.max_image_pixels, field=field)
+    finally:
+        raw.unlink(missing_ok=True)
+    return REFERENCE_IMAGE_FILE
 
 
 def _push_url(req: JobRequest, send_url: str) -> str | None:

@@ -11,6 +11,7 @@ from ..jobs.status import JobStatus
 from ..settings import Settings
 from ..storage import OUTPUT_FILES
 from .links import LINK_FIELDS
+from .models import MODELS_SCHEMA
 from .problems import PROBLEM_MIME
 from .schemas import request_schema
 
@@ -142,6 +143,14 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                     "responses": {"200": {"description": "The LoRAs", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/LoraList"}}}}, **_errors(401)}},
         },
+        "/api/v1/models": {
+            "get": {"operationId": "listModels", "tags": ["service"], "summary": "The video models",
+                    "description": "Each model family: installed here or not, its variants (a job's `model`), "
+                                   "capabilities (input slots, LoRAs, preview, long videos) and limits (frame rule, "
+                                   "size multiple, bounds, defaults).",
+                    "responses": {"200": {"description": "The models", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/ModelList"}}}}, **_errors(401)}},
+        },
         "/api/v1/openapi.json": {
             "get": {"operationId": "openapi", "tags": ["service"], "summary": "This document", "security": [{}],
                     "responses": {"200": {"description": "OpenAPI 3.1",
@@ -192,8 +201,8 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Text2Video API", "version": VERSION,
                  "description": "A reference video + a prompt (Vietnamese or English) -> a new character performing "
-                                "the same motion (Follow-Your-Pose). Submit a job, follow its progress, download "
-                                "the results. Errors are RFC 9457 problem details.",
+                                "the same motion (the models: GET /api/v1/models). Submit a job, follow its "
+                                "progress, download the results. Errors are RFC 9457 problem details.",
                  "license": {"name": "MIT", "identifier": "MIT"}},
         "servers": [{"url": "/"}],
         "security": [{}, {"bearer": []}, {"apiKey": []}] if not settings.api_key_list else
@@ -231,6 +240,7 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                     "weight": {"type": "object", "properties": {"minimum": {"type": "number"},
                                                                 "maximum": {"type": "number"},
                                                                 "default": {"type": "number"}}}}},
+                "ModelList": MODELS_SCHEMA,
                 "Health": {"type": "object", "required": ["status"], "properties": {
                     "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
                     "auth_required": {"type": "boolean"}, "problems": {"type": "array", "items": {"type": "string"}},

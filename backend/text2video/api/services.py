@@ -75,9 +75,9 @@ class Services:
                     self._celery = make_celery(self.settings)
         return self._celery
 
-    def enqueue(self, job_id: str) -> None:
+    def enqueue(self, job_id: str, model: str | None = None) -> None:
         from ..jobs.queue import enqueue
-        enqueue(self.celery, job_id)
+        enqueue(self.celery, job_id, model)
 
 
 class JobSnapshot:
@@ -89,6 +89,7 @@ class JobSnapshot:
 
     finished = Job.finished
     error = Job.error
+    input_path = Job.input_path
 
 
 def init_app(app: Flask, settings: Settings, *, store: JobStore | None = None, celery_app: Any = None) -> Services:

@@ -31,8 +31,9 @@ DEFAULT_COMMAND = "serve"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # allow_abbrev=False everywhere: argparse would take --model X (the model) as --models X (the folder)
     parser = argparse.ArgumentParser(
-        prog="manage.py",
+        prog="manage.py", allow_abbrev=False,
         description="Text2Video: a reference video + a prompt (Vietnamese or English) -> a new character "
         "performing the same motion. With no command, runs `serve` (API + worker + web UI).",
     )
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != module_name:
                 raise
             continue  # command not built yet in this checkout
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP, allow_abbrev=False)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser

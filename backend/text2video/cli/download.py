@@ -12,6 +12,9 @@ HELP = "download and verify the real models (Stable Diffusion v1-4, Follow-Your-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", metavar="DIR", default=None,
                         help="models folder (default: TEXT2VIDEO_MODELS_DIR or ./models)")
+    parser.add_argument("--model", metavar="NAME", default=None,
+                        help="fetch what this model needs: its own weights and the shared prompt and pose models "
+                        "(GET /api/v1/models lists the names; default: the parts of --only)")
     parser.add_argument("--only", metavar="PARTS", default=None,
                         help="comma-separated subset of: diffusion, pose, prompt (default: all)")
     parser.add_argument("--fp16", action="store_true",
@@ -29,13 +32,31 @@ def run(args: argparse.Namespace) -> int:
     from ..models.download import download
     from ..settings import Settings
 
+    from .generate import check_model_flags
+
+    check_model_flags(args.models, args.model)
     settings = Settings.load({"models_dir": args.models} if args.models else None)
     parts = sources.parse_parts(args.only)
     presets = (tuple(p.strip() for p in args.pose_presets.split(",") if p.strip()) if args.pose_presets
                else sources.POSE_PRESET_NAMES)
     sources.zoo_files(("pose",), presets)  # validates the names before anything is asked of a server
+    catalog = None
+    if args.model:
+        catalog = _model_catalog(args.model, args.fp16, parts if args.only else None, presets)
+        parts = tuple(dict.fromkeys(f.part for f in (*catalog.hub, *catalog.zoo)))
     if args.no_progress:
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     download(settings.models_dir, parts, fp16=args.fp16, pose_presets=presets, dry_run=args.dry_run,
-             progress=not args.no_progress, out=lambda line: print(line, flush=True))
+             progress=not args.no_progress, out=lambda line: print(line, flush=True), catalog=catalog)
     return 0
+
+
+def _model_catalog(model: str, fp16: bool, parts: tuple[str, ...] | None, presets: tuple[str, ...]):
+    from ..exceptions import InvalidInput
+    from ..families import download_catalog, model_names
+
+    try:
+        return download_catalog(model, fp16=fp16, parts=parts, pose_presets=presets)
+    except KeyError:
+        raise InvalidInput(f"unknown model {model!r}", field="model", value=model,
+                           hint=f"Use one of: {', '.join(model_names())}.") from None

@@ -45,11 +45,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--pose-video", "--video", dest="video", metavar="PATH",
                      help="reference video: a ready-made skeleton video, or (with the pose stage) a raw video of "
                      "a person; the kind is detected unless --input-type says")
+    p.add_argument("--reference-image", metavar="PATH", default=None,
+                   help="a character photo (PNG, JPEG or WebP) for the models that take one (GET /api/v1/models)")
     p.add_argument("--out", required=True, metavar="OUT.mp4", help="output MP4; OUT.gif, OUT_side_by_side.mp4 "
                    "and OUT_skeleton.mp4 are written next to it")
     add_cli_flags(p, s)  # --prompt, --steps, --guidance-scale... from text2video.request
     p.add_argument("--models", default=str(s.models_dir), metavar="DIR|demo",
-                   help=f"models folder (default {s.models_dir}); 'demo' = tiny random weights (output is noise)")
+                   help=f"models FOLDER (default {s.models_dir}); 'demo' = tiny random weights (output is noise). "
+                   "The model itself is --model")
     p.add_argument("--device", default=s.device, help="auto | cpu | cuda | cuda:N (default auto)")
     p.add_argument("--dtype", choices=DTYPES, default=s.dtype,
                    help="weights precision (default auto: fp16 on CUDA, bf16 on CPUs that support it, else fp32)")
@@ -75,7 +78,23 @@ def build_request(args: argparse.Namespace) -> Any:
     """The generation request of these flags, validated (bad input fails here, before any model loads)."""
     from ..request import cli_params, request_from_params
 
-    return request_from_params(Path(args.video), cli_params(args), args.settings).validate(args.settings)
+    check_model_flags(getattr(args, "models", None), getattr(args, "model", None))
+    image = Path(args.reference_image) if getattr(args, "reference_image", None) else None
+    return request_from_params(Path(args.video), cli_params(args), args.settings,
+                               reference_image=image).validate(args.settings)
+
+
+def check_model_flags(models: str | None, model: str | None) -> None:
+    """``--models`` is the folder, ``--model`` the model: a name given to the wrong one says which was meant."""
+    from ..families import model_names
+
+    names = model_names()
+    if models is not None and models in names and not Path(models).is_dir():
+        raise InvalidInput(f"--models takes the models folder (or demo), and {models!r} is a model name",
+                           field="models", value=models, hint=f"Use --model {models} (and --models DIR|demo).")
+    if model is not None and model not in names and (model == "demo" or Path(model).is_dir() or "/" in model):
+        raise InvalidInput(f"--model takes a model name ({', '.join(names)}), and {model!r} is a folder",
+                           field="model", value=model, hint=f"Use --models {model} for the models folder.")
 
 
 _BAR_LABELS = {"extracting_pose": "pose", "generating": "denoising"}

@@ -150,7 +150,10 @@ class Server:
         if s.tunnel == "ngrok" and s.api_key_list:
             lines.append(f"API key: {s.api_key_list[0]}  (send it as 'Authorization: Bearer <key>')")
         if self.with_worker:
-            lines.append(f"Worker: {self.worker_name} (models: {s.models_dir}, device: {s.device})")
+            from ..jobs.queue import worker_families
+
+            lines.append(f"Worker: {self.worker_name} (models: {s.models_dir}, device: {s.device}; serves the "
+                         f"families {', '.join(worker_families(s))})")
         else:
             lines.append("No worker here (--no-worker): start workers with `python manage.py worker`.")
         lines.append(f"Data: {s.data_dir}   Press Ctrl+C to stop.")  # absolute: resolved in Settings
@@ -195,6 +198,9 @@ class Server:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .generate import check_model_flags
+
+    check_model_flags(args.models, None)
     settings = settings_from_args(args)
     server = Server(settings, with_worker=not args.no_worker, worker_name=args.worker_name)
     signal.signal(signal.SIGINT, server.stop)

@@ -36,12 +36,17 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..jobs.queue import worker_families
     from ..jobs.worker import Supervisor
+    from .generate import check_model_flags
 
+    check_model_flags(args.models, None)
     settings = settings_from_args(args)
     supervisor = Supervisor(settings, args.name, loglevel=args.loglevel)
     signal.signal(signal.SIGINT, supervisor.stop)
     signal.signal(signal.SIGTERM, supervisor.stop)
     print(f"worker {supervisor.name}: models={settings.models_dir} data={settings.data_dir} "
           f"broker={settings.broker_url.split('@')[-1]}", flush=True)
+    print(f"worker {supervisor.name}: serves the families {', '.join(worker_families(settings))} (the models "
+          "whose weights its models folder has)", flush=True)
     return supervisor.run()

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..exceptions import InvalidInput
+from ..exceptions import InvalidInput, ModelConfigError
 from .attention import Transformer3DModel, is_channels_last
 
 
@@ -296,7 +296,8 @@ def check_block_types(field: str, values: Sequence[str], known: dict) -> list[st
     out = []
     for v in values:
         if v not in known:
-            raise InvalidInput(f"unsupported {field} entry {v!r}", field=field, value=v,
-                               hint=f"Use one of {sorted(set(map(to_3d_name, known)))} (2-D names are accepted too).")
+            raise ModelConfigError(f"unsupported {field} entry {v!r}", field=field, value=v,
+                                   hint=f"Use one of {sorted(set(map(to_3d_name, known)))} (2-D names are accepted "
+                                        "too).")
         out.append(to_3d_name(v))
     return out

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..video import write_gif
-from .streaming import gif_stride
+from ..video.streams import gif_stride
 
 UPSCALE = 2  # latents are 1/8 of the output size; 2x makes a 512 px video a 128 px preview
 

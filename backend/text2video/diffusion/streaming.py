@@ -1,109 +1,15 @@
-"""Stream decoded frames of a (long) generated video straight into the output writers.
-
-The VAE decodes the latents a chunk of frames at a time; each chunk goes, as uint8 RGB, to ``result.mp4``,
-``result.gif`` (every k-th frame when the video is long) and ``side_by_side.mp4`` at once, and is dropped. So the
-decoded video never exists in RAM as a whole: memory is one chunk plus what the encoders buffer.
-
-The writers of :mod:`text2video.video` consume iterables; :class:`FrameFeed` runs one of them in a thread and hands
-it frames through a small bounded queue, so several files are written from one decoding pass. Files appear under
-their final names only when complete (the writers' atomic rename); on any error or cancel every writer aborts and
-removes its temporary file.
-"""
+"""Decode the latents of a (long) generated video a chunk of frames at a time (the VAE), as uint8 RGB chunks for
+:func:`text2video.video.streams.write_streams`: the decoded video never exists in RAM as a whole."""
 
 from __future__ import annotations
 
-import math
-import queue
-import threading
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 import torch
 
-_END = object()
-_ABORT = object()
-
-
-class _Aborted(Exception):
-    """Raised inside a writer's frame iterator to make it drop its temporary file."""
-
-
-class FrameFeed:
-    """Runs ``write(frames_iterable)`` in a thread; :meth:`put` frames, then :meth:`close` (or :meth:`abort`).
-
-    An error in the writer thread is re-raised by the next :meth:`put` or by :meth:`close`."""
-
-    def __init__(self, name: str, write: Callable[[Iterable[np.ndarray]], Any], maxsize: int = 16):
-        self.name = name
-        self._queue: "queue.Queue[Any]" = queue.Queue(maxsize=maxsize)
-        self._error: Optional[BaseException] = None
-        self._result: Any = None
-        self._thread = threading.Thread(target=self._run, args=(write,), name=f"write-{name}", daemon=True)
-        self._thread.start()
-
-    def _frames(self) -> Iterator[np.ndarray]:
-        while True:
-            item = self._queue.get()
-            if item is _END:
-                return
-            if item is _ABORT:
-                raise _Aborted(self.name)
-            yield item
-
-    def _run(self, write: Callable[[Iterable[np.ndarray]], Any]) -> None:
-        try:
-            self._result = write(self._frames())
-        except BaseException as exc:  # handed to the producer thread
-            self._error = exc
-            # Drain so a producer blocked on a full queue wakes up and sees the error.
-            while True:
-                try:
-                    self._queue.get_nowait()
-                except queue.Empty:
-                    break
-
-    def _raise_if_failed(self) -> None:
-        if self._error is not None and not isinstance(self._error, _Aborted):
-            raise self._error
-
-    def put(self, frame: np.ndarray) -> None:
-        while True:
-            self._raise_if_failed()
-            if not self._thread.is_alive():
-                raise RuntimeError(f"the {self.name} writer stopped early")
-            try:
-                self._queue.put(frame, timeout=0.5)
-                return
-            except queue.Full:
-                continue
-
-    def close(self) -> Any:
-        """Finish the file (the writer renames it into place); returns what the writer returned."""
-        self._put_control(_END)
-        self._thread.join()
-        self._raise_if_failed()
-        return self._result
-
-    def abort(self) -> None:
-        """Stop the writer; it removes its temporary file. Never raises."""
-        self._put_control(_ABORT)
-        self._thread.join(timeout=30)
-
-    def _put_control(self, item: Any) -> None:
-        while self._thread.is_alive():
-            try:
-                self._queue.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                continue
-
-
-def gif_stride(frames: int, max_frames: int) -> int:
-    """Keep every k-th frame in the GIF preview so it has at most ``max_frames`` frames (k >= 1)."""
-    if max_frames <= 0 or frames <= max_frames:
-        return 1
-    return math.ceil(frames / max_frames)
+from ..video.streams import gif_stride, write_streams
 
 
 def to_uint8(video: torch.Tensor) -> np.ndarray:
@@ -111,68 +17,25 @@ def to_uint8(video: torch.Tensor) -> np.ndarray:
     return (video.permute(0, 2, 3, 1).float().clamp(0, 1) * 255.0).round().to(torch.uint8).numpy()
 
 
+def decode_chunks(pipe: Any, latents: torch.Tensor, decode_chunk: int = 8) -> Iterator[np.ndarray]:
+    """``latents`` (1, 4, F, h, w) decoded ``decode_chunk`` frames at a time -> (F_chunk, H, W, 3) uint8."""
+    total = latents.shape[2]
+    for start in range(0, total, decode_chunk):
+        with torch.no_grad():  # around the decode only: grad mode is global state, a yield must not hold it
+            video = pipe.decode_latents(latents[:, :, start:start + decode_chunk], decode_chunk)[0]
+            chunk = to_uint8(video)
+        del video
+        yield chunk
+
+
 def decode_to_writers(pipe: Any, latents: torch.Tensor, skeleton: np.ndarray, out_dir: Path, fps: float, *,
                       decode_chunk: int = 8, gif_max_frames: int = 96, metadata: Optional[dict] = None,
                       on_chunk: Optional[Callable[[int, int], None]] = None) -> dict[str, Path]:
-    """Decode ``latents`` (1, 4, F, h, w) ``decode_chunk`` frames at a time and stream them into
-    ``result.mp4``, ``result.gif`` and ``side_by_side.mp4`` (skeleton on the left) in ``out_dir``.
-
-    ``on_chunk(done_frames, total_frames)`` is called after every chunk (progress, and the place to raise
-    :class:`~text2video.exceptions.Canceled`). Returns ``{name: path}`` of the finished files; on any error no
-    file of the three is left behind."""
-    from ..video import write_gif, write_mp4, write_side_by_side
-
-    total = latents.shape[2]
-    if len(skeleton) < total:
-        raise ValueError(f"{len(skeleton)} skeleton frames for {total} generated frames")
-    meta = dict(metadata or {})
-    step = gif_stride(total, gif_max_frames)
-    out_dir = Path(out_dir)
-    paths = {"result.mp4": out_dir / "result.mp4", "result.gif": out_dir / "result.gif",
-             "side_by_side.mp4": out_dir / "side_by_side.mp4"}
-    feeds: list[FrameFeed] = []
-    side_left: "queue.Queue[np.ndarray]" = queue.Queue()
-    try:
-        feeds.append(FrameFeed("result.mp4", lambda it: write_mp4(it, paths["result.mp4"], fps, metadata=meta)))
-        feeds.append(FrameFeed("result.gif", lambda it: write_gif(it, paths["result.gif"], fps / step)))
-
-        def skeleton_frames() -> Iterator[np.ndarray]:
-            # Left panel in step with the right: the frames of the chunks handed out so far.
-            while True:
-                frame = side_left.get()
-                if frame is None:
-                    return
-                yield frame
-
-        feeds.append(FrameFeed("side_by_side.mp4", lambda it: write_side_by_side(
-            skeleton_frames(), it, paths["side_by_side.mp4"], fps, metadata=meta)))
-        mp4, gif, side = feeds
-        with torch.no_grad():
-            for start in range(0, total, decode_chunk):
-                video = pipe.decode_latents(latents[:, :, start:start + decode_chunk], decode_chunk)[0]
-                chunk = to_uint8(video)
-                del video
-                for i, frame in enumerate(chunk):
-                    index = start + i
-                    mp4.put(frame)
-                    if index % step == 0:
-                        gif.put(frame)
-                    side_left.put(skeleton[index])
-                    side.put(frame)
-                del chunk
-                if on_chunk is not None:
-                    on_chunk(min(start + decode_chunk, total), total)
-        side_left.put(None)
-        for feed in feeds:
-            feed.close()
-    except BaseException:
-        side_left.put(None)  # a side-by-side writer waiting for its left frame wakes up and sees the abort
-        for feed in feeds:
-            feed.abort()
-        for path in paths.values():  # a writer that had already finished renamed its file: remove it too
-            path.unlink(missing_ok=True)
-        raise
-    return paths
+    """Decode ``latents`` chunk by chunk and stream them into ``result.mp4``, ``result.gif`` and
+    ``side_by_side.mp4`` in ``out_dir`` (see :func:`~text2video.video.streams.write_streams`)."""
+    return write_streams(decode_chunks(pipe, latents, decode_chunk), skeleton, out_dir, fps,
+                         total=latents.shape[2], gif_max_frames=gif_max_frames, metadata=metadata,
+                         on_chunk=on_chunk)
 
 
-__all__ = ["FrameFeed", "decode_to_writers", "gif_stride", "to_uint8"]
+__all__ = ["decode_chunks", "decode_to_writers", "gif_stride", "to_uint8"]

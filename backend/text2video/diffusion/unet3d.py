@@ -32,7 +32,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
 from torch import nn
 
-from ..exceptions import InvalidInput
+from ..exceptions import InvalidInput, ModelConfigError
 from .adapter import SkeletonAdapter
 from .attention import Attention, FeedForward, FrameAnchor, SparseCausalAttnProcessor, is_channels_last
 from .blocks import (
@@ -54,9 +54,9 @@ class UNet3DConditionOutput(BaseOutput):
     sample: torch.Tensor
 
 
-def _unsupported(field: str, value, expected) -> InvalidInput:
-    return InvalidInput(f"UNet3D config option {field}={value!r} is not supported", field=field, value=value,
-                        hint=f"Follow-Your-Pose (SD-1.x) uses {field}={expected!r}.")
+def _unsupported(field: str, value, expected) -> ModelConfigError:
+    return ModelConfigError(f"UNet3D config option {field}={value!r} is not supported", field=field, value=value,
+                            hint=f"Follow-Your-Pose (SD-1.x) uses {field}={expected!r}.")
 
 
 class UNet3DConditionModel(ModelMixin, ConfigMixin):
@@ -120,7 +120,7 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
             raise _unsupported("mid_block_type", mid_block_type, "UNetMidBlock2DCrossAttn")
         n = len(block_out_channels)
         if len(down_block_types) != n or len(up_block_types) != n:
-            raise InvalidInput(
+            raise ModelConfigError(
                 f"down_block_types ({len(down_block_types)}), up_block_types ({len(up_block_types)}) and "
                 f"block_out_channels ({n}) must have the same length", field="block_out_channels",
                 value=list(block_out_channels), hint="Give one entry per resolution level.")
@@ -135,13 +135,14 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
         heads = list(heads) if isinstance(heads, (list, tuple)) else [heads] * n
         for ch, h in zip(block_out_channels, heads):
             if ch % h or ch % norm_num_groups:
-                raise InvalidInput(f"block width {ch} must be divisible by the heads ({h}) and norm_num_groups "
-                                   f"({norm_num_groups})", field="block_out_channels", value=list(block_out_channels),
-                                   hint="Pick widths that are multiples of both.")
+                raise ModelConfigError(f"block width {ch} must be divisible by the heads ({h}) and "
+                                       f"norm_num_groups ({norm_num_groups})", field="block_out_channels",
+                                       value=list(block_out_channels), hint="Pick widths that are multiples of both.")
         adapter_channels = list(pose_adapter_channels or block_out_channels)
         if len(adapter_channels) != n:
-            raise InvalidInput("pose_adapter_channels needs one width per down block", field="pose_adapter_channels",
-                               value=adapter_channels, hint=f"Give {n} values (default: block_out_channels).")
+            raise ModelConfigError("pose_adapter_channels needs one width per down block",
+                                   field="pose_adapter_channels", value=adapter_channels,
+                                   hint=f"Give {n} values (default: block_out_channels).")
 
         time_embed_dim = block_out_channels[0] * 4
         common = dict(temb_channels=time_embed_dim, resnet_eps=norm_eps, resnet_groups=norm_num_groups,
@@ -218,8 +219,8 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
         ``"auto"``: slices of 8 rows."""
         size = 8 if slice_size == "auto" else slice_size
         if size is not None and (not isinstance(size, int) or size <= 0):
-            raise InvalidInput("attention slice size must be a positive integer, 'auto' or None",
-                               field="slice_size", value=slice_size, hint="Try 'auto'.")
+            raise ModelConfigError("attention slice size must be a positive integer, 'auto' or None",
+                                   field="slice_size", value=slice_size, hint="Try 'auto'.")
         for module in self.modules():
             if isinstance(module, Attention):
                 module.processor.slice_size = size

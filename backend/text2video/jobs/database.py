@@ -125,6 +125,17 @@ def _deliveries_from_job_columns(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE t2v_jobs DROP COLUMN {column}"))
 
 
-UPGRADES = {1: _deliveries_from_job_columns}  # stored version -> the step to the next one
+def _inputs_from_input_file(conn: Connection) -> None:
+    """2 -> 3: a job's input files by slot (``inputs``, added by _add_new_columns) and its ``model`` replace
+    ``input_file``; every older job was a Follow-Your-Pose job."""
+    table = Job.__table__
+    rows = conn.execute(text("SELECT id, input_file FROM t2v_jobs")).all()
+    for job_id, input_file in rows:  # through the JSON type: each dialect stores it its own way
+        conn.execute(update(table).where(table.c.id == job_id).values(
+            model="follow-your-pose", inputs={"video": input_file} if input_file else {}))
+    conn.execute(text("ALTER TABLE t2v_jobs DROP COLUMN input_file"))
+
+
+UPGRADES = {1: _deliveries_from_job_columns, 2: _inputs_from_input_file}  # stored version -> step to the next
 
 __all__ = ["Database", "make_engine"]

@@ -59,6 +59,11 @@ JOB_FIELDS: dict[str, Field] = {
     "english_prompt": Field(lambda j: j.english_prompt, _NULLABLE_STR),
     "language": Field(lambda j: j.language, _NULLABLE_STR),
     "negative_prompt": Field(lambda j: j.negative_prompt, _NULLABLE_STR),
+    "model": Field(lambda j: j.model, {**_NULLABLE_STR, "description": "The model that makes the video "
+                                                                         "(GET /api/v1/models)"}),
+    "inputs": Field(lambda j: dict(j.inputs or {}), {"type": "object", "additionalProperties": {"type": "string"},
+                                                      "description": "The input files by slot (video, "
+                                                                     "reference_image): names in the job folder"}),
     "params": Field(lambda j: dict(j.params or {}), {
         "type": "object",
         "description": "The validated parameters (see JobCreate); POST /generate adds `client_id` (its `id` field)"},

@@ -1,8 +1,10 @@
 """The Celery app: configuration, and sending a job to the workers.
 
 The web process only *sends* messages (by task name; it never imports torch or loads a model); workers started by
-``manage.py worker`` consume them. A message carries only the job id: the job row is the truth, and the task claims
-the job with a conditional UPDATE, so a message delivered twice (re-enqueue after a restart, broker redelivery)
+``manage.py worker`` consume them. Each model family has its own queue (``t2v.<family>``, :func:`queue_for`): a
+worker consumes only the queues of the families whose weights it has (:func:`worker_queues`), so a GPU box with
+only one family never takes another's job. A message carries only the job id: the job row is the truth, and the
+task claims the job with a conditional UPDATE, so a message delivered twice (re-enqueue after a restart, broker redelivery)
 runs the job once.
 
 Brokers: the default is kombu's SQLAlchemy transport on a SQLite file in the data folder (nothing to install, one
@@ -20,13 +22,13 @@ from celery import Celery
 from kombu.utils.url import maybe_sanitize_url
 
 from ..exceptions import ServiceUnavailable
+from ..families import FAMILIES, family_for, installed_families, queue_name
 from ..settings import Settings, sqlite_file
 from .store import JobStore
 
 log = logging.getLogger(__name__)
 
 TASK_NAME = "text2video.run_job"
-JOB_QUEUE = "text2video"
 SQLA_POLL_S = 0.25  # how often an idle worker looks at the SQLite queue (kombu's default is 1 s)
 _SQLA_ALIAS = "t2vsqla"  # our subclass of kombu's SQLAlchemy transport, so the poll interval can be set
 
@@ -82,8 +84,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_concurrency": 1,  # one job at a time per GPU
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
-        "task_default_queue": JOB_QUEUE,
-        "task_routes": {TASK_NAME: {"queue": JOB_QUEUE}},
+        "task_default_queue": queue_for(settings.default_model, settings),
         "task_serializer": "json",
         "accept_content": ["json"],
         "broker_pool_limit": 4,
@@ -103,11 +104,36 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-def enqueue(celery_app: Celery, job_id: str) -> None:
-    """Send job ``job_id`` (already stored as ``queued``) to the workers. Raises ServiceUnavailable when the broker
-    cannot be reached (the API answers 503 and the job stays queued; ``serve`` re-enqueues queued jobs at start)."""
+def queue_for(model: str | None, settings: Settings) -> str:
+    """The queue of a job of ``model`` (None, e.g. a row older than models: the settings' default model)."""
     try:
-        celery_app.send_task(TASK_NAME, args=[job_id], queue=JOB_QUEUE, ignore_result=True,
+        return queue_name(family_for(model or settings.default_model)[0])
+    except KeyError:  # an unknown name fails on the worker with a clear message; its family's queue is the default's
+        return queue_name(next(iter(FAMILIES.values())))
+
+
+def worker_families(settings: Settings) -> list[str]:
+    """The families a worker with these settings serves: those whose weights are in its models folder (``demo``:
+    all of them). An engine factory (tests, embedding) or a folder with no family's weights takes every family:
+    its jobs then fail with the engine's own message instead of waiting forever."""
+    from ..models.layout import models_root
+
+    families = [] if settings.engine_factory else installed_families(models_root(settings.models_dir))
+    return [f.name for f in (families or FAMILIES.values())]
+
+
+def worker_queues(settings: Settings) -> list[str]:
+    """The queues a worker with these settings consumes (one per family it serves)."""
+    return [queue_name(name) for name in worker_families(settings)]
+
+
+def enqueue(celery_app: Celery, job_id: str, model: str | None = None) -> None:
+    """Send job ``job_id`` (already stored as ``queued``) to its family's queue. Raises ServiceUnavailable when the
+    broker cannot be reached (the API answers 503 and the job stays queued; ``serve`` re-enqueues queued jobs at
+    start)."""
+    queue = queue_for(model, celery_app.conf.text2video_settings)
+    try:
+        celery_app.send_task(TASK_NAME, args=[job_id], queue=queue, ignore_result=True,
                              retry=True, retry_policy={"max_retries": 3, "interval_start": 0.2,
                                                        "interval_step": 0.5, "interval_max": 2})
     except Exception as exc:  # noqa: BLE001 - any kombu/redis/sqlalchemy connection error
@@ -120,8 +146,8 @@ def requeue_queued(celery_app: Celery, store: JobStore) -> int:
     """Send a message again for every job stored as ``queued`` (at ``serve`` start: a crash between storing a job
     and sending its message must not lose it). Duplicates are harmless: only one delivery can claim a job."""
     count = 0
-    for job_id in store.queued_ids():
-        enqueue(celery_app, job_id)
+    for job_id, model in store.queued_models():
+        enqueue(celery_app, job_id, model)
         count += 1
     return count
 
@@ -150,4 +176,4 @@ def purge_delivered_messages(settings: Settings, older_than_s: float = 86400.0) 
 
 
 __all__ = ["make_celery", "enqueue", "requeue_queued", "purge_delivered_messages", "celery_config", "TASK_NAME",
-           "JOB_QUEUE"]
+           "queue_for", "worker_queues", "worker_families"]

@@ -44,15 +44,18 @@ class JobStore(Database):
     """All reads and writes of job rows (their deliveries: :class:`~text2video.jobs.outbox.Outbox`)."""
 
     # --- API side ---------------------------------------------------------------------------------------------
-    def create(self, params: dict, input_file: str | None, prompt: str, negative_prompt: str | None = None,
+    def create(self, params: dict, inputs: dict[str, str] | None, prompt: str, negative_prompt: str | None = None,
                api_key_id: str | None = None, callback_url: str | None = None, video_url: str | None = None,
-               job_id: str | None = None, push_url: str | None = None, max_active: int = 0) -> Job:
-        """A new queued job; ``callback_url`` (webhook) and ``push_url`` (its MP4, if it succeeds) are owed at its
-        end. With ``max_active`` > 0 the key's active jobs are counted in the same transaction, under a per-key lock,
+               job_id: str | None = None, push_url: str | None = None, max_active: int = 0,
+               model: str | None = None) -> Job:
+        """A new queued job of ``model`` with its ``inputs`` ({slot: file name in the job folder});
+        ``callback_url`` (webhook) and ``push_url`` (its MP4, if it succeeds) are owed at its end. With
+        ``max_active`` > 0 the key's active jobs are counted in the same transaction, under a per-key lock,
         and over the limit nothing is stored (:class:`QueueFull`): parallel submissions cannot all pass one count."""
         now = utcnow()
         job = Job(id=job_id or uuid.uuid4().hex, status=JobStatus.QUEUED, params=dict(params or {}),
-                  input_file=input_file, prompt=prompt, negative_prompt=negative_prompt, api_key_id=api_key_id,
+                  model=model, inputs=dict(inputs or {}), prompt=prompt, negative_prompt=negative_prompt,
+                  api_key_id=api_key_id,
                   video_url=video_url, warnings=[], progress=0.0, step=0,
                   total_steps=int((params or {}).get("steps") or 0), attempts=0, cancel_requested=False,
                   demo=False, created_at=now, updated_at=now,
@@ -141,8 +144,13 @@ class JobStore(Database):
         return counts
 
     def queued_ids(self) -> list[str]:
+        return [job_id for job_id, _ in self.queued_models()]
+
+    def queued_models(self) -> list[tuple[str, str | None]]:
+        """(id, model) of every queued job, oldest first (each goes back to its family's queue)."""
         with self.session() as s:
-            return list(s.scalars(select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.created_at)))
+            return [tuple(row) for row in s.execute(select(Job.id, Job.model).where(Job.status == JobStatus.QUEUED)
+                                                     .order_by(Job.created_at))]
 
     # --- worker side ------------------------------------------------------------------------------------------
     def claim(self, job_id: str, worker: str, pid: int, device: str | None = None) -> Job | None:

@@ -18,7 +18,9 @@ from .status import JobStage, JobStatus
 
 # Bump when a column changes; create_tables() refuses to run against a database with another version instead of
 # failing later with an obscure SQL error.
-SCHEMA_VERSION = 2  # 2: webhook state moved from job columns to t2v_deliveries (jobs.database upgrades)
+# 2: webhook state moved from job columns to t2v_deliveries; 3: `model` + `inputs` replace `input_file`
+# (jobs.database upgrades)
+SCHEMA_VERSION = 3
 
 
 def utcnow() -> datetime:
@@ -75,7 +77,9 @@ class Job(Base):
     english_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     params: Mapped[dict] = mapped_column(JSON, default=dict)
-    input_file: Mapped[str | None] = mapped_column(String(255), nullable=True)  # relative to the job folder
+    model: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the model (family variant) asked for
+    # the input files by slot, relative to the job folder: {"video": "input.mp4", "reference_image": "reference.png"}
+    inputs: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     video_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     input_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
     pose_summary: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -121,6 +125,10 @@ class Job(Base):
         if not self.error_code:
             return None
         return {"code": self.error_code, "message": self.error_message or ""}
+
+    def input_path(self, slot: str) -> str | None:
+        """The file name (in the job folder) of input ``slot``, or None."""
+        return (self.inputs or {}).get(slot)
 
     def delivery(self, kind: str) -> "Delivery | None":
         return next((d for d in self.deliveries or () if d.kind == kind), None)

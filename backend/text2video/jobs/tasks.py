@@ -115,11 +115,14 @@ class _Heartbeat(threading.Thread):
 
 def build_request(job: Job, settings: Settings) -> GenerationRequest:
     """The engine's request for ``job``: its stored params, the settings' defaults for any the row lacks."""
-    if not job.input_file:
+    video, image = job.input_path("video"), job.input_path("reference_image")
+    if not video:
         raise InvalidInput(f"job {job.id} has no input video", field="video",
                            hint="Submit the job again with a video file or video_url.")
-    params = {**(job.params or {}), "prompt": job.prompt, "negative_prompt": job.negative_prompt}
-    return request_from_params(settings.jobs_dir / job.id / job.input_file, params, settings)
+    folder = settings.jobs_dir / job.id
+    params = {**(job.params or {}), "prompt": job.prompt, "negative_prompt": job.negative_prompt,
+              "model": job.model}
+    return request_from_params(folder / video, params, settings, reference_image=folder / image if image else None)
 
 
 def _is_cuda_oom(exc: BaseException) -> bool:

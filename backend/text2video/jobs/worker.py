@@ -32,7 +32,7 @@ import time
 from typing import Any
 
 from ..settings import Settings
-from .queue import JOB_QUEUE, enqueue, make_celery, purge_delivered_messages, requeue_queued
+from .queue import enqueue, make_celery, purge_delivered_messages, requeue_queued, worker_queues
 from .retention import cleanup_expired
 from .store import JobStore
 from .tables import utcnow
@@ -59,7 +59,8 @@ def recover_job(store: JobStore, celery_app, job_id: str, settings: Settings, *,
                                  worker=worker, worker_pid=worker_pid, reason=reason, count_attempt=count_attempt)
     if outcome == "requeued":
         try:
-            enqueue(celery_app, job_id)
+            job = store.get(job_id)
+            enqueue(celery_app, job_id, job.model if job is not None else None)
         except Exception as exc:  # noqa: BLE001 - it stays queued; the next serve start or reaper pass resends it
             log.error("job %s re-queued but its message could not be sent: %s", job_id, exc)
     if outcome:
@@ -388,10 +389,12 @@ def run_child(settings: Settings, name: str, loglevel: str = "INFO", preload: bo
             get_engine(settings)
         except Exception as exc:  # noqa: BLE001 - keep consuming: each job then fails with this error's message
             log.error("engine could not be created: %s", exc)
+    queues = worker_queues(settings)
+    log.info("worker %s serves the queues %s", name, ", ".join(queues))
     # quiet: no Celery banner in the operator's log (the supervisor prints one line); stdout/stderr are not
     # redirected into the log as WARNING celery.redirected (a library's print is not a warning)
     worker = app.Worker(hostname=f"{name}@{socket.gethostname()}", pool_cls="solo", concurrency=1,
-                        queues=[JOB_QUEUE], loglevel=loglevel, without_gossip=True, without_mingle=True,
+                        queues=queues, loglevel=loglevel, without_gossip=True, without_mingle=True,
                         without_heartbeat=True, optimization="fair", quiet=True, redirect_stdouts=False)
     worker.start()
     return worker.exitcode or 0
@@ -413,7 +416,8 @@ def _quiet_worker_log() -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m text2video.jobs.worker --name N``: the worker child; with ``--supervise``: the supervisor
     (what ``manage.py worker`` runs; ``serve`` starts it this way). Settings come from ``TEXT2VIDEO_*``."""
-    parser = argparse.ArgumentParser(description="Text2Video worker (normally started by `manage.py worker`).")
+    parser = argparse.ArgumentParser(allow_abbrev=False,
+                                     description="Text2Video worker (normally started by `manage.py worker`).")
     parser.add_argument("--name", default=None)
     parser.add_argument("--loglevel", default="INFO")
     parser.add_argument("--no-preload", action="store_true")

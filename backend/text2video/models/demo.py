@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any, Callable
 
 from ..messages import Message
 from .layout import DEMO_MARKER, default_demo_dir
@@ -61,6 +62,27 @@ def ensure_demo_models(root: str | Path | None = None) -> Path:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return root
+
+
+def ensure_demo_part(root: Path, folder: str, build: Callable[[Path], Any]) -> Path:
+    """A model family's own demo weights, ``root/folder``, built once by ``build(staging_root)`` the first time
+    that family runs (process- and thread-safe; moved into place only when complete)."""
+    target = Path(root) / folder
+    if target.exists():
+        return target
+    with open(str(Path(root) / f".{Path(folder).name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():
+            return target
+        log.info("building tiny demo weights in %s (once)", target)
+        tmp = Path(tempfile.mkdtemp(prefix=".demo-part-", dir=root))
+        try:
+            build(tmp)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp / folder, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 def resolve_models_dir(value: str | Path | None) -> Path:

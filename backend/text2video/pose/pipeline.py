@@ -156,9 +156,11 @@ def iter_pose_frames(video_path: str | os.PathLike, *, width: int, height: int, 
                      max_frames: int | None = None, target_fps: float | None = None, input_type: str = "auto",
                      models_dir: str | os.PathLike | None = None, preset: str = "balanced", device: str = "auto",
                      draw: str = "subject", progress: ProgressFn | None = None, models: PoseModels | None = None,
-                     options: PoseOptions | None = None, info=None) -> PoseStream:
+                     options: PoseOptions | None = None, info=None,
+                     renderer: Callable[..., np.ndarray] = render_skeleton) -> PoseStream:
     """Like :func:`prepare_pose_video` but frames come lazily (long videos; rendering costs ~10 ms a frame).
-    ``info``: the video's probe when the caller already has it (it is not probed again)."""
+    ``info``: the video's probe when the caller already has it (it is not probed again). ``renderer(people,
+    width, height)`` draws each frame's keypoints: the style the video model was trained on (its family's)."""
     from ..video import iter_frames, probe_video, sampled_fps, sampled_frame_count
 
     _check(width, height, draw)
@@ -188,7 +190,7 @@ def iter_pose_frames(video_path: str | os.PathLike, *, width: int, height: int, 
 
     def rendered() -> Iterator[np.ndarray]:
         for frame in report.frames:
-            yield render_skeleton([p[BODY] for p in frame.drawable(draw)], width, height)  # body-only style
+            yield renderer(frame.drawable(draw), width, height)
 
     return PoseStream(kind=kind, fps=fps, width=width, height=height, frames_fn=rendered,
                       count=len(report.frames), report=report, provider=models.provider)
@@ -199,12 +201,12 @@ def prepare_pose_video(video_path: str | os.PathLike, *, width: int, height: int
                        models_dir: str | os.PathLike | None = None, preset: str = "balanced", device: str = "auto",
                        draw: str = "subject", progress: ProgressFn | None = None,
                        models: PoseModels | None = None, options: PoseOptions | None = None,
-                       info=None) -> PoseVideo:
+                       info=None, renderer: Callable[..., np.ndarray] = render_skeleton) -> PoseVideo:
     """Skeleton frames for the video model, from a raw video (pose estimated) or a skeleton video (resized)."""
     stream = iter_pose_frames(video_path, width=width, height=height, stride=stride, max_frames=max_frames,
                               target_fps=target_fps, input_type=input_type, models_dir=models_dir, preset=preset,
                               device=device, draw=draw, progress=progress, models=models, options=options,
-                              info=info)
+                              info=info, renderer=renderer)
     frames = list(stream)
     array = np.stack(frames) if frames else np.zeros((0, height, width, 3), np.uint8)
     return PoseVideo(frames=array, fps=stream.fps, kind=stream.kind, report=stream.report, provider=stream.provider)

@@ -13,6 +13,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
+from .parts import BODY, NUM_WHOLEBODY
 from .parts import BODY_NAMES as KEYPOINT_NAMES
 
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
@@ -45,16 +46,18 @@ def render_skeleton(people: Iterable[np.ndarray], width: int, height: int, *,
                     thickness: float | None = None) -> np.ndarray:
     """Draw people on a black RGB frame of ``height x width``.
 
-    ``people``: arrays of shape (17, 2) or (17, >=2) with x, y in pixels of this frame; a keypoint whose x or y is
-    NaN is unknown, and a limb is drawn only when both of its ends are known.
+    ``people``: arrays of shape (17, 2+) or (133, 2+) with x, y in pixels of this frame (of whole-body points only
+    the 17 body points are drawn: the model was trained on body skeletons); a keypoint whose x or y is NaN is
+    unknown, and a limb is drawn only when both of its ends are known.
 
     The training renders were drawn large and resized, so their strokes have fractional widths and soft edges:
     we draw on a supersampled canvas and area-downsample to get the same look at any output size.
     """
     people = [np.asarray(k, dtype=np.float64) for k in people]
     for kps in people:
-        if kps.ndim != 2 or kps.shape[0] != NUM_KEYPOINTS or kps.shape[1] < 2:
-            raise ValueError(f"keypoints must have shape (17, 2+), got {kps.shape}")
+        if kps.ndim != 2 or kps.shape[0] not in (NUM_KEYPOINTS, NUM_WHOLEBODY) or kps.shape[1] < 2:
+            raise ValueError(f"keypoints must have shape (17, 2+) or (133, 2+), got {kps.shape}")
+    people = [kps[BODY] for kps in people]
     t = stroke_width(width, height) if thickness is None else float(thickness)
     longest = max(width, height)
     ss = 4 if longest <= 640 else 2 if longest <= 1440 else 1

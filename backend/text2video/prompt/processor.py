@@ -134,9 +134,10 @@ class PromptProcessor:
     def process(self, text: Any, lang: str = "auto", field: str = "prompt") -> PromptResult:
         return self.process_many([text], lang=lang, fields=[field])[0]
 
-    def process_many(self, texts: Sequence[Any], lang: str = "auto",
-                     fields: Sequence[str] | None = None) -> list[PromptResult]:
-        """Like :meth:`process` for several texts; the Vietnamese ones are translated in one batched call."""
+    def process_many(self, texts: Sequence[Any], lang: str = "auto", fields: Sequence[str] | None = None,
+                     translate: bool = True) -> list[PromptResult]:
+        """Like :meth:`process` for several texts; the Vietnamese ones are translated in one batched call
+        (``translate=False``: none is, the model reads the texts as written)."""
         fields = list(fields) if fields is not None else ["prompt"] * len(texts)
         # 1. validate every text before any model work (all errors of a request are input errors)
         lang = validate_lang(lang)
@@ -148,7 +149,7 @@ class PromptProcessor:
             results.append(PromptResult(original=text, language=language, english=text, translated=False,
                                         field=name, detected=lang == "auto"))
         # 3. translate the Vietnamese ones together (emoji set aside, put back after)
-        to_translate = [r for r in results if r.language == "vi"]
+        to_translate = [r for r in results if r.language == "vi"] if translate else []
         if to_translate:
             parts = [split_symbols(r.original) for r in to_translate]
             sources = [words for words, _ in parts]
