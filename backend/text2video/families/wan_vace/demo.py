@@ -34,7 +34,7 @@ TEXT_DIM = 32  # UMT5 d_model (4096 in umt5-xxl) = the transformer's text_dim
 TRANSFORMER_CONFIG = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16,
                           out_channels=16, text_dim=TEXT_DIM, freq_dim=32, ffn_dim=48, cross_attn_norm=True,
                           qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024, vace_in_channels=96)
-VAE_CONFIG = dict(base_dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=1, attn_scales=[],
+VAE_CONFIG = dict(base_dim=4, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=1, attn_scales=[],
                   temperal_downsample=[False, True, True], dropout=0.0)
 TEXT_ENCODER_CONFIG = dict(d_model=TEXT_DIM, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
                            relative_attention_num_buckets=8, relative_attention_max_distance=32, dropout_rate=0.0,
