@@ -70,7 +70,8 @@ def closest_frames(frames: int) -> int:
 
 
 def closest_multiple(value: int, multiple: int = SIZE_MULTIPLE) -> int:
-    return max(multiple, int(round(value / multiple)) * multiple)
+    """The multiple of ``multiple`` nearest ``value`` (the larger one on a tie), at least ``multiple``."""
+    return max(multiple, (value + multiple // 2) // multiple * multiple)
 
 
 def check_request(frames: int, width: int, height: int) -> None:
