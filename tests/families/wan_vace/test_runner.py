@@ -134,3 +134,21 @@ def test_demo_flag_and_missing_folder(wan_models, tmp_path):
     assert real_layout.pipe.transformer.config.vace_layers == [0, 5]
     with pytest.raises(FileNotFoundError, match=r"manage.py download --model wan-vace-1.3b"):
         WanVaceRunner(tmp_path, "wan2.1-vace-1.3b", device="cpu")
+
+
+def test_transparent_reference_photo_is_put_on_white():
+    from text2video.families.wan_vace.runner import _on_white
+
+    photo = Image.new("RGBA", (4, 2), (0, 0, 0, 0))
+    photo.putpixel((0, 0), (10, 200, 30, 255))
+    rgb = np.asarray(_on_white(photo))
+    assert rgb.shape == (2, 4, 3)
+    assert tuple(rgb[0, 0]) == (10, 200, 30) and tuple(rgb[1, 3]) == (255, 255, 255)
+    assert tuple(np.asarray(_on_white(Image.new("L", (2, 2), 40)))[0, 0]) == (40, 40, 40)
+
+
+def test_loras_are_refused_not_ignored(wan_runner):
+    request = inputs()
+    request.loras = ("style.safetensors",)
+    with pytest.raises(ValueError, match="loras are not supported by Wan VACE yet; got 1"):
+        wan_runner.generate(request, on_step=print)

@@ -26,8 +26,10 @@ the peak): the transformer sees ``tokens = latent_frames x (height/16) x (width/
 before the main blocks, so ``len(vace_layers)`` hints of ``tokens x dim`` are alive at once, plus about
 ``ACTIVATION_TENSORS`` tensors of ``tokens x dim`` and one of ``tokens x ffn_dim`` (SDPA attention keeps no
 tokens x tokens matrix). The VAE encode/decode (fp32, causal, one latent frame at a time) is taken as
-``VAE_GB_PER_MEGAPIXEL`` per megapixel of frame size. With 81 frames: 1.3B at 832x480 -> high ~18 GB, medium
-~13 GB (the text encoder alone is 11.4 GB), low ~5 GB; 14B at 1280x720 -> high ~54 GB, medium ~41 GB, low ~10 GB.
+``VAE_GB_PER_MEGAPIXEL`` per megapixel of frame size. GB here = GiB, as free VRAM is measured. With 81 frames:
+1.3B at 832x480 -> high ~18.4 GB, medium ~11.4 GB (the bf16 text encoder alone is 10.6 GiB), low ~4 GB; 14B at
+1280x720 -> high ~56 GB, medium ~45 GB, low ~15 GB (diffusers' Wan docs report 14B in about 13 GB with group
+offload; users report 1.3B at ~18 GB with the official scripts).
 """
 
 from __future__ import annotations

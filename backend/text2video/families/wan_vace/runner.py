@@ -99,6 +99,18 @@ def _check_pose_frames(pose: Any, frames: int, width: int, height: int) -> None:
                          f"{'' if shape is None else ' ' + str(pose.dtype)}: draw the pose video at the asked size")
 
 
+def _on_white(image: Any) -> Any:
+    """RGB of the reference photo; transparent parts become white (VACE wants the subject on white; the pipeline
+    letterboxes on white too), not the black that a plain RGBA -> RGB conversion gives."""
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
 def _default_dtype(device: Any) -> Any:
     import torch
 
@@ -121,6 +133,8 @@ class WanVaceRunner:
         self.path = Path(models_dir) / folder
         self.demo = (Path(models_dir) / DEMO_MARKER).exists()
         self.device = torch.device(device)
+        if isinstance(dtype, str):  # a settings name: fp32 | fp16 | bf16
+            dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype, dtype)
         self.dtype = dtype if dtype is not None else _default_dtype(self.device)
         self.memory = getattr(settings, "memory", "auto") or "auto"
         self.preset: WanPreset | None = None
@@ -196,6 +210,8 @@ class WanVaceRunner:
         if inputs.reference_image is not None and not hasattr(inputs.reference_image, "convert"):
             raise ValueError(f"reference_image must be a PIL image or None; got "
                              f"{type(inputs.reference_image).__name__}")
+        if inputs.loras:
+            raise ValueError(f"loras are not supported by Wan VACE yet; got {len(inputs.loras)}: send none")
         if warnings is None:
             warnings = []
         warnings.extend(self.prompt_warnings(inputs.prompt, inputs.negative_prompt))
@@ -205,7 +221,7 @@ class WanVaceRunner:
         import torch
         from PIL import Image
 
-        reference = inputs.reference_image.convert("RGB") if inputs.reference_image is not None else None
+        reference = _on_white(inputs.reference_image) if inputs.reference_image is not None else None
         self._ensure_preset(inputs.frames, inputs.width, inputs.height, reference is not None, warnings)
         self._use_flow_shift(inputs.width, inputs.height)
         total = inputs.steps
