@@ -26,8 +26,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .sources import FOLDERS as MODEL_FOLDERS
+
 SEED = 4321
-FOLDERS = ("wan2.1-vace-1.3b", "wan2.1-vace-14b")
+FOLDERS = tuple(MODEL_FOLDERS.values())  # wan2.1-vace-1.3b, wan2.1-vace-14b
 # Tiny transformers with the published layer patterns: 1.3B has VACE blocks at every 2nd of 30 layers, 14B at every
 # 5th of 40 (configs of Wan-AI/Wan2.1-VACE-*-diffusers); here 4 and 6 layers.
 TRANSFORMER_LAYERS = {"wan2.1-vace-1.3b": (4, [0, 2]), "wan2.1-vace-14b": (6, [0, 5])}
@@ -103,7 +105,7 @@ def _save_pipeline(target: Path, tokenizer, folder_name: str) -> None:
     index = json.loads(index_path.read_text())
     index["tokenizer"] = ["transformers", "T5TokenizerFast"]
     index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
-    model = "wan-vace-14b" if "14b" in folder_name else "wan-vace-1.3b"
+    model = next(model for model, folder in MODEL_FOLDERS.items() if folder == folder_name)
     (target / "DEMO.txt").write_text(DEMO_NOTE.format(model=model))
 
 

@@ -154,7 +154,9 @@ class WanVaceRunner:
         return pipe
 
     def _model_name(self) -> str:
-        return "wan-vace-14b" if "14b" in self.folder.lower() else "wan-vace-1.3b"
+        from .sources import FOLDERS
+
+        return next((model for model, folder in FOLDERS.items() if folder == self.folder), "wan-vace-1.3b")
 
     def prompt_warnings(self, prompt: str, negative_prompt: str = "") -> list[str]:
         """What UMT5 will not read of the prompts (over 512 tokens), as warning texts; [] when all fits."""
