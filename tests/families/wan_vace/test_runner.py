@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.families.wan_vace.conftest import pose_video
+from tests.families.wan_vace.wan_helpers import pose_video
 from text2video.exceptions import Canceled
 from text2video.families.wan_vace.runner import (FLOW_SHIFT_480P, FLOW_SHIFT_720P, PROMPT_TOKENS, RunInputs,
                                                  WanVaceRunner, closest_frames, flow_shift_for)
@@ -46,8 +46,8 @@ def test_generates_the_asked_frames_and_size_and_reports_each_step(plain, wan_ru
     assert video.std() > 0  # decoded noise, not a blank canvas
     assert steps == [(1, 2), (2, 2)]
     assert wan_runner.demo is True  # the folder has the DEMO marker
-    assert wan_runner.preset.name == "cpu" and wan_runner.pipe.vae.dtype.is_floating_point
-    assert str(wan_runner.pipe.vae.dtype) == "torch.float32"
+    assert wan_runner.preset.name == "cpu" and wan_runner.applied == ["pipe.to(cpu)"]
+    assert str(wan_runner.pipe.vae.dtype) == "torch.float32"  # the VAE stays fp32 whatever the run dtype
 
 
 def test_same_seed_same_frames_other_seed_other_frames(plain, wan_runner):
@@ -129,9 +129,13 @@ def test_flow_shift_follows_the_size(wan_runner):
 
 def test_demo_flag_and_missing_folder(wan_models, tmp_path):
     shutil.copytree(wan_models / "wan2.1-vace-14b", tmp_path / "wan2.1-vace-14b")
-    real_layout = WanVaceRunner(tmp_path, "wan2.1-vace-14b", device="cpu")
+    real_layout = WanVaceRunner(tmp_path, "wan2.1-vace-14b", device="cpu", dtype="bf16")
     assert real_layout.demo is False  # no DEMO marker in that models folder
     assert real_layout.pipe.transformer.config.vace_layers == [0, 5]
+    # bf16 run, fp32 VAE (colour drift): the mixed pipeline runs
+    assert str(real_layout.pipe.transformer.dtype) == "torch.bfloat16"
+    assert str(real_layout.pipe.vae.dtype) == "torch.float32"
+    assert run(real_layout, inputs(steps=1)).shape == (F, H, W, 3)
     with pytest.raises(FileNotFoundError, match=r"manage.py download --model wan-vace-1.3b"):
         WanVaceRunner(tmp_path, "wan2.1-vace-1.3b", device="cpu")
 
