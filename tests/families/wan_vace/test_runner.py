@@ -63,7 +63,7 @@ def test_reference_image_at_64x64_with_9_frames(plain, wan_runner):
     assert with_ref.shape == plain[0].shape and not np.array_equal(with_ref, plain[0])
 
 
-def test_raising_from_on_step_stops_the_run(wan_runner):
+def test_raising_from_on_step_stops_the_run(plain, wan_runner):
     calls = []
 
     def cancel(step, total):
@@ -74,6 +74,7 @@ def test_raising_from_on_step_stops_the_run(wan_runner):
     with pytest.raises(Canceled):
         list(frames)
     assert calls == [(1, 3)]
+    assert np.array_equal(run(wan_runner, inputs()), plain[0])  # the runner stays usable, unchanged
 
 
 @pytest.mark.parametrize("frames, closest", [(8, 9), (80, 81), (2, 1), (0, 1)])
