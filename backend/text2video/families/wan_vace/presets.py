@@ -15,8 +15,9 @@ cpu      no GPU: everything on the CPU in bf16 (CPUs with native bf16) or fp32. 
 and size. The estimate (:func:`estimate_peak_gb`) is built from parameter counts and activation sizes. All figures
 are ESTIMATES: no GPU run has measured them.
 
-Parameter counts (counted from the published configs on PyTorch's meta device, diffusers 0.42.1; the file sizes on
-the Hub agree): transformer ``WanVACETransformer3DModel`` 1.3B = 2.15e9 (30 blocks of 46 M + 15 VACE blocks of 51 M:
+Parameter counts (counted from the published configs on PyTorch's meta device, diffusers 0.42.1; the 14B's 69.4 GB
+of fp32 transformer files agree, the 1.3B's listed 7.15 GB is less than 2.15e9 fp32 parameters take: unresolved,
+the count is used): transformer ``WanVACETransformer3DModel`` 1.3B = 2.15e9 (30 blocks of 46 M + 15 VACE blocks of 51 M:
 more than the "1.3B" name says), 14B = 17.3e9 (40 blocks of 351 M + 8 VACE blocks of 404 M); UMT5-XXL encoder
 5.68e9 (11.4 GB of bf16 files); VAE ``AutoencoderKLWan`` 0.127e9 (kept in fp32).
 
