@@ -14,7 +14,7 @@ blocks at every 2nd layer (1.3B: [0, 2, ..., 28] of 30) or every 5th (14B: [0, 5
 Widths and depths are tiny. The tokenizer is a SentencePiece unigram model trained here (the real one is
 google/umt5-xxl's, 256k pieces) on the prompt demo's Vietnamese + English corpus.
 
-Seeded: the same build writes the same bytes. Build: about 0.3 s on 2 busy CPU cores once torch, diffusers and
+Seeded: the same build writes the same bytes. Build: 0.3-1 s on 2 busy CPU cores once torch, diffusers and
 transformers are imported (that import is 5-12 s cold); 1.7 MB per folder, 3.5 MB in all.
 """
 
