@@ -1,0 +1,1 @@
+"""Video model families (placeholder: the lead replaces this with the FAMILIES registry)."""

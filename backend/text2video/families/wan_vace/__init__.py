@@ -1,0 +1,1 @@
+"""Wan2.1 VACE family (placeholder: the lead replaces this with the family declaration)."""
