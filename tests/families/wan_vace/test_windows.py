@@ -10,8 +10,9 @@ import pytest
 
 from text2video.exceptions import InvalidInput
 from text2video.families.wan_vace.windows import (DEFAULT_OVERLAP, DEFAULT_WINDOW, DriftMeter, Window,
-                                                  colour_stats, generate_windows, is_clip_length, match_colour,
-                                                  plan_windows, stats_difference, stitch, window_inputs)
+                                                  colour_stats, correct_drift, generate_windows, is_clip_length,
+                                                  match_colour, plan_windows, stats_difference, stitch,
+                                                  window_inputs)
 
 
 def _covers_exactly(windows: list[Window], total: int) -> bool:
@@ -105,6 +106,15 @@ def test_match_colour_undoes_a_known_shift_and_scale():
                               f"{np.abs(drifted.astype(int) - reference.astype(int)).mean():.2f})"
 
 
+def test_match_colour_is_bounded_when_the_copies_are_far_off():
+    reference = colour_stats(_scene(2))
+    dim = np.full((2, 8, 8, 3), 10, dtype=np.uint8)
+    dim[:, :4] = 14  # std 2: a reproduction that failed, not a drift
+    out = match_colour(dim, reference)
+    shift = colour_stats(out).mean[0] - colour_stats(dim).mean[0]
+    assert shift == pytest.approx(48, abs=0.6) and colour_stats(out).std[0] <= 1.5 * 2 + 0.5
+
+
 def test_match_colour_leaves_a_flat_channel_unstretched():
     flat = np.full((2, 4, 4, 3), 100, dtype=np.uint8)
     out = match_colour(flat, colour_stats(_scene(1)))
@@ -180,3 +190,40 @@ def _peak_bytes(total: int) -> int:
 def test_peak_memory_is_flat_in_the_number_of_windows():
     few, many = _peak_bytes(100), _peak_bytes(1000)  # 4 windows vs 41
     assert many < 1.3 * few, f"peak {few / 1e6:.2f} MB for 4 windows, {many / 1e6:.2f} MB for 41"
+
+
+def test_windows_through_a_real_tiny_wan_pipeline(one_torch_thread):
+    from PIL import Image
+
+    from tests.families.wan_vace.tiny_wan import prompt_embeds, tiny_pipeline
+    from text2video.families.wan_vace.windows import pipeline_window
+
+    embeds, negative = prompt_embeds()
+    total, size = 21, 32
+    poses = np.zeros((total, size, size, 3), dtype=np.uint8)
+    poses[:, 8:24, 12:20] = 255  # a white figure
+    windows = plan_windows(total, 9, 5)
+    assert len(windows) == 4
+    run = pipeline_window(tiny_pipeline(), seed=3, reference_image=Image.new("RGB", (size, size), (200, 60, 60)),
+                          prompt_embeds=embeds, negative_prompt_embeds=negative, height=size, width=size,
+                          num_inference_steps=2, guidance_scale=1.0)
+    drift = DriftMeter()
+    chunks = list(generate_windows(poses, windows, run, drift=drift))
+    assert sum(len(c) for c in chunks) == total
+    assert all(c.dtype == np.uint8 and c.shape[1:] == (size, size, 3) for c in chunks)
+    print(drift.summary())  # the demo-weights figure (random weights: says nothing of real drift)
+    assert len(drift.per_window()) == 3
+    # random weights do not reproduce the kept frames: no window is "corrected" into a runaway
+    rows = drift.per_window()
+    assert max(r["mean_after"] for r in rows) <= max(r["mean_before"] for r in rows) + 1e-9, drift.summary()
+
+
+def test_no_correction_when_the_copies_are_not_reproductions():
+    kept = _scene(3, seed=1)
+    unrelated = _scene(3, seed=2)  # same colour statistics family, other content
+    new = _scene(4, seed=3)
+    out, correlation = correct_drift(new, unrelated, kept)
+    assert abs(correlation) < 0.2 and out is new
+    drifted = np.clip(kept.astype(np.float32) * 1.1 + 5, 0, 255).round().astype(np.uint8)
+    out, correlation = correct_drift(new, drifted, kept)
+    assert correlation > 0.99 and out is not new

@@ -30,8 +30,10 @@ Colour drift: users report colour creeping from window to window (VACE #44, Wan2
 matched (:func:`match_colour`, per-channel mean/std in RGB) to the kept frames it was conditioned on, measured on
 its regenerated copies of those frames: both show the same content, so any difference is drift; the statistics of
 the whole window would also "correct" real changes of content (a dancer turning, a bright shirt coming into view).
-The kept frames are themselves corrected, so each window is chained back to the first window's colours.
-:class:`DriftMeter` reports the figure (mean/std of each window against the first, before and after).
+The kept frames are themselves corrected, so each window is chained back to the first window's colours. The
+correction is bounded (1.5x contrast, 48 levels) and made only when the copies really reproduce the kept frames
+(pixel correlation >= 0.7): otherwise the difference is content, and matching it would feed back window after
+window. :class:`DriftMeter` reports the figure (mean/std of each window against the first, before and after).
 
 Memory: :func:`generate_windows` is a generator; between windows it keeps only the carried frames, so peak memory
 does not grow with the number of windows.
@@ -40,7 +42,7 @@ does not grow with the number of windows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -50,6 +52,12 @@ DEFAULT_WINDOW = 81
 DEFAULT_OVERLAP = 17
 TEMPORAL_STEP = 4  # the VAE's temporal compression: a clip has 4k+1 frames
 _MIN_STD = 1.0  # a flat channel (std below 1/255 of the range) is shifted only, never stretched
+# how far one window's colours are moved at most (see match_colour): 1.5x contrast, 48 of 255 levels
+MAX_GAIN = 1.5
+MAX_SHIFT = 48.0
+# how alike the window's copies of the kept frames must be to them for their colour difference to count as drift
+# (see correct_drift): a drifted reproduction correlates > 0.9, an unrelated picture ~0
+MIN_COPY_CORRELATION = 0.7
 
 
 @dataclass(frozen=True)
@@ -167,15 +175,21 @@ def colour_stats(frames: np.ndarray) -> ColourStats:
     return ColourStats(tuple(pixels.mean(0).tolist()), tuple(pixels.std(0).tolist()))
 
 
-def match_colour(frames: np.ndarray, reference: ColourStats, source: Optional[ColourStats] = None) -> np.ndarray:
+def match_colour(frames: np.ndarray, reference: ColourStats, source: Optional[ColourStats] = None, *,
+                 max_gain: float = MAX_GAIN, max_shift: float = MAX_SHIFT) -> np.ndarray:
     """``frames`` (uint8 RGB) with each channel moved from ``source`` statistics (default: the frames' own) to
-    ``reference``'s: (x - mean_s) / std_s * std_r + mean_r, rounded and clipped to 0..255."""
+    ``reference``'s: (x - mean_s) * std_r / std_s + mean_r, rounded and clipped to 0..255.
+
+    The gain std_r / std_s is kept within 1/max_gain..max_gain and the mean's shift within +-max_shift levels:
+    drift creeps by a few percent a window, so a window whose copies of the kept frames are far off (the model
+    did not reproduce them: new content, not drift) is corrected only that far instead of being blown up."""
     source = source or colour_stats(frames)
-    mean_s, std_s = np.array(source.mean), np.maximum(np.array(source.std), _MIN_STD)
+    mean_s, std_s = np.array(source.mean), np.array(source.std)
     mean_r, std_r = np.array(reference.mean), np.array(reference.std)
-    scale = np.where(np.array(source.std) < _MIN_STD, 1.0, std_r / std_s)
-    out = (np.asarray(frames, dtype=np.float32) - mean_s.astype(np.float32)) * scale.astype(np.float32)
-    out += mean_r.astype(np.float32)
+    gain = np.where(std_s < _MIN_STD, 1.0, std_r / np.maximum(std_s, _MIN_STD))
+    gain = np.clip(gain, 1 / max_gain, max_gain).astype(np.float32)
+    target = (mean_s + np.clip(mean_r - mean_s, -max_shift, max_shift)).astype(np.float32)
+    out = (np.asarray(frames, dtype=np.float32) - mean_s.astype(np.float32)) * gain + target
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
@@ -191,10 +205,17 @@ class DriftMeter:
 
     before: list[ColourStats] = field(default_factory=list)
     after: list[ColourStats] = field(default_factory=list)
+    copy_matches: list[Optional[float]] = field(default_factory=list)  # copy_correlation; None: not measured
 
-    def record(self, raw: np.ndarray, corrected: np.ndarray) -> None:
+    def record(self, raw: np.ndarray, corrected: np.ndarray, copy_match: Optional[float] = None) -> None:
         self.before.append(colour_stats(raw))
         self.after.append(colour_stats(corrected))
+        self.copy_matches.append(copy_match)
+
+    @property
+    def unmatched(self) -> int:
+        """Windows after the first left as they were: their copies of the kept frames were not reproductions."""
+        return sum(1 for c in self.copy_matches[1:] if c is None or c < MIN_COPY_CORRELATION)
 
     def per_window(self) -> list[dict]:
         """[{window, mean_before, std_before, mean_after, std_after}] for the windows after the first."""
@@ -213,10 +234,50 @@ class DriftMeter:
         worst = {key: max(r[key] for r in rows) for key in ("mean_before", "std_before", "mean_after", "std_after")}
         return (f"colour drift over {len(rows) + 1} windows vs the first (max |d mean| / |d std|, 0-255): before "
                 f"{worst['mean_before']:.2f} / {worst['std_before']:.2f}, after {worst['mean_after']:.2f} / "
-                f"{worst['std_after']:.2f}")
+                f"{worst['std_after']:.2f}; {self.unmatched} window(s) not matched (kept frames not reproduced)")
+
+
+def copy_correlation(copies: np.ndarray, kept: np.ndarray) -> float:
+    """How well the window's copies reproduce the kept frames: the pixel correlation of each colour channel
+    (1 = the same picture up to brightness and contrast, ~0 = unrelated), the lowest of the three; a flat channel
+    counts as 1 (nothing to compare)."""
+    a = np.asarray(copies, dtype=np.float64).reshape(-1, 3)
+    b = np.asarray(kept, dtype=np.float64).reshape(-1, 3)
+    a, b = a - a.mean(0), b - b.mean(0)
+    norms = np.sqrt((a * a).sum(0) * (b * b).sum(0))
+    flat = norms < (_MIN_STD ** 2) * len(a)
+    return float(np.where(flat, 1.0, (a * b).sum(0) / np.where(flat, 1.0, norms)).min())
+
+
+def correct_drift(new: np.ndarray, copies: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, float]:
+    """``new`` frames moved by the colour change that turns the window's ``copies`` of the kept frames into the
+    ``kept`` frames themselves, and :func:`copy_correlation` of the two. Matching presumes the copies show the
+    kept frames' content: below :data:`MIN_COPY_CORRELATION` the model did not reproduce them (the difference is
+    content, not drift) and ``new`` comes back unchanged; matching then would feed back window after window (a
+    tiny random model showed it: +20 levels a window)."""
+    correlation = copy_correlation(copies, kept)
+    if correlation < MIN_COPY_CORRELATION:
+        return new, correlation
+    return match_colour(new, colour_stats(kept), colour_stats(copies)), correlation
 
 
 RunWindow = Callable[[list, list, Window], np.ndarray]
+
+
+def pipeline_window(pipe: Any, *, seed: int, reference_image: Any = None, **call_kwargs: Any) -> RunWindow:
+    """A :data:`RunWindow` calling ``WanVACEPipeline`` for one window: the window's video and mask, the same
+    reference image for every window, ``num_frames`` = the window's length, the noise seeded by ``seed`` plus the
+    window's first frame (each window its own noise, the same for the same request); returns uint8 frames.
+    ``call_kwargs``: the rest of the call (prompt or prompt_embeds, height, width, steps, guidance, callbacks)."""
+    import torch
+
+    def run(video: list, mask: list, window: Window) -> np.ndarray:
+        out = pipe(video=video, mask=mask, reference_images=reference_image, num_frames=window.length,
+                   generator=torch.Generator().manual_seed(seed + window.start), output_type="np", **call_kwargs)
+        frames = np.asarray(out.frames[0])  # (F, H, W, 3) float in [0, 1]
+        return np.clip(np.rint(frames * 255), 0, 255).astype(np.uint8)
+
+    return run
 
 
 def generate_windows(pose_frames: Sequence[np.ndarray], windows: list[Window], run_window: RunWindow, *,
@@ -233,13 +294,11 @@ def generate_windows(pose_frames: Sequence[np.ndarray], windows: list[Window], r
         video, mask = window_inputs(pose_frames, carried, window)
         raw = np.asarray(run_window(video, mask, window))
         new = stitch(raw, window)
-        fixed = new
+        fixed, copy_match = new, None
         if correct_colour and window.carried:
-            # the window's copies of the kept frames vs the kept frames themselves: same content, so any
-            # difference is drift (see the module's docstring)
-            fixed = match_colour(new, colour_stats(np.stack(carried)), colour_stats(raw[:window.carried]))
+            fixed, copy_match = correct_drift(new, raw[:window.carried], np.stack(carried))
         if drift is not None:
-            drift.record(new, fixed)
+            drift.record(new, fixed, copy_match)
         following = windows[k + 1].carried if k + 1 < len(windows) else 0
         # the next window starts inside this one (never before it), so this window's frames are enough
         frames_here = [*carried, *fixed] if len(fixed) < following else list(fixed)
@@ -248,6 +307,6 @@ def generate_windows(pose_frames: Sequence[np.ndarray], windows: list[Window], r
         yield fixed
 
 
-__all__ = ["DEFAULT_WINDOW", "DEFAULT_OVERLAP", "TEMPORAL_STEP", "Window", "ColourStats", "DriftMeter",
+__all__ = ["DEFAULT_WINDOW", "DEFAULT_OVERLAP", "TEMPORAL_STEP", "MAX_GAIN", "MAX_SHIFT", "MIN_COPY_CORRELATION", "Window", "ColourStats", "DriftMeter",
            "is_clip_length", "check_window_args", "plan_windows", "window_inputs", "stitch", "colour_stats",
-           "match_colour", "stats_difference", "generate_windows"]
+           "match_colour", "copy_correlation", "correct_drift", "stats_difference", "pipeline_window", "generate_windows"]
