@@ -20,9 +20,10 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 BLOCKS, WIDTH, FFN, RANK = 2, 16, 32, 4  # the tiny transformer: 2 blocks, 16 wide, ffn 32
 # (original name, diffusers name, (out, in))
-MODULES = [(f"self_attn.{o}", f"attn1.{d}", (WIDTH, WIDTH)) for o, d in
-           zip("qkvo", ("to_q", "to_k", "to_v", "to_out.0"))]
-MODULES += [(f"cross_attn.{o}", f"attn2.{d}", (WIDTH, WIDTH)) for o, d in zip("qkvo", ("to_q", "to_k", "to_v", "to_out.0"))]
+_ATTENTION = tuple(zip("qkvo", ("to_q", "to_k", "to_v", "to_out.0")))
+MODULES = [(f"{ours}.{o}", f"{theirs}.{d}", (WIDTH, WIDTH)) for ours, theirs in (("self_attn", "attn1"),
+                                                                               ("cross_attn", "attn2"))
+           for o, d in _ATTENTION]
 MODULES += [("ffn.0", "ffn.net.0.proj", (FFN, WIDTH)), ("ffn.2", "ffn.net.2", (WIDTH, FFN))]
 
 

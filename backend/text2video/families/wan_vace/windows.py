@@ -307,6 +307,7 @@ def generate_windows(pose_frames: Sequence[np.ndarray], windows: list[Window], r
         yield fixed
 
 
-__all__ = ["DEFAULT_WINDOW", "DEFAULT_OVERLAP", "TEMPORAL_STEP", "MAX_GAIN", "MAX_SHIFT", "MIN_COPY_CORRELATION", "Window", "ColourStats", "DriftMeter",
-           "is_clip_length", "check_window_args", "plan_windows", "window_inputs", "stitch", "colour_stats",
-           "match_colour", "copy_correlation", "correct_drift", "stats_difference", "pipeline_window", "generate_windows"]
+__all__ = ["DEFAULT_WINDOW", "DEFAULT_OVERLAP", "TEMPORAL_STEP", "MAX_GAIN", "MAX_SHIFT", "MIN_COPY_CORRELATION",
+           "Window", "ColourStats", "DriftMeter", "is_clip_length", "check_window_args", "plan_windows",
+           "window_inputs", "stitch", "colour_stats", "match_colour", "copy_correlation", "correct_drift",
+           "stats_difference", "pipeline_window", "generate_windows"]
