@@ -59,11 +59,13 @@ def test_cache_skips_calls_in_a_pipeline_run_and_off_computes_all():
     size, frames = 32, 5
 
     def run():
-        pipe(video=[Image.new("RGB", (size, size))] * frames, mask=[Image.new("L", (size, size), 255)] * frames,
-             prompt_embeds=embeds, negative_prompt_embeds=negative, height=size, width=size, num_frames=frames,
-             num_inference_steps=8, guidance_scale=5.0, generator=torch.Generator().manual_seed(0),
-             output_type="latent")
+        return pipe(video=[Image.new("RGB", (size, size))] * frames,
+                    mask=[Image.new("L", (size, size), 255)] * frames, prompt_embeds=embeds,
+                    negative_prompt_embeds=negative, height=size, width=size, num_frames=frames,
+                    num_inference_steps=8, guidance_scale=5.0, generator=torch.Generator().manual_seed(0),
+                    output_type="latent").frames
 
+    fresh = run()
     off = measure_cache(run, pipe.transformer, None)
     on = measure_cache(run, pipe.transformer, 10.0)  # far above any change: every call after the first skips
     again = measure_cache(run, pipe.transformer, None)
@@ -73,3 +75,4 @@ def test_cache_skips_calls_in_a_pipeline_run_and_off_computes_all():
     assert on.skipped_share == pytest.approx(14 * 3 / (16 * 4)), on.line()
     assert "full transformer passes" in on.line() and "off" in off.line()
     assert not pipe.transformer.is_cache_enabled  # removed after the measurement: the next job runs uncached
+    assert torch.equal(run(), fresh)  # ... and gives the bits a fresh engine gives
