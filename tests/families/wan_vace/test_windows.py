@@ -50,9 +50,10 @@ def test_plan_windows_200_frames():
 def test_one_window_follows_the_models_rule():
     assert plan_windows(81) == [Window(0, 81, 0)]
     assert plan_windows(17) == [Window(0, 17, 0)]
-    with pytest.raises(InvalidInput) as err:
-        plan_windows(80)
-    assert err.value.field == "frames" and "77" in str(err.value)
+    for asked, closest in ((80, 81), (79, 81), (78, 77), (3, 5), (2, 5)):
+        with pytest.raises(InvalidInput) as err:
+            plan_windows(asked)
+        assert err.value.field == "frames" and f"Use {closest} frames" in str(err.value), str(err.value)
 
 
 @pytest.mark.parametrize("window, overlap, field", [(80, 17, "window"), (1, 0, "window"), (81, 78, "window_overlap"),

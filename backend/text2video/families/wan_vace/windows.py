@@ -111,7 +111,8 @@ def plan_windows(total_frames: int, window: int = DEFAULT_WINDOW, overlap: int =
                            value=total_frames, hint=f"Use e.g. {DEFAULT_WINDOW}.")
     if total_frames <= window:
         if not is_clip_length(total_frames):
-            closest = _clip_at_least(total_frames) if total_frames < 5 else total_frames - (total_frames - 1) % 4
+            below = total_frames - (total_frames - 1) % TEMPORAL_STEP
+            closest = below + TEMPORAL_STEP if total_frames - below >= 2 or below < 5 else below
             raise InvalidInput(f"frames must be 4k+1 for one Wan window ({window} frames or fewer), got "
                                f"{total_frames}", field="frames", value=total_frames,
                                hint=f"Use {closest} frames, or more than {window} (made in windows).")
