@@ -161,12 +161,12 @@ class Engine:
     """
 
     def __init__(self, models_dir: str | Path, *, device: str = "auto", dtype: str = "auto", memory: str = "auto",
-                 pose_preset: str = "balanced", settings: Any = None) -> None:
+                 pose_preset: str = "", settings: Any = None) -> None:
         from .models.demo import resolve_models_dir
         from .models.layout import POSE_PRESETS, ModelPaths
         from .settings import Settings
 
-        if pose_preset not in POSE_PRESETS:
+        if pose_preset and pose_preset not in POSE_PRESETS:
             raise InvalidInput(f"pose preset {pose_preset!r} is not supported", field="pose_preset",
                                value=pose_preset, hint=f"Use one of: {', '.join(POSE_PRESETS)}.")
         self.settings = settings if settings is not None else Settings.load()
@@ -256,7 +256,7 @@ class Engine:
 
             run.warnings.append(DEMO_WARNING)
         try:
-            prompts = self._translate(request, run)  # 1. the prompt the model reads
+            prompts = self._translate(request, family, run)  # 1. the prompt the model reads
             skeleton = self._extract_pose(request, family, run)  # 2. pose frames in the family's style
             self._load(runner, run)  # 3. the video model (once per runner)
             # 4. the model makes the video, 5. its frames stream into the output files
@@ -280,7 +280,7 @@ class Engine:
             demo=self.demo, warnings=run.warnings, negative_prompt=prompts.negative, steps=request.steps,
             scheduler=request.scheduler or "", timings=run.timings, model=request.model)
 
-    def _translate(self, request: GenerationRequest, run: _Run) -> _Prompts:
+    def _translate(self, request: GenerationRequest, family: Family, run: _Run) -> _Prompts:
         """Step 1: the prompt and negative prompt the model reads (Vietnamese translated to English unless the
         request's ``translate`` is false)."""
         t0 = time.monotonic()
@@ -289,8 +289,12 @@ class Engine:
         if request.negative_prompt:
             texts.append(request.negative_prompt)
             fields.append("negative_prompt")
+        from .prompt.clip_tokens import CLIP_MAX_TOKENS
+
+        # the prompt stage counts CLIP's tokens; a model with another text encoder counts its own (its runner)
         results = self.prompt_processor.process_many(texts, lang=request.lang, fields=fields,
-                                                     translate=request.translate is not False)
+                                                     translate=request.translate is not False,
+                                                     count_clip_tokens=family.prompt_tokens == CLIP_MAX_TOKENS)
         for res in results:
             run.warnings.extend(w for w in res.warnings if w not in run.warnings)
         prompts = _Prompts(results[0].english, results[0].language,
@@ -306,7 +310,7 @@ class Engine:
         ``video`` gives before any model runs."""
         from .request import check_frames_available
 
-        available = check_frames_available(request.frames, request.stride, video, family.default_fps)
+        available = check_frames_available(request.frames, request.stride or 1, video, family.default_fps)
         if request.frames is None:
             wanted = family.default_frames or self.settings.frames
             return family.frame_rule.floor(max(1, min(wanted, available, self.settings.max_output_frames))), 1
@@ -334,13 +338,14 @@ class Engine:
             run.check_cancel()
 
         kind = detect_input_kind(request.video, request.input_type)
-        pv = prepare_pose_video(request.video, width=request.width, height=request.height, stride=request.stride,
+        stride = request.stride or 1  # a family that samples at its own fps takes no stride
+        pv = prepare_pose_video(request.video, width=request.width, height=request.height, stride=stride,
                                 max_frames=frames, target_fps=family.default_fps, input_type=kind,
-                                models_dir=self.models_dir, preset=self.pose_preset,
+                                models_dir=self.models_dir, preset=self.pose_preset or family.pose_preset,
                                 device="cuda" if self.device.type == "cuda" else "cpu", progress=on_frame,
                                 info=probe, renderer=family.drawing())
         if len(pv.frames) < need:
-            raise InvalidInput(Message("error.too_few_frames", available=len(pv.frames), stride=request.stride,
+            raise InvalidInput(Message("error.too_few_frames", available=len(pv.frames), stride=stride,
                                        frames=frames), field="frames", value=frames,
                                hint=Message("hint.too_few_frames"))
         if pv.report is not None:
@@ -348,10 +353,13 @@ class Engine:
             if getattr(pv.report, "demo", False):
                 run.warnings.append(Message("pose.demo_random"))
         fps = float(pv.fps)
-        # Output frame rate = source fps / stride, stated in the job (info, result) and in every file.
-        note = {"comment": f"{fps:g} fps = source {fps * request.stride:g} fps / stride {request.stride}"}
+        # Output frame rate = source fps / stride (or the model's own rate), stated in the job and in every file.
+        if family.default_fps:
+            note = {"comment": f"{fps:g} fps = source {probe.fps:g} fps sampled at the model's {fps:g} fps"}
+        else:
+            note = {"comment": f"{fps:g} fps = source {fps * stride:g} fps / stride {stride}"}
         skeleton = _Skeleton(np.ascontiguousarray(pv.frames[:frames]), fps, pv.kind, pv.summary, note)
-        run.info.update(fps=fps, source_fps=fps * request.stride, stride=request.stride)
+        run.info.update(fps=fps, source_fps=probe.fps if family.default_fps else fps * stride, stride=request.stride)
         run.save("skeleton.mp4", lambda p: video_io.write_mp4(skeleton.frames, p, fps, metadata=note))
         run.info.update(pose_summary=skeleton.summary, input_kind=skeleton.kind)
         run.timed("pose", t0)

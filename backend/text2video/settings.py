@@ -80,7 +80,9 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     dtype: str = "auto"  # auto | fp32 | fp16 | bf16
     memory: str = "auto"  # auto | high | medium | low (see text2video.models.presets)
-    pose_preset: str = "balanced"  # balanced | accurate | wholebody: models/layout.py POSE_PRESETS
+    # "" = each model's own (Follow-Your-Pose: balanced, Wan VACE: wholebody); or balanced | accurate | wholebody
+    # (models/layout.py POSE_PRESETS) for every model
+    pose_preset: str = ""
     steps: int = 50
     guidance_scale: float = 12.5
     width: int = 512

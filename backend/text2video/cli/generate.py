@@ -57,8 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=DTYPES, default=s.dtype,
                    help="weights precision (default auto: fp16 on CUDA, bf16 on CPUs that support it, else fp32)")
     p.add_argument("--memory", default=s.memory, help="memory preset: auto | high | medium | low")
+    own = "the model's own: balanced for Follow-Your-Pose, wholebody for Wan VACE"
     p.add_argument("--pose-preset", choices=POSE_PRESETS, default=s.pose_preset,
-                   help=f"pose models for raw video input (default {s.pose_preset})")
+                   help=f"pose models for raw video input (default {s.pose_preset or own})")
     add_compile_flag(p, s.compile)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--preview", metavar="PATH.gif", default=None,

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     stream = pose_stage.iter_pose_frames(
         args.video, width=settings.width, height=settings.height, stride=settings.stride,
         max_frames=args.max_frames, input_type=args.input_type, models_dir=settings.models_dir,
-        preset=settings.pose_preset, device=settings.device, draw=args.draw, progress=progress, options=options)
+        preset=settings.pose_preset or "balanced", device=settings.device, draw=args.draw, progress=progress, options=options)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_mp4(stream, args.out, stream.fps)
     kind = "raw video (poses estimated)" if stream.kind == "video" else "skeleton video (resized, not estimated)"

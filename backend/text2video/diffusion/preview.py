@@ -79,11 +79,15 @@ class LivePreview:
     pipeline's ``callback_on_step_end`` with ``callback_on_step_end_tensor_inputs=["pred_original_sample"]``.
 
     ``decoder``: a tiny learned decoder (:func:`load_tiny_decoder`) used instead of the linear projection.
+    ``project(x0, frame_step)`` and ``frame_count(x0)``: another model family's projection and the number of video
+    frames its latents stand for (default: SD-1.x's, one video frame per latent frame).
     ``on_written(path)`` is told of every new preview (the engine reports it as a job file)."""
 
     def __init__(self, path: Path, fps: float, *, every_steps: int, min_interval_s: float, max_frames: int,
                  decoder: Optional[Any] = None, on_written: Optional[Callable[[Path], None]] = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 project: Optional[Callable[[torch.Tensor, int], np.ndarray]] = None,
+                 frame_count: Optional[Callable[[torch.Tensor], int]] = None):
         self.path = Path(path)
         self.fps = fps
         self.every_steps = every_steps
@@ -92,6 +96,8 @@ class LivePreview:
         self.decoder = decoder
         self.on_written = on_written
         self.clock = clock
+        self.project = project
+        self.frame_count = frame_count
         self.written = 0  # previews written so far
         self.seconds = 0.0  # time spent making them (bench/preview.py reports it per step)
         self._last_at: Optional[float] = None
@@ -103,10 +109,15 @@ class LivePreview:
         return self._last_at is None or self.clock() - self._last_at >= self.min_interval_s
 
     def write(self, x0: torch.Tensor) -> Path:
-        """The preview of x0 (1, 4, F, h, w), every k-th frame beyond ``max_frames``."""
+        """The preview of x0 (1, C, F, h, w), every k-th frame beyond ``max_frames``."""
         started = time.perf_counter()
-        stride = gif_stride(x0.shape[2], self.max_frames)
-        frames = latents_to_rgb(x0, stride) if self.decoder is None else tiny_decoder_to_rgb(self.decoder, x0, stride)
+        stride = gif_stride(x0.shape[2] if self.frame_count is None else self.frame_count(x0), self.max_frames)
+        if self.project is not None:
+            frames = self.project(x0, stride)
+        elif self.decoder is None:
+            frames = latents_to_rgb(x0, stride)
+        else:
+            frames = tiny_decoder_to_rgb(self.decoder, x0, stride)
         write_gif(frames, self.path, self.fps / stride)
         self.seconds += time.perf_counter() - started
         self.written += 1

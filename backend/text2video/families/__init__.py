@@ -11,11 +11,12 @@ from pathlib import Path
 
 from .base import Family, FrameRule, Ref, RunInputs, Runner, Slot, Variant, load
 from .follow_your_pose import FAMILY as FOLLOW_YOUR_POSE
+from .wan_vace import FAMILY as WAN_VACE
 
 # name -> declaration, in the order they are listed (the first is not the default: settings.default_model is)
 FAMILIES: dict[str, Family] = {family.name: family for family in (
     FOLLOW_YOUR_POSE,
-    # WAN_VACE,  (from .wan_vace import FAMILY as WAN_VACE)
+    WAN_VACE,
 )}
 
 

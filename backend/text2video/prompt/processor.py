@@ -135,9 +135,10 @@ class PromptProcessor:
         return self.process_many([text], lang=lang, fields=[field])[0]
 
     def process_many(self, texts: Sequence[Any], lang: str = "auto", fields: Sequence[str] | None = None,
-                     translate: bool = True) -> list[PromptResult]:
+                     translate: bool = True, count_clip_tokens: bool = True) -> list[PromptResult]:
         """Like :meth:`process` for several texts; the Vietnamese ones are translated in one batched call
-        (``translate=False``: none is, the model reads the texts as written)."""
+        (``translate=False``: none is, the model reads the texts as written). ``count_clip_tokens=False``: the
+        model's text encoder is not CLIP (its runner says what its own budget cuts)."""
         fields = list(fields) if fields is not None else ["prompt"] * len(texts)
         # 1. validate every text before any model work (all errors of a request are input errors)
         lang = validate_lang(lang)
@@ -167,7 +168,7 @@ class PromptProcessor:
                 if demo:
                     result.warnings.append(DEMO_TRANSLATION_WARNING)
         # 4. what CLIP will read
-        for result in results:
+        for result in results if count_clip_tokens else ():
             report = self.token_report(result.english)
             if report is None:
                 result.warnings.append(self._clip_error or "CLIP token count unavailable.")

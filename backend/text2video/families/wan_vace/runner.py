@@ -1,0 +1,254 @@
+"""Wan2.1 VACE on diffusers' own ``WanVACEPipeline``: pose video (+ optional character photo) + prompt -> frames.
+
+    runner = WanVaceRunner(models_dir, "wan2.1-vace-1.3b", device="cpu", dtype=torch.float32, settings=settings)
+    for chunk in runner.generate(inputs, on_step=report, warnings=warnings):   # chunks of (F, H, W, 3) uint8 RGB
+        ...
+
+- Loading: once per runner, ``WanVACEPipeline.from_pretrained(<models>/<folder>)`` with the VAE loaded separately in
+  fp32 (Wan's VAE in bf16/fp16 drifts in colour: reference facts) and the rest in the run dtype (bf16 on a GPU by
+  default: Wan was trained in bf16). Demo folders load through exactly this path.
+- Memory preset: chosen on the first ``generate`` for its frames and size (``presets.choose_preset``) and kept for the
+  runner's life (moving parts back from offload hooks is not worth a reload per request).
+- Scheduler: ``UniPCMultistepScheduler`` from the folder's config with ``flow_shift`` for the size
+  (:func:`flow_shift_for`): 5.0 for 720p-class frames, 3.0 for 480p-class ones (Wan's published settings).
+- Rules checked before anything runs, as plain ``ValueError`` naming the argument, its value and the fix: frames
+  4k+1 (the closest allowed count is suggested, never silently used), width/height multiples of 16, pose frames of
+  the asked count and size.
+- Prompt budget: UMT5 reads 512 tokens (start/end included); what is cut is appended to ``warnings``, counted with
+  the pipeline's own tokenizer on the text the pipeline itself encodes (after its ``prompt_clean``).
+- Progress: ``callback_on_step_end`` calls ``on_step(step, total)``; an exception from it (Canceled) stops the run.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from ...models.layout import DEMO_MARKER
+from ..base import RunInputs, Runner, Variant
+from .presets import WanPreset, apply_preset, choose_preset
+
+FRAME_STEP = 4  # the VAE's temporal compression: frames = 4k + 1
+SIZE_MULTIPLE = 16  # 8x spatial VAE compression x the transformer's 2x2 patches
+PROMPT_TOKENS = 512  # the pipeline's max_sequence_length (UMT5)
+FLOW_SHIFT_480P = 3.0
+FLOW_SHIFT_720P = 5.0
+# 720p-class = at least the geometric mean of the 480p (832x480) and 720p (1280x720) frame areas (~606k pixels):
+# e.g. 1280x720, 960x720 and 1024x768 get 5.0; 832x480, 1024x576 and 768x768 get 3.0.
+FLOW_SHIFT_720P_MIN_PIXELS = round(math.sqrt(832 * 480 * 1280 * 720))
+CHUNK_FRAMES = 16  # frames per yielded chunk
+
+
+def closest_frames(frames: int) -> int:
+    """The 4k+1 count nearest ``frames`` (the larger one on a tie), at least 1."""
+    below = max(1, (frames - 1) // FRAME_STEP * FRAME_STEP + 1)
+    above = below + FRAME_STEP
+    return above if above - frames <= frames - below else below
+
+
+def closest_multiple(value: int, multiple: int = SIZE_MULTIPLE) -> int:
+    """The multiple of ``multiple`` nearest ``value`` (the larger one on a tie), at least ``multiple``."""
+    return max(multiple, (value + multiple // 2) // multiple * multiple)
+
+
+def check_request(frames: int, width: int, height: int) -> None:
+    """Wan's frame and size rules, as plain errors that name the argument, the value and the closest allowed one."""
+    if frames < 1 or (frames - 1) % FRAME_STEP:
+        raise ValueError(f"frames must be 4k+1 for Wan VACE (1, 5, 9, ..., 81); got {frames}: the closest is "
+                         f"{closest_frames(frames)}")
+    for name, value in (("width", width), ("height", height)):
+        if value < SIZE_MULTIPLE or value % SIZE_MULTIPLE:
+            raise ValueError(f"{name} must be a multiple of {SIZE_MULTIPLE} for Wan VACE; got {value}: the closest "
+                             f"is {closest_multiple(value)}")
+
+
+def flow_shift_for(width: int, height: int) -> float:
+    """UniPC's flow_shift for the frame size: 5.0 for 720p-class frames, 3.0 for 480p-class (see the constant)."""
+    return FLOW_SHIFT_720P if width * height >= FLOW_SHIFT_720P_MIN_PIXELS else FLOW_SHIFT_480P
+
+
+def _check_pose_frames(pose: Any, frames: int, width: int, height: int) -> None:
+    shape = getattr(pose, "shape", None)
+    want = (frames, height, width, 3)
+    if shape is None or tuple(shape) != want or getattr(pose, "dtype", None) != np.uint8:
+        raise ValueError(f"pose must be a uint8 array of shape {want} (frames, height, width, RGB); got "
+                         f"{tuple(shape) if shape is not None else type(pose).__name__}"
+                         f"{'' if shape is None else ' ' + str(pose.dtype)}: draw the pose video at the asked size")
+
+
+def _on_white(image: Any) -> Any:
+    """RGB of the reference photo; transparent parts become white (VACE wants the subject on white; the pipeline
+    letterboxes on white too), not the black that a plain RGBA -> RGB conversion gives."""
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _default_dtype(device: Any) -> Any:
+    import torch
+
+    if device.type == "cuda":
+        return torch.bfloat16
+    from ...devices import cpu_bf16
+
+    return torch.bfloat16 if cpu_bf16()[0] else torch.float32
+
+
+class WanVaceRunner(Runner):
+    """Runs one Wan VACE variant folder; see the module docstring."""
+
+    def __init__(self, models_dir: str | Path, variant: Variant | str, *, device: Any = "cpu", dtype: Any = None,
+                 settings: Any = None, memory: str = "auto"):
+        import torch
+
+        folder = variant if isinstance(variant, str) else variant.folder  # a Variant or its folder name
+        super().__init__(Path(models_dir), variant, device=torch.device(device), dtype=dtype, settings=settings,
+                         memory=memory or "auto")
+        self.folder = folder
+        self.path = self.models_dir / folder
+        self.demo = (self.models_dir / DEMO_MARKER).exists()
+        if isinstance(dtype, str):  # a settings name: fp32 | fp16 | bf16
+            dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype, dtype)
+        self.dtype = dtype if dtype is not None else _default_dtype(self.device)
+        self.preset: WanPreset | None = None
+        self.applied: list[str] = []  # what the preset switched on, for the job record
+        self._pipe = None
+        self._check_folder()  # fail before any work (the pose stage), not after it
+
+    def _check_folder(self) -> None:
+        if not (self.path / "model_index.json").is_file():
+            raise FileNotFoundError(f"Wan VACE weights not found in {self.path} (no model_index.json): run `python "
+                                    f"manage.py download --model {self._model_name()}`, or use --models demo")
+
+    @property
+    def loaded(self) -> bool:
+        return self._pipe is not None
+
+    def load(self) -> None:
+        if self._pipe is None:
+            self._pipe = self._load()
+
+    @property
+    def pipe(self) -> Any:
+        """The pipeline, loaded on first use (once per runner)."""
+        self.load()
+        return self._pipe
+
+    @property
+    def memory_preset(self) -> str:
+        return self.preset.name if self.preset is not None else ""
+
+    def _load(self) -> Any:
+        import torch
+        from diffusers import AutoencoderKLWan, WanVACEPipeline
+
+        self._check_folder()
+        vae = AutoencoderKLWan.from_pretrained(self.path, subfolder="vae", dtype=torch.float32)
+        pipe = WanVACEPipeline.from_pretrained(self.path, vae=vae, dtype=self.dtype)
+        pipe.set_progress_bar_config(disable=True)  # progress goes through on_step
+        return pipe
+
+    def _model_name(self) -> str:
+        from .sources import FOLDERS
+
+        return next((model for model, folder in FOLDERS.items() if folder == self.folder), "wan-vace-1.3b")
+
+    def prompt_warnings(self, prompt: str, negative_prompt: str = "") -> list[str]:
+        """What UMT5 will not read of the prompts (over 512 tokens), as warning texts; [] when all fits."""
+        from diffusers.pipelines.wan.pipeline_wan_vace import prompt_clean
+
+        from ...prompt.clip_tokens import clip_token_report
+
+        found = []
+        for name, text in (("prompt", prompt), ("negative_prompt", negative_prompt)):
+            if not text:
+                continue
+            # The same tokenizer and text cleaning as the pipeline's own encode_prompt; the word-by-word count is
+            # exact here too (T5's pre-tokenizer splits on whitespace as CLIP's does).
+            report = clip_token_report(prompt_clean(text), self.pipe.tokenizer, PROMPT_TOKENS)
+            if report.truncated:
+                found.append(f"{name} is {report.token_count} UMT5 tokens, over the {PROMPT_TOKENS} the model reads: "
+                             f"these words are ignored: {' '.join(report.dropped_words)}")
+        return found
+
+    def _ensure_preset(self, frames: int, width: int, height: int, reference: bool, warnings: list) -> None:
+        if self.preset is not None:
+            return
+        import torch
+
+        free_gb = None
+        if self.device.type == "cuda":
+            free_gb = torch.cuda.mem_get_info(self.device)[0] / 2**30
+        device = "cpu" if self.device.type == "cpu" else str(self.device)
+        self.preset = choose_preset(self.folder, device, free_gb, self.memory, frames=frames, width=width,
+                                    height=height, reference=reference)
+        if self.preset.warning:
+            warnings.append(self.preset.warning)
+        self.applied = apply_preset(self.pipe, self.preset, self.device)
+
+    def _use_flow_shift(self, width: int, height: int) -> None:
+        from diffusers import UniPCMultistepScheduler
+
+        shift = flow_shift_for(width, height)
+        if self.pipe.scheduler.config.get("flow_shift") != shift:
+            self.pipe.scheduler = UniPCMultistepScheduler.from_config(self.pipe.scheduler.config, flow_shift=shift)
+
+    def generate(self, inputs: RunInputs, *, on_step: Callable[[int, int], None],
+                 on_decoding: Callable[[], None] | None = None, preview_path: Path | None = None,
+                 warnings: list | None = None,
+                 on_preview_file: Callable[[Path], None] | None = None) -> Iterator[np.ndarray]:
+        """Check ``inputs`` and note the prompt cuts in ``warnings`` now; the returned iterator runs the pipeline
+        on its first ``next()`` and yields the decoded frames as (F_chunk, H, W, 3) uint8 RGB chunks in order.
+
+        ``preview_path`` / ``on_preview_file``: accepted for the Runner interface; no live preview is written yet.
+        """
+        check_request(inputs.frames, inputs.width, inputs.height)
+        if inputs.steps < 1:
+            raise ValueError(f"steps must be at least 1; got {inputs.steps}")
+        _check_pose_frames(inputs.pose, inputs.frames, inputs.width, inputs.height)
+        if inputs.reference_image is not None and not hasattr(inputs.reference_image, "convert"):
+            raise ValueError(f"reference_image must be a PIL image or None; got "
+                             f"{type(inputs.reference_image).__name__}")
+        if inputs.loras:
+            raise ValueError(f"loras are not supported by Wan VACE yet; got {len(inputs.loras)}: send none")
+        if warnings is None:
+            warnings = []
+        warnings.extend(self.prompt_warnings(inputs.prompt, inputs.negative_prompt or ""))
+        return self._run(inputs, on_step, on_decoding or (lambda: None), warnings)
+
+    def _run(self, inputs: RunInputs, on_step: Callable[[int, int], None], on_decoding: Callable[[], None],
+             warnings: list) -> Iterator[np.ndarray]:
+        import torch
+        from PIL import Image
+
+        reference = _on_white(inputs.reference_image) if inputs.reference_image is not None else None
+        self._ensure_preset(inputs.frames, inputs.width, inputs.height, reference is not None, warnings)
+        self._use_flow_shift(inputs.width, inputs.height)
+        total = inputs.steps
+
+        def step_end(pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
+            on_step(step + 1, total)  # may raise (Canceled): the pipeline stops there
+            if step + 1 == total:
+                on_decoding()  # the pipeline decodes right after its last step
+            return {}
+
+        on_step(0, total)
+        scale = (inputs.params or {}).get("conditioning_scale")
+        result = self.pipe(
+            prompt=inputs.prompt, negative_prompt=inputs.negative_prompt or None,
+            video=[Image.fromarray(frame) for frame in inputs.pose], mask=None,  # mask None = generate all
+            reference_images=[reference] if reference is not None else None,
+            conditioning_scale=float(1.0 if scale is None else scale),
+            height=inputs.height, width=inputs.width, num_frames=inputs.frames, num_inference_steps=inputs.steps,
+            guidance_scale=inputs.guidance_scale, generator=torch.Generator("cpu").manual_seed(int(inputs.seed)),
+            output_type="np", max_sequence_length=PROMPT_TOKENS, callback_on_step_end=step_end)
+        frames = np.clip(np.rint(result.frames[0] * 255.0), 0, 255).astype(np.uint8)  # (F, H, W, 3) in [0, 1]
+        for start in range(0, len(frames), CHUNK_FRAMES):
+            yield frames[start:start + CHUNK_FRAMES]

@@ -1,0 +1,1 @@
+"""Tests of the Wan VACE family's helpers."""
