@@ -36,7 +36,7 @@ def test_any_count_rule_allows_every_positive_count():
 
 
 def test_follow_your_pose_is_the_registered_default():
-    assert list(FAMILIES) == ["follow-your-pose"] and model_names()[0] == "follow-your-pose"
+    assert list(FAMILIES) == ["follow-your-pose", "wan-vace"] and model_names()[0] == "follow-your-pose"
     assert family_for("follow-your-pose") == (FYP, FYP.variants[0])
     assert FYP.capabilities() == {"slots": ["video"], "loras": True, "preview": True, "long_video": True}
     with pytest.raises(KeyError):

@@ -10,7 +10,7 @@ import pytest
 from tests.api.helpers import expect_problem, submit
 from text2video.api.schemas import URL_PARAMS
 from text2video.jobs.workers import WorkerRegistry
-from text2video.request import REQUEST_PARAMS
+from text2video.request import all_params
 
 
 def _routes(app) -> set[tuple[str, str]]:
@@ -66,7 +66,8 @@ def test_openapi_request_schema_is_the_validation_schema(make_app):
     doc = client.get("/api/v1/openapi.json").get_json()
     schema = doc["paths"]["/api/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     props = schema["properties"]
-    assert {p.name for p in REQUEST_PARAMS + URL_PARAMS} | {"video", "reference_image"} == set(props)
+    # every parameter of every registered family (the shared ones and each family's own)
+    assert set(all_params()) | {p.name for p in URL_PARAMS} | {"video", "reference_image"} == set(props)
     assert schema["required"] == ["prompt"]
     # the form's bounds are the default model's; each model's own are under x-models (and GET /api/v1/models)
     assert schema["x-models"]["follow-your-pose"]["width"] == {k: v for k, v in props["width"].items()}

@@ -44,7 +44,7 @@ def test_models_lists_families_variants_capabilities_and_limits(make_app, tmp_pa
     (models / "made-up-1b").mkdir(parents=True)  # only this variant's weights are here
     body = make_app(models_dir=str(models)).test_client().get("/api/v1/models").get_json()
     families = {f["name"]: f for f in body["families"]}
-    assert body["default"] == "follow-your-pose" and list(families) == ["follow-your-pose", "made-up"]
+    assert body["default"] == "follow-your-pose" and list(families) == ["follow-your-pose", "wan-vace", "made-up"]
     fyp, made_up = families["follow-your-pose"], families["made-up"]
     assert not fyp["installed"] and made_up["installed"]
     assert [(v["name"], v["installed"]) for v in made_up["variants"]] == [("made-up-1b", True), ("made-up-9b", False)]

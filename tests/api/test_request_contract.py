@@ -8,6 +8,8 @@ Each verdict is the set of fields refused (empty = accepted); nothing here runs 
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
@@ -113,7 +115,7 @@ def made_up_family():
 
 def _fields(model: str | None, p_name: str, value: Any) -> dict[str, Any]:
     takes = family_params(next(f for f in WALKED if model is None or model in f.variant_names))
-    context = CONTEXT.get(p_name, {}) if p_name in takes else {}
+    context = {k: v for k, v in CONTEXT.get(p_name, {}).items() if k in takes} if p_name in takes else {}
     return {"prompt": PROMPT, **({"model": model} if model else {}), **context, p_name: value}
 
 
@@ -172,8 +174,9 @@ def contract_video(tmp_path_factory) -> Path:
     """As many frames as a job may make (the API refuses frames a video cannot give, see test_uploads.py)."""
     from tests.media import make_video
 
+    # 16 fps: Wan VACE samples at its 16 fps, so every model gets every frame (at stride 1)
     return make_video(tmp_path_factory.mktemp("contract-video") / "long.mp4", SETTINGS.max_output_frames,
-                      width=32, height=32)
+                      width=32, height=32, fps=Fraction(16))
 
 
 @pytest.fixture(scope="module")

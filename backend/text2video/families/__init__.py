@@ -59,8 +59,9 @@ def download_catalog(model: str, *, fp16: bool = False, parts: tuple[str, ...] |
     family, variant = family_for(model)
     shared = tuple(p for p in family.shared_parts if parts is None or p in parts)
     own = tuple(load(family.sources)(variant, fp16)) if family.sources is not None else ()
-    presets = pose_presets if pose_presets is not None else tuple(sources.ZOO_FILES)
-    hub = own + tuple(f for f in sources.hub_files(shared, fp16) if f not in own)
+    presets = pose_presets if pose_presets is not None else sources.POSE_PRESET_NAMES
+    shared_hub = (*sources.hub_files(shared, fp16), *sources.hub_pose_files(shared, presets))
+    hub = own + tuple(f for f in shared_hub if f not in own)
     return sources.Catalog(hub, tuple(sources.zoo_files(shared, presets)))
 
 

@@ -50,7 +50,9 @@ FAMILY = Family(
                   "description": "Output width in pixels, a multiple of 16 (832 x 480 is the 1.3B's size)."},
         "height": {"minimum": 64, "maximum": 1280, "multiple_of": 16, "default": 480,
                    "description": "Output height in pixels, a multiple of 16."},
-        "frames": {"description": "Frames to generate: 4k+1 (5, 9, ..., 81; the closest allowed count is "
+        # one clip: long videos in windows are not wired for Wan yet
+        "frames": {"maximum": 81,
+                   "description": "Frames to generate: 4k+1 (5, 9, ..., 81; the closest allowed count is "
                                   "suggested when another is asked). Absent = 81, capped by the video's length."},
         "guidance_scale": {"default": 5.0, "maximum": 20},
     },
