@@ -133,3 +133,16 @@ def test_a_photo_by_url_is_downloaded_checked_and_stored(make_app, local_server,
         "reference_image_url": local_server.url("/notes.png")})
     assert "reference_image_url" in expect_problem(bad, 415)["errors"]
     assert store_of(app).list()[1] == 1
+
+
+def test_wan_vace_takes_a_photo_and_follow_your_pose_refuses_it_naming_wan(make_app, sample_bytes):
+    app = make_app()
+    ok = post(app.test_client(), sample_bytes, photo(40, 20), model="wan-vace-1.3b", frames=5, width=64, height=64)
+    assert ok.status_code == 202, ok.get_data(as_text=True)
+    assert ok.get_json()["model"] == "wan-vace-1.3b"
+    assert ok.get_json()["inputs"] == {"video": "input.mp4", "reference_image": "reference.png"}
+    refused = expect_problem(post(app.test_client(), sample_bytes, photo(), model="follow-your-pose"), 422)
+    assert "wan-vace-1.3b, wan-vace-14b" in refused["errors"]["reference_image"]
+    off_rule = expect_problem(post(app.test_client(), sample_bytes, photo(), model="wan-vace-1.3b", frames=8), 422)
+    assert "the closest is 9" in off_rule["errors"]["frames"]
+    assert store_of(app).list()[1] == 1  # only the good one is a job

@@ -50,6 +50,28 @@ def test_real_engine_job_produces_playable_files(demo_worker):
     assert job.step == job.total_steps == 2
 
 
+def test_real_wan_vace_job_with_a_character_photo(demo_worker):
+    """The second family through the same worker: its own queue, its demo weights, 4k+1 frames at the asked size."""
+    from PIL import Image
+
+    from text2video.jobs.queue import enqueue
+    from text2video.storage import job_dir, save_upload
+
+    h = demo_worker
+    params = {"steps": 2, "frames": 5, "width": 80, "height": 64, "seed": 3, "input_type": "skeleton"}
+    job = h.store.create(params, None, "a robot dancing", model="wan-vace-1.3b")
+    Image.new("RGB", (30, 40), (200, 30, 30)).save(job_dir(h.settings, job.id, create=True) / "reference.png")
+    h.store.set_fields(job.id, inputs={"video": save_upload(h.settings, job.id, SAMPLE.read_bytes(), "s.mp4"),
+                                       "reference_image": "reference.png"})
+    enqueue(h.celery_app, job.id)
+    job = h.wait_status(job.id, timeout=180)
+    assert job.status == JobStatus.SUCCEEDED, (job_data(job), h.proc.output()[-3000:])
+    assert job.model == "wan-vace-1.3b"
+    with av.open(str(h.settings.jobs_dir / job.id / "result.mp4")) as container:
+        frames = list(container.decode(video=0))
+    assert len(frames) == 5 and (frames[0].width, frames[0].height) == (80, 64)
+
+
 def test_real_slow_job_killed_twice_fails_with_exit_code(demo_worker):
     job_id = create_skeleton_job(demo_worker, steps=150)
     pids = []

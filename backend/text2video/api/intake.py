@@ -228,8 +228,8 @@ def create_job(sub: Submission, api_key_id: str | None) -> Job:
         video = _probe(folder / input_name, field, shown)
         # nothing that will certainly fail later is accepted: the frames this video can give (422 with the number)
         family, _ = family_for(req.model)
-        check_frames_available(req.params.get("frames"), req.params.get("stride") or settings.stride, video,
-                               family.default_fps)
+        # (no stride: the family samples at its own fps, as the engine does)
+        check_frames_available(req.params.get("frames"), req.params.get("stride") or 1, video, family.default_fps)
         inputs = {"video": input_name}
         if sub.image is not None or req.reference_image_url:
             inputs["reference_image"] = _store_image(sub, job_id, folder)
