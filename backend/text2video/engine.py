@@ -343,7 +343,7 @@ class Engine:
                                 max_frames=frames, target_fps=family.default_fps, input_type=kind,
                                 models_dir=self.models_dir, preset=self.pose_preset or family.pose_preset,
                                 device="cuda" if self.device.type == "cuda" else "cpu", progress=on_frame,
-                                info=probe, renderer=family.drawing())
+                                info=probe, renderer=family.drawing(self._own_params(family, request)))
         if len(pv.frames) < need:
             raise InvalidInput(Message("error.too_few_frames", available=len(pv.frames), stride=stride,
                                        frames=frames), field="frames", value=frames,
@@ -396,7 +396,11 @@ class Engine:
             width=request.width, height=request.height, steps=request.steps, guidance_scale=request.guidance_scale,
             seed=seed, scheduler=request.scheduler, window=request.window, window_overlap=request.window_overlap,
             anchor_first_frame=request.anchor_first_frame is not False, loras=loras,
-            params={p.name: getattr(request, p.name, None) for p in family.own_params})
+            params=self._own_params(family, request))
+
+    @staticmethod
+    def _own_params(family: Family, request: GenerationRequest) -> dict[str, Any]:
+        return {p.name: getattr(request, p.name, None) for p in family.own_params}
 
     def _make_video(self, runner: Runner, family: Family, request: GenerationRequest, prompts: _Prompts,
                     skeleton: _Skeleton, loras: list[tuple[Path, float]], preview: str | Path | None,

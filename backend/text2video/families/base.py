@@ -7,6 +7,7 @@ and imported only when used (:func:`load`), so a declaration stays cheap to impo
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -93,6 +94,7 @@ class Family:
     slots: tuple[Slot, ...]
     runner: Ref  # "module:Class" implementing the Runner interface (text2video.families.runner)
     draw_pose: Ref | Callable  # (people, width, height) -> (H, W, 3) uint8: the style ITS model was trained on
+    draw_options: Mapping[str, str] = field(default_factory=dict)  # its own param -> draw_pose keyword
     frame_rule: FrameRule = FrameRule()
     # shared parameter name -> Param fields replaced for this family (default/minimum/maximum/multiple_of/enum/...)
     narrow: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -118,6 +120,9 @@ class Family:
         if not any(s.name == "video" for s in self.slots):
             raise ValueError(f"family {self.name!r} has no 'video' slot (the pose comes from it)")
         own = {p.name for p in self.own_params}
+        if set(self.draw_options) - own:
+            raise ValueError(f"family {self.name!r}: draw_options {sorted(set(self.draw_options) - own)} are not "
+                             "its own parameters")
         clash = own & (set(self.narrow) | set(self.refuses))
         if clash:
             raise ValueError(f"family {self.name!r}: {sorted(clash)} are both its own and narrowed/refused")
@@ -152,8 +157,12 @@ class Family:
         """The runner class (imports torch/diffusers: call it in a worker, never in the API)."""
         return load(self.runner)
 
-    def drawing(self) -> Callable:
-        return load(self.draw_pose)
+    def drawing(self, params: Mapping[str, Any] | None = None) -> Callable:
+        """Its pose drawing, with the request's drawing options (``draw_options``) applied."""
+        draw = load(self.draw_pose)
+        options = {kw: params[name] for name, kw in self.draw_options.items()
+                   if params and params.get(name) is not None}
+        return functools.partial(draw, **options) if options else draw
 
 
 @dataclass

@@ -60,7 +60,11 @@ FAMILY = Family(
     # long videos, LoRAs: not wired for Wan yet
     refuses=("stride", "scheduler", "window", "window_overlap", "anchor_first_frame", "loras"),
     own_params=(Param("conditioning_scale", "number", "How strongly the pose video steers the motion (1 = as "
-                      "trained).", default=1.0, minimum=0.0, maximum=2.0),),
+                      "trained).", default=1.0, minimum=0.0, maximum=2.0),
+                Param("pose_hands", "boolean", "Draw the hands (21 points each, whole-body pose) in the pose video, "
+                      "as VACE's annotator can; its default pose video shows the body and the face only.",
+                      default=False)),
+    draw_options={"pose_hands": "hands"},
     default_frames=81,
     default_fps=16.0,
     prompt_tokens=512,  # UMT5-XXL
