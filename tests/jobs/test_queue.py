@@ -90,7 +90,7 @@ def test_each_family_has_its_queue_and_a_worker_takes_those_it_has_weights_for(s
         (only_made_up / "made-up-1b").mkdir(parents=True)
         assert worker_queues(service_settings.replace(models_dir=only_made_up)) == ["t2v.made-up"]
         assert worker_queues(service_settings.replace(models_dir=demo_models)) == ["t2v.follow-your-pose",
-                                                                                    "t2v.made-up"]
+                                                                                    "t2v.wan-vace", "t2v.made-up"]
         app = make_celery(service_settings)
         job = store.create({}, {"video": "input.mp4"}, "p", model="made-up-9b")
         enqueue(app, job.id, job.model)
