@@ -201,7 +201,7 @@ export function renderOptions() {
   const spec = framesRule();
   if (spec) {
     $("frames-help").textContent = t("create.frames_rule", { min: spec.lo, max: spec.hi, rule: spec.rule.text,
-      examples: ruleExamples(spec.rule, spec.lo, spec.hi) });
+      examples: ruleExamples(spec.rule, spec.lo, spec.hi), def: chosenFamily().limits.default_frames ?? "?" });
   }
   if (catalog) renderModels();
   renderPhotoTexts();

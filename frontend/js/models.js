@@ -78,7 +78,7 @@ export function renderPicker(container, catalog, selected, onChange) {
       el("span", { class: "model-title" }, variant.title || variant.name,
         variant.name === fallback ? el("span", { class: "model-default" }, ` ${t("create.model_default")}`) : null),
       el("span", { class: "model-desc", id: `${id}-desc`, lang: getLanguage() },
-        modelDescription(variant.name, variant.description),
+        el("span", { class: "model-about" }, modelDescription(variant.name, variant.description)),
         el("span", { class: "model-vram" }, vramLine(variant.vram_gb))));
   }));
 }

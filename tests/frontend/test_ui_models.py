@@ -99,6 +99,7 @@ def test_the_form_follows_the_chosen_model(page, live_ui):
     assert page.input_value("#guidance_scale") == str(int(limits["guidance_scale"]["default"]))
     assert page.input_value("#steps") == "7"
     assert "4k+1" in page.text_content("#frames-help")
+    assert f"default {limits['default_frames']}" in page.text_content("#frames-help")
     # a frames count off the rule is marked at the field with the closest allowed one, and nothing is sent
     page.fill("#frames", "8")
     assert "closest allowed is 9" in page.text_content("#frames-error")
@@ -174,7 +175,6 @@ def test_pick_wan_drop_a_photo_submit_and_follow_the_job_to_the_end(new_page, li
     shown = page.eval_on_selector("#job-photo", "img => [img.naturalWidth, img.naturalHeight, img.alt]")
     assert shown == [96, 128, "The character photo this job used"]
     print("live preview seen on the Wan job page:", page.evaluate("window.__previewSeen"))
-    page.screenshot(path=str(artifacts_dir / "ui-wan-job-en-desktop.png"), full_page=True)
     _screens_in_every_layout(new_page, skeleton_video, photo, job_id, title, artifacts_dir)
 
 
@@ -186,7 +186,10 @@ def _screens_in_every_layout(new_page, video, photo, job_id, title, artifacts_di
         for phone in (False, True):
             where = "phone" if phone else "desktop"
             page = new_page(locale=locale, phone=phone)
+            if not phone:
+                page.set_viewport_size({"width": 1280, "height": 800})
             _fill_wan(page, video, photo)
+            page.evaluate("document.activeElement.blur()")
             assert photo_word in page.text_content("#field-reference_image")
             page.screenshot(path=str(artifacts_dir / f"ui-wan-create-{lang}-{where}.png"), full_page=True)
             page.goto(page.url.split("#")[0] + f"#/jobs/{job_id}")
