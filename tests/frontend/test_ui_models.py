@@ -12,7 +12,7 @@ import re
 import pytest
 from PIL import Image
 
-from tests.frontend.test_ui_flow import submit_job, wait_playable
+from tests.frontend.test_ui_flow import english_shown, submit_job, wait_playable
 from tests.frontend.test_ui_forms import no_request_sent
 
 pytestmark = pytest.mark.browser
@@ -175,10 +175,10 @@ def test_pick_wan_drop_a_photo_submit_and_follow_the_job_to_the_end(new_page, li
     shown = page.eval_on_selector("#job-photo", "img => [img.naturalWidth, img.naturalHeight, img.alt]")
     assert shown == [96, 128, "The character photo this job used"]
     print("live preview seen on the Wan job page:", page.evaluate("window.__previewSeen"))
-    _screens_in_every_layout(new_page, skeleton_video, photo, job_id, title, artifacts_dir)
+    _screens_in_every_layout(new_page, skeleton_video, photo, job_id, title, job["english_prompt"], artifacts_dir)
 
 
-def _screens_in_every_layout(new_page, video, photo, job_id, title, artifacts_dir) -> None:
+def _screens_in_every_layout(new_page, video, photo, job_id, title, english_prompt, artifacts_dir) -> None:
     """The create page with Wan and a photo, and the finished Wan job page, on desktop and phone in both languages."""
     words = {"en-US": ("Character photo", "Model"), "vi-VN": ("Ảnh nhân vật", "Mô hình")}
     for locale, (photo_word, model_word) in words.items():
@@ -199,5 +199,7 @@ def _screens_in_every_layout(new_page, video, photo, job_id, title, artifacts_di
             page.wait_for_function("t => document.getElementById('job-model')?.textContent.includes(t)", arg=title)
             assert page.text_content("#job-model").startswith(f"{model_word}: ")
             assert page.text_content(".photo-thumb figcaption") == photo_word
+            if lang == "vi":  # the Wan job's page says it all in Vietnamese (the English prompt aside)
+                assert not english_shown(page, english_prompt), page.evaluate("document.body.innerText")
             page.screenshot(path=str(artifacts_dir / f"ui-wan-job-{lang}-{where}.png"), full_page=True)
             page.context.close()
