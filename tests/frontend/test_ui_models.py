@@ -174,7 +174,9 @@ def test_pick_wan_drop_a_photo_submit_and_follow_the_job_to_the_end(new_page, li
     page.wait_for_function("document.getElementById('job-photo').naturalWidth > 0")
     shown = page.eval_on_selector("#job-photo", "img => [img.naturalWidth, img.naturalHeight, img.alt]")
     assert shown == [96, 128, "The character photo this job used"]
-    print("live preview seen on the Wan job page:", page.evaluate("window.__previewSeen"))
+    # Wan's live preview is wired in parallel: when it showed, the result took its place; it is not required
+    if page.evaluate("window.__previewSeen"):
+        assert page.locator("#job-preview").count() == 0
     _screens_in_every_layout(new_page, skeleton_video, photo, job_id, title, job["english_prompt"], artifacts_dir)
 
 
