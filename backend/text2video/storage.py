@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 PREVIEW_FILE = "preview.gif"  # live preview while the video is denoised (text2video.diffusion.preview)
 OUTPUT_FILES = ("skeleton.mp4", "keypoints.json", "result.mp4", "result.gif", "side_by_side.mp4", PREVIEW_FILE)
+REFERENCE_IMAGE_FILE = "reference.png"  # the character photo as the API stores it (decoded, upright)
+# Inputs a client may fetch back (the job page shows the photo used); the uploaded video is not served.
+INPUT_FILES = (REFERENCE_IMAGE_FILE,)
+SERVED_FILES = OUTPUT_FILES + INPUT_FILES
 # Upload extensions we keep (the API probes the content too); anything else is stored as .bin and probed.
 _EXT_RE = re.compile(r"^\.[a-z0-9]{1,5}$")
 _JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -206,6 +210,6 @@ def check_disk_floor(settings: Settings) -> None:
             hint="Delete old jobs (DELETE /api/v1/jobs/{id}), lower TEXT2VIDEO_RETENTION_DAYS, or free disk space.")
 
 
-__all__ = ["OUTPUT_FILES", "PREVIEW_FILE", "job_dir", "job_file", "atomic_write", "atomic_write_bytes", "atomic_write_text",
+__all__ = ["OUTPUT_FILES", "PREVIEW_FILE", "REFERENCE_IMAGE_FILE", "INPUT_FILES", "SERVED_FILES", "job_dir", "job_file", "atomic_write", "atomic_write_bytes", "atomic_write_text",
            "upload_extension", "save_upload", "existing_files", "remove_temporary_files", "sweep_temporary_files", "delete_job_files", "free_disk_mb",
            "check_disk_floor", "is_job_id"]

@@ -166,3 +166,6 @@ export function fileUrl(url, download = false) {
   if (!download) return full;
   return full + (full.includes("?") ? "&" : "?") + "download=1";
 }
+
+/** GET /api/v1/models: {default, families: [{name, title, installed, variants, capabilities, limits, params, …}]}. */
+export const listModels = () => request("/api/v1/models");

@@ -1,14 +1,20 @@
-// The Create screen: video (file, drag-and-drop or URL) + prompt + options -> POST /api/v1/jobs.
-// Defaults and limits come from the server's OpenAPI document (loadOptions), never from constants here.
-import { ApiError, listLoras, loadOptions, submitJob } from "./api.js";
-import { t } from "./i18n.js";
-import { formatBytes, formatDuration } from "./util.js";
+// The Create screen: model + video (file, drag-and-drop or URL) + character photo (for the models that take one) +
+// prompt + options -> POST /api/v1/jobs. Defaults and limits come from the server: the chosen model's parameters
+// (GET /api/v1/models) over the OpenAPI document's (loadOptions), never from constants here.
+import { ApiError, listLoras, listModels, loadOptions, submitJob } from "./api.js";
+import { getLanguage, t } from "./i18n.js";
+import { closestAllowed, defaultModel, findModel, installedModels, onRule, renderPicker, ruleExamples } from "./models.js";
+import { checkPhoto, chosenPhoto, initPhoto, renderPhotoTexts, setPhotoLimits } from "./photo.js";
+import { formatBytes, formatDuration, wireDropzone } from "./util.js";
 
-const NUMBER_FIELDS = ["steps", "guidance_scale", "seed", "frames", "stride", "width", "height"];
+const NUMBER_FIELDS = ["steps", "guidance_scale", "seed", "frames", "stride", "width", "height", "conditioning_scale"];
 const LABEL_KEYS = {
   steps: "create.steps", guidance_scale: "create.guidance", seed: "create.seed", frames: "create.frames",
-  stride: "create.stride", width: "create.width", height: "create.height",
+  stride: "create.stride", width: "create.width", height: "create.height", conditioning_scale: "create.conditioning",
 };
+// The fields a model may refuse (GET /api/v1/models: a field is offered only when the chosen model has it).
+const MODEL_FIELDS = [...NUMBER_FIELDS, "scheduler", "input_type", "lang", "negative_prompt"];
+const DROP_ZONES = { video: "dropzone", reference_image: "photo-dropzone" };
 // What the backend accepts when its document cannot be read (it still checks everything itself).
 const FALLBACK_EXTENSIONS = ["mp4", "mov", "avi", "mkv", "webm", "wmv", "m4v"];
 
@@ -21,6 +27,9 @@ let chosenFile = null;
 let previewUrl = null;
 let previewDuration = null;
 let onCreated = () => {};
+let catalog = null;       // from GET /api/v1/models: {default, families}; null = an older server (no picker)
+let chosenModel = null;   // the chosen model's name (a variant)
+const touched = new Set(); // the fields the user changed: a model switch keeps their values
 
 function extensions() {
   return options?.extensions || FALLBACK_EXTENSIONS;
@@ -35,7 +44,7 @@ function errorSlot(field) {
 export function clearErrors() {
   for (const node of document.querySelectorAll("#create-form .error")) node.textContent = "";
   for (const node of document.querySelectorAll("#create-form [aria-invalid]")) node.removeAttribute("aria-invalid");
-  $("dropzone").classList.remove("invalid");
+  for (const zone of Object.values(DROP_ZONES)) $(zone).classList.remove("invalid");
 }
 
 function showFieldError(field, message) {
@@ -47,7 +56,7 @@ function showFieldError(field, message) {
   slot.textContent = message;
   const input = $(field);
   if (input) input.setAttribute("aria-invalid", "true");
-  if (field === "video") $("dropzone").classList.add("invalid");
+  if (DROP_ZONES[field]) $(DROP_ZONES[field]).classList.add("invalid");
   if (input && input.closest("details") && !input.closest("details").open) input.closest("details").open = true;
   return true;
 }
@@ -95,9 +104,87 @@ function label(key, fallback) {
   return text === key ? fallback : text;
 }
 
+// --- the chosen model ------------------------------------------------------------------------------------------
+
+function chosenFamily() {
+  return findModel(catalog, chosenModel)?.family || null;
+}
+
+/** The parameters' schemas as the chosen model takes them (the OpenAPI document's when no model is known). */
+function activeFields() {
+  const family = chosenFamily();
+  return family ? { ...(options?.fields || {}), ...family.params } : (options?.fields || {});
+}
+
+function offered(name) {
+  return !$(`field-${name}`).hidden;
+}
+
+/** Show the fields the chosen model takes (and the photo zone when it has that slot), with its limits. */
+function applyModel() {
+  const family = chosenFamily();
+  const known = family ? family.params : (options?.fields || {});
+  for (const name of MODEL_FIELDS) $(`field-${name}`).hidden = !(name in known);
+  $("field-reference_image").hidden = !family?.capabilities?.slots?.includes("reference_image");
+  applyLimits();
+  renderOptions();
+  checkFramesRule();
+}
+
+function pickModel(name) {
+  chosenModel = name;
+  clearErrors();
+  applyModel();
+}
+
+let pickerKey = "";
+
+/** The picker, rebuilt only when the models or the language change (not on a pick: the radio keeps its focus). */
+function renderModels() {
+  const models = installedModels(catalog);
+  $("field-model").hidden = models.length < 2; // one installed model: nothing to choose
+  const key = [getLanguage(), ...models.map((m) => m.variant.name)].join("|");
+  if (key === pickerKey) return;
+  pickerKey = key;
+  renderPicker($("model-options"), catalog, chosenModel, pickModel);
+}
+
+/** The frames rule of the chosen model (e.g. 4k+1) and the frames field's bounds. */
+function framesRule() {
+  const family = chosenFamily();
+  const rule = family?.limits?.frame_rule;
+  const schema = activeFields().frames || {};
+  return rule && rule.step > 1 ? { rule, lo: schema.minimum ?? 1, hi: schema.maximum ?? 1024 } : null;
+}
+
+/** A frames value off the rule is marked at the field, with the closest allowed value. */
+function framesRuleError(raw) {
+  const spec = framesRule();
+  const value = Number(raw);
+  if (!spec || raw === "" || !Number.isInteger(value) || value < spec.lo || value > spec.hi) return null;
+  if (onRule(value, spec.rule)) return null;
+  return t("err.frames_rule", { field: t("create.frames"), rule: spec.rule.text, value: raw,
+    examples: ruleExamples(spec.rule, spec.lo, spec.hi), closest: closestAllowed(value, spec.rule, spec.lo, spec.hi) });
+}
+
+let framesRuleShown = false;
+
+/** While typing (and after a model switch): mark a frames value off the rule, unmark it once it is on it. */
+function checkFramesRule() {
+  const input = $("frames");
+  const message = offered("frames") ? framesRuleError(input.value.trim()) : null;
+  if (message) {
+    showFieldError("frames", message);
+  } else if (framesRuleShown) {
+    $("frames-error").textContent = "";
+    input.removeAttribute("aria-invalid");
+  }
+  framesRuleShown = Boolean(message);
+}
+
 /** (Re)write the option lists and help texts in the current language. */
 export function renderOptions() {
-  const fields = options?.fields || {};
+  const fields = activeFields();
   fillSelect($("lang"), fields.lang?.enum || ["auto", "vi", "en"], (v) => label(`create.lang.${v}`, v),
     fields.lang?.default);
   fillSelect($("scheduler"), fields.scheduler?.enum || ["ddim", "dpm++"],
@@ -111,6 +198,13 @@ export function renderOptions() {
     const range = { min: schema.minimum ?? "", max: schema.maximum ?? "", def: schema.default ?? "" };
     help.textContent = schema.default !== undefined ? t("create.range", range) : `${range.min}–${range.max}`;
   }
+  const spec = framesRule();
+  if (spec) {
+    $("frames-help").textContent = t("create.frames_rule", { min: spec.lo, max: spec.hi, rule: spec.rule.text,
+      examples: ruleExamples(spec.rule, spec.lo, spec.hi), def: chosenFamily().limits.default_frames ?? "?" });
+  }
+  if (catalog) renderModels();
+  renderPhotoTexts();
   const maxMb = options?.maxMb;
   $("video-accepts").textContent = t("create.accepts", {
     exts: extensions().map((e) => "." + e).join(", "), mb: maxMb ?? "?",
@@ -128,7 +222,8 @@ function usableLoras() {
 
 /** One row per LoRA a job may use: a name (or none) and its weight. The first select is #loras (error focus). */
 function renderLoras() {
-  const names = usableLoras();
+  const family = chosenFamily();
+  const names = family && !family.capabilities?.loras ? [] : usableLoras();
   $("field-loras").hidden = names.length === 0;
   if (!names.length) return;
   const weight = loras.weight;
@@ -175,39 +270,52 @@ function checkLoras(fail) {
   if (new Set(chosen.map(([name]) => name)).size < chosen.length) fail("loras", t("err.lora_twice"));
 }
 
+/** Bounds, steps and defaults of the chosen model on the inputs; a field the user changed keeps its value. */
 function applyLimits() {
-  const fields = options.fields;
+  const fields = activeFields();
+  const spec = framesRule();
   for (const name of NUMBER_FIELDS) {
     const input = $(name);
     const schema = fields[name];
     if (!schema) continue;
-    if (schema.minimum !== undefined) input.min = schema.minimum;
-    if (schema.maximum !== undefined) input.max = schema.maximum;
-    if (schema.multipleOf) input.step = schema.multipleOf;
+    for (const attr of ["min", "max"]) {
+      const value = schema[attr === "min" ? "minimum" : "maximum"];
+      if (value !== undefined) input[attr] = value; else input.removeAttribute(attr);
+    }
+    if (name === "frames" && spec) input.step = spec.rule.step; // with min on the rule: the arrows go 1, 5, 9, …
+    else if (schema.multipleOf) input.step = schema.multipleOf;
     else if (schema.type === "integer") input.step = 1;
-    if (schema.default !== undefined && input.value === "") input.value = schema.default;
+    else input.removeAttribute("step");
+    if (!touched.has(name)) input.value = schema.default ?? "";
   }
   const promptMax = fields.prompt?.maxLength;
   if (promptMax) $("prompt").maxLength = promptMax;
   if (fields.negative_prompt?.maxLength) $("negative_prompt").maxLength = fields.negative_prompt.maxLength;
   $("video").accept = ["video/*", ...extensions().map((e) => "." + e)].join(",");
+  setPhotoLimits(fields.reference_image);
 }
 
 export async function reloadOptions() {
   try {
     options = await loadOptions();
     optionsError = null;
-    applyLimits();
   } catch (err) {
     optionsError = err;
     console.warn("could not load the API options", err);
+  }
+  try {
+    catalog = await listModels();
+    if (!findModel(catalog, chosenModel)) chosenModel = defaultModel(catalog);
+  } catch (err) {
+    catalog = null; // an older server, or no key yet: the OpenAPI document's limits, no picker
+    chosenModel = null;
   }
   try {
     loras = await listLoras();
   } catch (err) {
     loras = null; // an older server, or no key yet: no picker
   }
-  renderOptions();
+  if (options || catalog) applyModel(); else renderOptions();
 }
 
 // --- the video ------------------------------------------------------------------------------------------------
@@ -281,29 +389,7 @@ function chooseFile(file) {
 }
 
 function setupDropzone() {
-  const zone = $("dropzone");
-  const input = $("video");
-  input.addEventListener("change", () => { if (input.files && input.files[0]) chooseFile(input.files[0]); });
-  for (const type of ["dragenter", "dragover"]) {
-    zone.addEventListener(type, (ev) => {
-      ev.preventDefault();
-      zone.classList.add("dragging");
-      $("drop-text").textContent = t("create.drop_active");
-    });
-  }
-  for (const type of ["dragleave", "dragend"]) {
-    zone.addEventListener(type, () => {
-      zone.classList.remove("dragging");
-      $("drop-text").textContent = t("create.drop");
-    });
-  }
-  zone.addEventListener("drop", (ev) => {
-    ev.preventDefault();
-    zone.classList.remove("dragging");
-    $("drop-text").textContent = t("create.drop");
-    const file = ev.dataTransfer?.files?.[0];
-    if (file) chooseFile(file);
-  });
+  wireDropzone($("dropzone"), $("video"), $("drop-text"), "create.drop", "create.drop_active", chooseFile);
   $("clear-video").addEventListener("click", () => { clearErrors(); clearVideo(); $("video").focus(); });
 }
 
@@ -322,11 +408,16 @@ function checkForm() {
     const problem = checkFile(chosenFile);
     if (problem) fail("video", problem);
   }
-  const fields = options?.fields || {};
+  const photo = offered("reference_image") ? chosenPhoto() : null;
+  if (photo) {
+    const problem = checkPhoto(photo);
+    if (problem) fail("reference_image", problem);
+  }
+  const fields = activeFields();
   for (const name of NUMBER_FIELDS) {
     const raw = $(name).value.trim();
     const schema = fields[name];
-    if (!raw || !schema) continue;
+    if (!raw || !schema || !offered(name)) continue;
     const value = Number(raw);
     const lo = schema.minimum ?? -Infinity;
     const hi = schema.maximum ?? Infinity;
@@ -335,6 +426,8 @@ function checkForm() {
       fail(name, t("err.number", { field: label, min: schema.minimum, max: schema.maximum, value: raw }));
     } else if (schema.multipleOf && value % schema.multipleOf) {
       fail(name, t("err.multiple", { field: label, m: schema.multipleOf, value: raw }));
+    } else if (name === "frames" && framesRuleError(raw)) {
+      fail(name, framesRuleError(raw));
     }
   }
   if (!$("field-loras").hidden) checkLoras(fail);
@@ -343,9 +436,11 @@ function checkForm() {
 
 function buildForm() {
   const data = new FormData();
+  if (chosenModel) data.set("model", chosenModel);
   data.set("prompt", $("prompt").value.trim());
-  for (const name of ["lang", "scheduler", "input_type"]) data.set(name, $(name).value);
+  for (const name of ["lang", "scheduler", "input_type"]) if (offered(name)) data.set(name, $(name).value);
   for (const name of [...NUMBER_FIELDS, "negative_prompt"]) {
+    if (!offered(name)) continue; // a field the chosen model refuses is not sent
     const value = $(name).value.trim();
     if (value) data.set(name, value); // empty = the server's default (seed: random)
   }
@@ -353,6 +448,8 @@ function buildForm() {
   if (chosen.length) data.set("loras", chosen.map(([name, weight]) => `${name}:${weight}`).join(","));
   if (chosenFile) data.set("video", chosenFile, chosenFile.name);
   else data.set("video_url", $("video_url").value.trim());
+  const photo = offered("reference_image") ? chosenPhoto() : null;
+  if (photo) data.set("reference_image", photo, photo.name);
   return data;
 }
 
@@ -392,13 +489,17 @@ async function onSubmit(ev) {
 export function initCreate(created) {
   onCreated = created;
   setupDropzone();
+  initPhoto((message) => showFieldError("reference_image", message));
+  for (const name of NUMBER_FIELDS) $(name).addEventListener("input", () => touched.add(name));
+  $("frames").addEventListener("input", checkFramesRule);
   $("create-form").addEventListener("submit", onSubmit);
   $("video_url").addEventListener("input", () => { errorSlot("video_url").textContent = ""; });
   renderOptions();
   return reloadOptions();
 }
 
-/** After a job was created: keep the settings (seed etc.) but start a fresh video + prompt. */
+/** After a job was created: keep the settings (seed etc., the model and its character photo) but start a fresh
+ *  video + prompt. */
 export function resetCreate() {
   clearErrors();
   clearVideo();

@@ -68,6 +68,17 @@ const STRINGS = {
     "create.input_type.video": "Người thật (trích xuất dáng)",
     "create.input_type.skeleton": "Video khung xương có sẵn",
     "create.range": "{min}–{max}, mặc định {def}",
+    "create.model": "Mô hình",
+    "create.model_default": "(mặc định)",
+    "create.model_vram": "Cần khoảng {gb} GB bộ nhớ GPU.",
+    "create.photo": "Ảnh nhân vật (không bắt buộc)",
+    "create.photo_drop": "Kéo và thả ảnh vào đây, hoặc bấm để chọn ảnh",
+    "create.photo_help": "Mô hình giữ diện mạo của người trong ảnh: ảnh rõ mặt, thấy toàn thân, nền đơn giản là tốt nhất.",
+    "create.photo_clear": "Bỏ ảnh",
+    "create.photo_alt": "Ảnh nhân vật đã chọn",
+    "create.photo_info": "{name} · {size} · {w}×{h}",
+    "create.frames_rule": "{min}–{max}, theo quy tắc {rule}: {examples}; mặc định {def}",
+    "create.conditioning": "Mức bám theo dáng (conditioning)",
     "create.submit": "Tạo video",
     "create.submitting": "Đang gửi…",
     "create.uploading": "Đang tải lên {pct}%",
@@ -83,6 +94,9 @@ const STRINGS = {
     "err.number": "{field} phải là số từ {min} đến {max}, không phải {value}.",
     "err.multiple": "{field} phải là bội số của {m}, không phải {value}.",
     "err.lora_twice": "Mỗi LoRA chỉ chọn một lần; trọng số quyết định độ mạnh.",
+    "err.photo_type": "'{name}' không phải ảnh PNG, JPEG hoặc WebP (.{ext}). Hãy chọn một trong: {exts}.",
+    "err.photo_too_large": "Ảnh ({size}) lớn hơn giới hạn {mb} MB. Hãy dùng ảnh nhỏ hơn.",
+    "err.frames_rule": "{field} phải theo quy tắc {rule} ({examples}), không phải {value}: giá trị gần nhất được phép là {closest}.",
     "err.url": "Địa chỉ video phải bắt đầu bằng http:// hoặc https://.",
     "err.network": "Không kết nối được máy chủ: {reason}. Kiểm tra địa chỉ trong Cài đặt và mạng.",
     "err.server": "Máy chủ báo lỗi {status}: {detail}",
@@ -139,6 +153,9 @@ const STRINGS = {
     "job.what_to_do": "Cách khắc phục",
     "job.details": "Chi tiết",
     "job.params": "Thông số",
+    "job.model": "Mô hình",
+    "job.photo": "Ảnh nhân vật",
+    "job.photo_alt": "Ảnh nhân vật dùng cho công việc này",
     "job.created": "Tạo lúc",
     "job.finished": "Xong lúc",
     "job.demo": "Tạo bằng trọng số demo (ngẫu nhiên): hình chỉ là nhiễu.",
@@ -247,6 +264,17 @@ const STRINGS = {
     "create.input_type.video": "A person filmed (extract the pose)",
     "create.input_type.skeleton": "A ready-made skeleton video",
     "create.range": "{min}–{max}, default {def}",
+    "create.model": "Model",
+    "create.model_default": "(default)",
+    "create.model_vram": "Needs about {gb} GB of GPU memory.",
+    "create.photo": "Character photo (optional)",
+    "create.photo_drop": "Drag and drop a photo here, or click to choose one",
+    "create.photo_help": "The model keeps the look of the person in the photo: a clear, full-body photo on a plain background works best.",
+    "create.photo_clear": "Remove photo",
+    "create.photo_alt": "The chosen character photo",
+    "create.photo_info": "{name} · {size} · {w}×{h}",
+    "create.frames_rule": "{min}–{max}, following {rule}: {examples}; default {def}",
+    "create.conditioning": "Pose strength (conditioning scale)",
     "create.submit": "Generate",
     "create.submitting": "Sending…",
     "create.uploading": "Uploading {pct}%",
@@ -262,6 +290,9 @@ const STRINGS = {
     "err.number": "{field} must be between {min} and {max}, not {value}.",
     "err.multiple": "{field} must be a multiple of {m}, not {value}.",
     "err.lora_twice": "Choose each LoRA once; its weight sets the strength.",
+    "err.photo_type": "'{name}' is not a PNG, JPEG or WebP photo (.{ext}). Choose one of: {exts}.",
+    "err.photo_too_large": "The photo ({size}) is larger than the {mb} MB limit. Use a smaller photo.",
+    "err.frames_rule": "{field} must follow {rule} ({examples}), not {value}: the closest allowed is {closest}.",
     "err.url": "The video URL must start with http:// or https://.",
     "err.network": "Cannot reach the server: {reason}. Check the URL in Settings and your network.",
     "err.server": "The server answered {status}: {detail}",
@@ -318,6 +349,9 @@ const STRINGS = {
     "job.what_to_do": "What to do",
     "job.details": "Details",
     "job.params": "Parameters",
+    "job.model": "Model",
+    "job.photo": "Character photo",
+    "job.photo_alt": "The character photo this job used",
     "job.created": "Created",
     "job.finished": "Finished",
     "job.demo": "Made with demo (random) weights: the picture is noise.",
@@ -502,8 +536,22 @@ const FIELD_LABELS = {
   prompt: "create.prompt", negative_prompt: "create.negative", video: "create.video", video_url: "create.video_url",
   steps: "create.steps", guidance_scale: "create.guidance", seed: "create.seed", frames: "create.frames",
   stride: "create.stride", width: "create.width", height: "create.height", scheduler: "create.scheduler",
-  input_type: "create.input_type", lang: "create.lang",
+  input_type: "create.input_type", lang: "create.lang", reference_image: "create.photo",
+  reference_image_url: "create.photo", conditioning_scale: "create.conditioning", model: "create.model",
 };
+
+// The models' descriptions (GET /api/v1/models, the families' declarations, in English) in Vietnamese, by model
+// name; a model this page does not know shows the server's text.
+const MODEL_VI = {
+  "follow-your-pose": "Câu mô tả + video dáng người → video 512×512, mỗi cửa sổ 24 khung hình (video dài chạy theo các cửa sổ gối nhau). Mô hình đầu tiên của dịch vụ; chất lượng vừa phải.",
+  "wan-vace-1.3b": "Câu mô tả + video dáng người + ảnh nhân vật (không bắt buộc) → video 832×480, 16 khung/giây, 81 khung hình mỗi đoạn. Tốt hơn nhiều so với Follow-Your-Pose; giữ diện mạo của người trong ảnh. Khoảng 18 GB bộ nhớ GPU khi để mọi thứ trên GPU (ước tính), ít hơn khi chuyển bớt sang CPU.",
+  "wan-vace-14b": "Bản Wan VACE lớn: chất lượng tốt nhất, làm cho 1280×720. Cần GPU lớn (khoảng 56 GB khi để mọi thứ trên GPU, khoảng 15 GB khi chuyển từng nhóm lớp sang CPU, ước tính) và mỗi bước lâu hơn nhiều.",
+};
+
+/** A model's description in the interface language (English: the server's own text). */
+export function modelDescription(name, serverText) {
+  return (getLanguage() === "vi" && MODEL_VI[name]) || serverText || "";
+}
 
 export const LANGUAGES = { vi: "Tiếng Việt", en: "English" };
 const STORAGE_KEY = "t2v.lang";
@@ -580,12 +628,13 @@ export function has(key) {
   return key in STRINGS[getLanguage()] || key in STRINGS.en;
 }
 
-/** Fill every [data-i18n] (text), [data-i18n-placeholder], [data-i18n-aria-label], [data-i18n-title] under root. */
+/** Fill every [data-i18n] (text), [data-i18n-placeholder], [data-i18n-aria-label], [data-i18n-title], [data-i18n-alt] under root. */
 export function translateDom(root = document) {
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   for (const el of root.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
   for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+  for (const el of root.querySelectorAll("[data-i18n-alt]")) el.alt = t(el.dataset.i18nAlt);
 }
 
 export const _strings = STRINGS; // for the tests: both languages must have the same keys

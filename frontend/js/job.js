@@ -2,8 +2,9 @@
 // report and skeleton preview as soon as they exist, cancel; the result, side-by-side and downloads on success;
 // the error and what to do on failure. Polls with backoff while the job runs. While the video is denoised, a live
 // preview (preview.gif, rough colours) animates in place of the result, refreshed when the worker rewrites it.
-import { ApiError, cancelJob, deleteJob, fileUrl, getJob, request } from "./api.js";
+import { ApiError, cancelJob, deleteJob, fileUrl, getJob, listModels, request } from "./api.js";
 import { has, localize, t } from "./i18n.js";
+import { modelTitle } from "./models.js";
 import { poseChart } from "./posechart.js";
 import { el, FINISHED, formatDate, formatDuration, richText, STAGES } from "./util.js";
 
@@ -13,6 +14,7 @@ const DOWNLOADS = ["result.mp4", "result.gif", "side_by_side.mp4", "skeleton.mp4
 
 let view = null;      // {id, job, nodes, timer, delay, token}
 let onDeleted = () => {};
+let catalog = null;   // GET /api/v1/models, once: the model titles (a job names its model)
 
 export function initJob(deleted) {
   onDeleted = deleted;
@@ -117,6 +119,7 @@ function build(job) {
     el("div", { class: "job-head" },
       el("h1", {}, t("job.title"), " ", el("code", { class: "job-id" }, job.id.slice(0, 8))), n.status),
     el("p", { class: "job-prompt" }, job.prompt),
+    n.inputs = el("div", { class: "job-inputs", id: "job-inputs" }),
     n.stages,
     el("div", { class: "progress-block" },
       el("label", { id: "job-progress-label", for: "job-progress" }, t("job.progress")), n.progress, n.progressText),
@@ -290,12 +293,32 @@ function update(job) {
     [t("job.finished"), formatDate(job.finished_at)],
   ]);
   showPoseChart(n, files["keypoints.json"]);
+  showInputs(n, job);
   const params = job.params || {};
   setFacts(n.params, [
     ...Object.entries(params).map(([k, v]) => [k, String(v)]),
     [t("job.device"), [job.device, job.memory_preset].filter(Boolean).join(" / ")],
     ["demo", job.demo ? t("job.demo") : null],
   ]);
+}
+
+/** The model (its title) and the character photo the job used (a thumbnail, built once: polls do not reload it). */
+function showInputs(n, job) {
+  const photoUrl = job.input_files?.reference_image;
+  if (photoUrl && !n.photo) {
+    const img = el("img", { id: "job-photo", src: fileUrl(photoUrl), alt: t("job.photo_alt"), loading: "lazy" });
+    n.photo = el("figure", { class: "photo-thumb" }, el("a", { href: fileUrl(photoUrl), target: "_blank" }, img),
+      el("figcaption", {}, t("job.photo")));
+  }
+  const model = job.model ? el("p", { class: "job-model", id: "job-model" }, el("span", {}, `${t("job.model")}: `),
+    el("strong", {}, modelTitle(catalog, job.model))) : null;
+  n.inputs.replaceChildren(...[n.photo, model].filter(Boolean));
+  n.inputs.hidden = !n.photo && !model;
+  if (job.model && !catalog && !n.catalogAsked) {
+    n.catalogAsked = true;
+    listModels().then((answer) => { catalog = answer; if (view && view.nodes === n) showInputs(n, view.job); })
+      .catch(() => { /* an older server: the model's name stands for its title */ });
+  }
 }
 
 /** The pose report's picture, from keypoints.json once the pose stage wrote it (fetched once per job view). */

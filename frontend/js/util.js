@@ -55,3 +55,26 @@ export function formatNumber(n) {
 
 export const FINISHED = new Set(["succeeded", "failed", "canceled"]);
 export const STAGES = ["translating", "extracting_pose", "generating", "encoding"]; // mirrors jobs/status.py
+
+/**
+ * A drop zone over a file input: the dragged-over look and text, and onFile(file) for a dropped or chosen file.
+ * idleKey/activeKey: the i18n keys of its text at rest and while a file is dragged over it.
+ */
+export function wireDropzone(zone, input, textNode, idleKey, activeKey, onFile) {
+  input.addEventListener("change", () => { if (input.files && input.files[0]) onFile(input.files[0]); });
+  for (const type of ["dragenter", "dragover"]) {
+    zone.addEventListener(type, (ev) => {
+      ev.preventDefault();
+      zone.classList.add("dragging");
+      textNode.textContent = t(activeKey);
+    });
+  }
+  const rest = () => { zone.classList.remove("dragging"); textNode.textContent = t(idleKey); };
+  for (const type of ["dragleave", "dragend"]) zone.addEventListener(type, rest);
+  zone.addEventListener("drop", (ev) => {
+    ev.preventDefault();
+    rest();
+    const file = ev.dataTransfer?.files?.[0];
+    if (file) onFile(file);
+  });
+}

@@ -146,3 +146,24 @@ def test_wan_vace_takes_a_photo_and_follow_your_pose_refuses_it_naming_wan(make_
     off_rule = expect_problem(post(app.test_client(), sample_bytes, photo(), model="wan-vace-1.3b", frames=8), 422)
     assert "the closest is 9" in off_rule["errors"]["frames"]
     assert store_of(app).list()[1] == 1  # only the good one is a job
+
+
+def test_the_photo_used_is_served_back_as_an_input_file_with_the_same_signing(make_app, sample_bytes):
+    app = make_app(api_keys="k")
+    client = app.test_client()
+    key = {"X-API-Key": "k"}
+    data = {"prompt": PROMPT, "model": "made-up-1b", "frames": "5", "stride": "1",
+            "video": (BytesIO(sample_bytes), "dance.mp4"), "reference_image": (BytesIO(photo(40, 20)), "me.jpg")}
+    job = client.post("/api/v1/jobs", data=data, content_type="multipart/form-data", headers=key).get_json()
+    link = job["input_files"]["reference_image"]
+    assert link.startswith(f"/api/v1/jobs/{job['id']}/files/reference.png?") and "sig=" in link
+    assert "reference.png" not in job["files"]  # the outputs stay the outputs
+    resp = client.get(link)  # an <img src>: no headers, the signature is the key
+    stored = app.extensions["text2video"].settings.jobs_dir / job["id"] / "reference.png"
+    assert resp.status_code == 200 and resp.mimetype == "image/png" and resp.get_data() == stored.read_bytes()
+    expect_problem(client.get(f"/api/v1/jobs/{job['id']}/files/reference.png"), 401)
+    expect_problem(client.get(link.replace("reference.png", "result.mp4")), 401)  # signed per file
+    assert client.get(f"/api/v1/jobs/{job['id']}/files/input.mp4", headers=key).status_code == 404  # not served
+    no_photo = client.post("/api/v1/jobs", data={"prompt": PROMPT, "video": (BytesIO(sample_bytes), "d.mp4")},
+                           content_type="multipart/form-data", headers=key).get_json()
+    assert no_photo["input_files"] == {}

@@ -167,7 +167,9 @@ def english_shown(page, *allowed: str) -> set[str]:
 
     server_words = {w.lower() for text in TEMPLATES.values() for w in re.findall(r"[A-Za-z][A-Za-z0-9_]{2,}", text)}
     shown = page.evaluate("document.body.innerText")
-    for text in allowed:
+    # a model's title (the job's model, "Follow-Your-Pose v1 (SD 1.4)") is a name, in every language
+    titles = page.eval_on_selector_all("#job-model strong, .model-title", "els => els.map(e => e.textContent)")
+    for text in (*allowed, *titles):
         shown = shown.replace(text, " ")
     return {w for w in re.findall(r"[A-Za-z][A-Za-z0-9_]{2,}", shown)
             if w.lower() in server_words - NAMES and not w.startswith("TEXT2VIDEO_")}

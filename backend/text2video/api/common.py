@@ -24,6 +24,8 @@ def job_json(job: Job) -> dict:
     data = job_document(job, services().settings)
     if auth_enabled():
         data["files"] = {name: sign_file_url(url, job.id, name) for name, url in data["files"].items()}
+        data["input_files"] = {slot: sign_file_url(url, job.id, url.rsplit("/", 1)[1])
+                               for slot, url in data["input_files"].items()}
     return data
 
 

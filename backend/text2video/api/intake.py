@@ -254,9 +254,6 @@ def create_job(sub: Submission, api_key_id: str | None) -> Job:
     return job
 
 
-REFERENCE_IMAGE_FILE = "reference.png"
-
-
 def _store_image(sub: Submission, job_id: str, folder: Path) -> str:
     """The character photo (upload or URL, size-limited) decoded and stored upright as reference.png."""
     settings = services().settings
@@ -274,10 +271,10 @@ def _store_image(sub: Submission, job_id: str, folder: Path) -> str:
                                 policy=netguard.Policy.from_settings(settings))
         raw = result.path
     try:
-        store_reference_image(raw, folder / REFERENCE_IMAGE_FILE, max_pixels=settings.max_image_pixels, field=field)
+        store_reference_image(raw, folder / storage.REFERENCE_IMAGE_FILE, max_pixels=settings.max_image_pixels, field=field)
     finally:
         raw.unlink(missing_ok=True)
-    return REFERENCE_IMAGE_FILE
+    return storage.REFERENCE_IMAGE_FILE
 
 
 def _push_url(req: JobRequest, send_url: str) -> str | None:

@@ -14,7 +14,7 @@ from .services import get_settings, get_store
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
 
-CONTENT_TYPES = {".mp4": "video/mp4", ".gif": "image/gif", ".json": "application/json"}
+CONTENT_TYPES = {".mp4": "video/mp4", ".gif": "image/gif", ".json": "application/json", ".png": "image/png"}
 MAX_PER_PAGE = 100
 
 
@@ -116,11 +116,12 @@ def _no_such_file(job, name: str) -> NotFound:
 
 @bp.get("/<job_id>/files/<name>")
 def file(job_id: str, name: str):
-    """An output file, with HTTP range requests (video seeking) and conditional GET."""
+    """An output file or a served input (the character photo), with HTTP range requests (video seeking) and
+    conditional GET."""
     check_file_access(job_id, name)
-    if name not in storage.OUTPUT_FILES:
+    if name not in storage.SERVED_FILES:
         raise NotFound(f"file {name!r} does not exist", field="name", value=name,
-                       hint=f"Job files are: {', '.join(storage.OUTPUT_FILES)}.")
+                       hint=f"Job files are: {', '.join(storage.SERVED_FILES)}.")
     job = get_job_or_404(job_id)
     path = storage.job_file(get_settings(), job.id, name)
     if not path.is_file():

@@ -26,6 +26,11 @@ def _file_links(_job: Any, where: str, files: list[str]) -> dict[str, str]:
     return {name: f"{where}/files/{name}" for name in files}
 
 
+def _input_links(job: Any, where: str, _files: list[str]) -> dict[str, str]:
+    # stored at submission, before the job row exists, and kept until the job is deleted: no disk check needed
+    return {slot: f"{where}/files/{name}" for slot, name in (job.inputs or {}).items() if name in storage.INPUT_FILES}
+
+
 def _action_links(job: Any, where: str, _files: list[str]) -> dict[str, str]:
     return {"self": where} if JobStatus(job.status).finished else {"self": where, "cancel": f"{where}/cancel"}
 
@@ -34,6 +39,8 @@ _URL_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 LINK_FIELDS: dict[str, Field] = {
     "files": Field(_file_links, dict(_URL_MAP, description="Output file name -> URL, only the files that exist now"),
                    required=True),
+    "input_files": Field(_input_links, dict(_URL_MAP, description="Input slot -> URL of the inputs served back "
+                                                                  "(reference_image: the character photo used)")),
     "links": Field(_action_links, _URL_MAP, required=True),
 }
 
