@@ -432,6 +432,9 @@ class Engine:
             run.check_cancel()
 
         def on_chunk(done: int, total: int) -> None:
+            if "encode" not in clock:  # a runner streaming windows: this window's frames come while it denoises on
+                run.check_cancel()
+                return
             elapsed = time.monotonic() - clock["encode"]
             run.report(JobStage.ENCODING, 1.0 - _STAGE_SHARE["encode"] + _STAGE_SHARE["encode"] * done / total,
                        f"decoded {done}/{total} frames", eta=elapsed / done * (total - done))
