@@ -124,6 +124,7 @@ class WanVaceRunner(Runner):
         self.preset: WanPreset | None = None
         self.applied: list[str] = []  # what the preset switched on, for the job record
         self._pipe = None
+        self.last_preview = None  # the last job's WanLivePreview (None: no preview); bench/preview.py reads its time
         self.last_drift = None  # the colour-drift meter of the last job made in windows (windows.DriftMeter)
         self.compiled = ""  # the torch.compile mode the transformer's blocks were compiled with ("" = eager)
         self.compile_failure = ""  # why --compile could not be honoured here
@@ -323,7 +324,8 @@ class WanVaceRunner(Runner):
         # memory follows the frames made at once: one window
         self._ensure_preset(windows[0].length, inputs.width, inputs.height, reference is not None, warnings)
         self._use_flow_shift(inputs.width, inputs.height)
-        live = self._live_preview(preview_path, inputs.fps, reference is not None, on_preview_file)
+        live = self.last_preview = self._live_preview(preview_path, inputs.fps, reference is not None,
+                                                       on_preview_file)
         run_window = self._window_runner(inputs, reference, len(windows), on_step, on_decoding, live)
         drift = DriftMeter()
         on_step(0, inputs.steps * len(windows))  # progress counts transformer passes: steps x windows
