@@ -215,9 +215,10 @@ def _window_rule(family: Family, values: dict[str, Any], settings: Settings) -> 
     window = window or default_window(family, settings)
     overlap, most = values.get("window_overlap"), window - rule.step
     if overlap is not None and overlap > most:
-        errors["window_overlap"] = InvalidInput(
-            f"window_overlap must be at most {most} (the window, {window}, less {rule.step}: each window adds "
-            f"frames), not {overlap}", field="window_overlap", value=overlap, hint=f"Use e.g. {window // 3}.")
+        limit = (f"smaller than the window ({window})" if rule.step == 1 else
+                 f"at most {most} (the window, {window}, less {rule.step}: each window adds whole latent frames)")
+        errors["window_overlap"] = InvalidInput(f"window_overlap must be {limit}, not {overlap}",
+                                                field="window_overlap", value=overlap, hint=f"Use e.g. {window // 3}.")
     return errors
 
 

@@ -55,7 +55,7 @@ def test_follow_your_pose_keeps_its_own_window_rules():
     assert parse_params({**fyp, "window_overlap": 23}, SETTINGS)["window_overlap"] == 23  # < its default 24
     with pytest.raises(InvalidInput) as info:
         parse_params({**fyp, "window_overlap": 24}, SETTINGS)
-    assert "at most 23" in info.value.errors["window_overlap"]
+    assert "smaller than the window (24)" in info.value.errors["window_overlap"]
 
 
 def test_the_operator_can_set_a_cache_default():
