@@ -152,3 +152,11 @@ def test_compile_setting_reaches_the_transformers_blocks(demo_models):
     eager = WanVaceRunner(root, variant, device="cpu", dtype=torch.float32)
     eager.load()
     assert all(b._compiled_call_impl is None for b in eager.pipe.transformer.blocks)
+
+
+def test_first_block_cache_across_windows_of_different_lengths(engine, long_video, tmp_path):
+    # windows (0, 21) and (13, 30): the cache must not compare the second window's residual with the first's
+    result = engine.generate(wan(long_video, frames=30, steps=3, window=21, window_overlap=5, cache_threshold=0.5),
+                             tmp_path)
+    assert result.frames == 30 and len(read_frames(tmp_path / "result.mp4")) == 30
+    assert any("first block cache" in str(w) for w in result.warnings)

@@ -17,6 +17,13 @@
 - Prompt budget: UMT5 reads 512 tokens (start/end included); what is cut is appended to ``warnings``, counted with
   the pipeline's own tokenizer on the text the pipeline itself encodes (after its ``prompt_clean``).
 - Progress: ``callback_on_step_end`` calls ``on_step(step, total)``; an exception from it (Canceled) stops the run.
+- Long videos (frames > window): :mod:`.windows` — one pipeline call per window (same prompt, photo and seed rule),
+  kept frames carried with a black mask, colours matched, each window's new frames yielded as soon as it is
+  decoded (memory flat in the number of windows); progress counts steps x windows; the drift figure is logged.
+  A video of one window is the same single call (bit-identical to the one-clip path).
+- Live preview (``preview_path``): :class:`.preview.WanLivePreview` on the step callback, the current window.
+- ``cache_threshold`` (request, Wan's own): First Block Cache (:mod:`.cache`) around the calls, the share of block
+  computations skipped in the job's warnings; ``settings.compile``: diffusers' regional compile of the transformer.
 """
 
 from __future__ import annotations
