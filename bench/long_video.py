@@ -5,6 +5,8 @@
     python bench/long_video.py --one-pass 24,64,256     # also without windows, to show what windows save
     python bench/long_video.py --json out.json
     python bench/long_video.py --real-size --device cuda   # SD-1.4-size UNet3D (random weights), 512x512, fp16
+    python bench/long_video.py --family wan             # Wan VACE through the Engine: 81 vs 200 frames (demo)
+    python bench/long_video.py --family wan --frames 81,200,400 --size 64 --steps 1
 
 Every (length, mode) runs in a fresh subprocess so that its memory is its own. Measured there:
 - ``peak_mb``: the process's peak RSS (VmHWM) over the whole job: weights, inputs, denoising, VAE decoding and
@@ -18,6 +20,12 @@ Every (length, mode) runs in a fresh subprocess so that its memory is its own. M
   ``decode_write_s``: VAE decoding + the three writers, streamed chunk by chunk.
 On CUDA also ``cuda_peak_mb`` (``torch.cuda.max_memory_allocated``). Target of issue 7: peak memory at 256 frames
 <= 1.2x that at 24 frames; time per frame roughly constant. Not a test: timings on a shared machine are noisy.
+
+``--family wan``: a whole Wan VACE job through the product's ``Engine`` (demo weights, a skeleton video at 16 fps,
+default window 81 / overlap 17), each length in a fresh subprocess: a 9-frame warm-up job loads everything, then
+the peak is reset and the measured job runs. ``peak_mb`` = ``ru_maxrss`` of the process, ``job_peak_mb`` = VmHWM
+since the reset; the colour-drift figure of the job (``DriftMeter.summary``) is printed too. Target of issue 22:
+the 200-frame job's peak within 1.3x the 81-frame job's.
 """
 
 from __future__ import annotations
@@ -149,6 +157,63 @@ def run_one(frames: int, size: int, steps: int, window: int | None, overlap: int
     return result
 
 
+def run_wan(frames: int, size: int, steps: int, threads: int) -> dict:
+    """One Wan VACE job of ``frames`` through the Engine on demo weights (see the docstring)."""
+    import torch
+
+    from text2video.engine import Engine
+    from text2video.request import GenerationRequest
+    from text2video.video import write_mp4
+
+    if threads:
+        torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        video = write_mp4(_skeleton(frames, size), Path(tmp) / "skeleton.mp4", 16)
+        engine = Engine("demo", device="cpu", dtype="fp32")
+
+        def job(n: int, out: str):
+            return engine.generate(GenerationRequest(
+                video=video, prompt="a dancer in a red dress on a beach", model="wan-vace-1.3b", frames=n,
+                steps=steps, width=size, height=size, seed=0, input_type="skeleton", translate=False),
+                Path(tmp) / out)
+
+        job(9, "warm-up")
+        base_mb, reset = _status_mb("VmRSS"), _reset_peak()
+        t0 = time.perf_counter()
+        result = job(frames, "job")
+        seconds = time.perf_counter() - t0
+        drift = engine.runner("wan-vace-1.3b").last_drift
+    return {"family": "wan", "frames": result.frames, "size": size, "steps": steps,
+            "windows": len(drift.before) if drift and frames > 81 else 1,
+            "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "job_peak_mb": round(_status_mb("VmHWM"), 1) if reset else None, "base_mb": round(base_mb, 1),
+            "job_s": round(seconds, 2), "drift": drift.summary() if drift and frames > 81 else None}
+
+
+def main_wan(args, size: int) -> int:
+    results = []
+    for frames in (int(n) for n in args.frames.split(",") if n):
+        cmd = [sys.executable, __file__, "--family", "wan", "--child", json.dumps([frames, None]), "--size",
+               str(size), "--steps", str(args.steps), "--threads", str(args.threads)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TQDM_DISABLE="1"))
+        if proc.returncode != 0:
+            print(f"{frames:5d} frames  wan  {proc.stderr.strip().splitlines()[-1:]}", flush=True)
+            continue
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        results.append(r)
+        print(f"{r['frames']:5d} frames  wan  windows {r['windows']}  peak {r['peak_mb']:8.1f} MB  job peak "
+              f"{r['job_peak_mb']} MB (base {r['base_mb']} MB)  job {r['job_s']} s" +
+              (f"\n      {r['drift']}" if r["drift"] else ""), flush=True)
+    if len(results) > 1:
+        first = results[0]
+        for r in results[1:]:
+            print(f"wan peak_mb {r['frames']} / {first['frames']} frames: {r['peak_mb'] / first['peak_mb']:.2f}x, "
+                  f"job_peak_mb {r['job_peak_mb'] / first['job_peak_mb']:.2f}x (target <= 1.3x)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", default="24,64,256,1024", help="comma-separated video lengths")
@@ -162,8 +227,18 @@ def main(argv=None) -> int:
     parser.add_argument("--real-size", action="store_true", help="SD-1.4-size UNet3D, random weights (needs CUDA)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads in each run (0 = torch default)")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--family", default="fyp", choices=("fyp", "wan"),
+                        help="fyp: the Follow-Your-Pose pipeline; wan: a Wan VACE job through the Engine")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.family == "wan":
+        if args.frames == parser.get_default("frames"):
+            args.frames = "81,200"
+        size = args.size or 64
+        if args.child:
+            print(json.dumps(run_wan(json.loads(args.child)[0], size, args.steps, args.threads)))
+            return 0
+        return main_wan(args, size)
     size = args.size or (512 if args.real_size else 128)
     dtype = args.dtype or ("float16" if args.device.startswith("cuda") else "float32")
     if args.child:

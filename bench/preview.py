@@ -8,6 +8,9 @@ Configs:
 - ``demo``: the whole pipeline on the tiny demo weights (CPU fp32, 4 frames at 128x128, guidance), with the same
   seed, alternately without a preview and with one after every step (the most it can be asked for). Step times
   come from the per-step callback; the preview's own time is measured inside ``LivePreview`` (x0 -> RGB -> GIF).
+- ``wan-demo``: Wan VACE's product runner (``WanVaceRunner``) on its demo weights (CPU fp32, 17 frames at 64x64,
+  guidance 5), alternately without a preview path and with one written after every step (``WanLivePreview``:
+  x0 from the UniPC scheduler, Wan 2.1's latent->RGB factors, GIF); the preview's own time is measured inside it.
 - ``cpu-bf16`` / ``cuda-fp16-24``: the full-size SD-1.4 Follow-Your-Pose UNet3D (random weights, built as in
   ``bench/unet_step.py``; 4 frames at 256x256 on the CPU, 24 frames at 512x512 on CUDA). A step is one UNet call of
   the guidance batch; the preview is made from latents of that video's shape on the same device, by the linear map
@@ -33,7 +36,8 @@ from unet_step import (  # noqa: E402 - the bench folder's own helpers
     CONFIGS as UNET_CONFIGS, SD14_UNET_CONFIG, build_model, config_names)
 
 EVERY = 5  # settings.preview_every_steps default
-CONFIGS = {"demo": dict(device="cpu", frames=4, size=128), "cpu-bf16": UNET_CONFIGS["cpu-bf16"],
+CONFIGS = {"demo": dict(device="cpu", frames=4, size=128), "wan-demo": dict(device="cpu", frames=17, size=64),
+           "cpu-bf16": UNET_CONFIGS["cpu-bf16"],
            "cuda-fp16-24": UNET_CONFIGS["cuda-fp16-24"]}
 
 
@@ -73,6 +77,48 @@ def run_demo(steps: int, rounds: int) -> dict:
     return {"config": "demo", **cfg, "steps": steps, "step_s": statistics.median(plain),
             "step_with_preview_s": statistics.median(with_preview), "preview_s": live.seconds / live.written,
             "previews": live.written}
+
+
+def run_wan_demo(steps: int, rounds: int) -> dict:
+    """Wan VACE's runner on demo weights with and without a preview at every step, ``rounds`` runs of each."""
+    import numpy as np
+    import torch
+
+    from text2video.families.base import RunInputs
+    from text2video.families.wan_vace import FAMILY
+    from text2video.families.wan_vace.demo import build_demo
+    from text2video.families.wan_vace.runner import WanVaceRunner
+    from text2video.models.demo import ensure_demo_part, resolve_models_dir
+    from text2video.settings import Settings
+
+    torch.set_num_threads(1)  # a tiny model: one thread is steadier than several fighting on a busy machine
+    cfg, variant = CONFIGS["wan-demo"], FAMILY.variants[0]
+    root = resolve_models_dir("demo")
+    ensure_demo_part(root, variant.folder, build_demo)
+    settings = Settings.load({"preview_every_steps": 1, "preview_min_interval_s": 0.0}, environ={})
+    runner = WanVaceRunner(root, variant, device="cpu", dtype=torch.float32, settings=settings)
+    frames, size = cfg["frames"], cfg["size"]
+    pose = (np.random.default_rng(0).random((frames, size, size, 3)) > 0.9).astype(np.uint8) * 255
+    inputs = RunInputs(prompt="a robot dancing", negative_prompt=None, original_prompt="a robot dancing",
+                       language="en", pose=pose, fps=16.0, reference_image=None, frames=frames, width=size,
+                       height=size, steps=steps, guidance_scale=5.0, seed=1)
+
+    def denoise(preview: Path | None) -> list[float]:
+        stamps = []
+        list(runner.generate(inputs, on_step=lambda step, total: stamps.append(time.perf_counter()),
+                             preview_path=preview, warnings=[]))
+        return [b - a for a, b in zip(stamps, stamps[1:])][1:-1]  # not the first (warm-up) or last (no preview)
+
+    denoise(None)  # warm-up run
+    plain, with_preview, seconds, written = [], [], 0.0, 0
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(rounds):  # alternated, so a busy neighbour slows both kinds of run alike
+            plain += denoise(None)
+            with_preview += denoise(Path(folder) / "preview.gif")
+            seconds, written = seconds + runner.last_preview.live.seconds, written + runner.last_preview.live.written
+    return {"config": "wan-demo", **cfg, "steps": steps, "step_s": statistics.median(plain),
+            "step_with_preview_s": statistics.median(with_preview), "preview_s": seconds / written,
+            "previews": written}
 
 
 def run_unet(name: str, repeats: int, cfg: dict | None = None, unet_config: dict = SD14_UNET_CONFIG) -> dict:
@@ -152,7 +198,8 @@ def main(argv=None) -> int:
     names = config_names(parser, args.configs, CONFIGS)
     results = []
     for name in names:
-        results.append(run_demo(args.steps, args.repeats) if name == "demo" else run_unet(name, args.repeats))
+        demos = {"demo": run_demo, "wan-demo": run_wan_demo}
+        results.append(demos[name](args.steps, args.repeats) if name in demos else run_unet(name, args.repeats))
         _print(results[-1])
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

@@ -14,7 +14,10 @@ Parts:
 - ``windows``: peak RSS of a long video in windows (``families/wan_vace/windows.py``, pipeline call per window,
   frames dropped as the encoder would) for 1 and 6 windows, each in a fresh subprocess; the ratio shows whether
   memory stays flat in the number of windows.
-Until the family's demo builder is merged the tiny pipeline comes from ``tests/families/wan_vace/tiny_wan.py``.
+- ``runner-cache``: the product's ``WanVaceRunner`` on the family's demo weights (``--models demo``), request
+  parameter ``cache_threshold`` 0 (off) vs 0.05 / 0.1 / 0.2 / 0.5, runs alternated: the share of block
+  computations skipped (as the job's warning says it) and the median denoising step time, with its ratio to off.
+The first three parts use the tiny pipeline of ``tests/families/wan_vace/tiny_wan.py`` (more layers than the demo).
 Not a test: timings on a shared machine are noisy.
 """
 
@@ -76,6 +79,48 @@ def run_cache(steps: int, rounds: int) -> dict:
                      "skipped_share": round(runs[0].skipped_share, 3), "seconds": round(seconds, 3),
                      "time_ratio": round(seconds / base, 3)})
     return {"part": "cache", "steps": steps, "rounds": rounds, "layers": LAYERS, "rows": rows}
+
+
+def run_runner_cache(steps: int, rounds: int) -> dict:
+    """The product's runner on demo weights, cache_threshold off vs on (see the docstring)."""
+    import numpy as np
+    import torch
+
+    from text2video.families.base import RunInputs
+    from text2video.families.wan_vace import FAMILY
+    from text2video.families.wan_vace.cache import BlockCounter
+    from text2video.families.wan_vace.demo import build_demo
+    from text2video.families.wan_vace.runner import WanVaceRunner
+    from text2video.models.demo import ensure_demo_part, resolve_models_dir
+
+    torch.set_num_threads(1)
+    root, variant = resolve_models_dir("demo"), FAMILY.variants[0]
+    ensure_demo_part(root, variant.folder, build_demo)
+    runner = WanVaceRunner(root, variant, device="cpu", dtype=torch.float32)
+    pose = (np.random.default_rng(0).random((FRAMES, SIZE, SIZE, 3)) > 0.9).astype(np.uint8) * 255
+
+    def run(threshold: float) -> tuple[float, float]:
+        inputs = RunInputs(prompt="a robot dancing", negative_prompt=None, original_prompt="a robot dancing",
+                           language="en", pose=pose, fps=16.0, reference_image=None, frames=FRAMES, width=SIZE,
+                           height=SIZE, steps=steps, guidance_scale=5.0, seed=0,
+                           params={"cache_threshold": threshold})
+        stamps: list[float] = []
+        with BlockCounter(runner.pipe.transformer) as counts:
+            list(runner.generate(inputs, on_step=lambda s, t: stamps.append(time.perf_counter()), warnings=[]))
+        return counts.skipped_share, statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:]))
+
+    run(0.0)  # warm-up
+    thresholds = (0.0, 0.05, 0.1, 0.2, 0.5)
+    found = {t: [] for t in thresholds}
+    for _ in range(rounds):  # alternated, so a busy neighbour slows every setting alike
+        for t in thresholds:
+            found[t].append(run(t))
+    base = statistics.median(step for _, step in found[0.0])
+    rows = [{"threshold": t, "skipped_share": round(runs[0][0], 3),
+             "step_s": round(statistics.median(step for _, step in runs), 4),
+             "time_ratio": round(statistics.median(step for _, step in runs) / base, 3)} for t, runs in found.items()]
+    return {"part": "runner-cache", "steps": steps, "rounds": rounds, "frames": FRAMES, "size": SIZE,
+            "blocks": len(runner.pipe.transformer.blocks), "rows": rows}
 
 
 def run_preview(steps: int, rounds: int) -> dict:
@@ -146,7 +191,7 @@ def run_windows(window: int = 21, overlap: int = 5) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="cache,preview,windows")
+    parser.add_argument("--parts", default="cache,preview,windows,runner-cache")
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
@@ -156,7 +201,7 @@ def main(argv=None) -> int:
         print(json.dumps(run_windows_one(*(int(x) for x in args.windows_one.split(",")))))
         return 0
     runs = {"cache": lambda: run_cache(args.steps, args.rounds), "preview": lambda: run_preview(args.steps, args.rounds),
-            "windows": run_windows}
+            "windows": run_windows, "runner-cache": lambda: run_runner_cache(args.steps, args.rounds)}
     results = []
     for part in args.parts.split(","):
         results.append(runs[part]())

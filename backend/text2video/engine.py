@@ -308,12 +308,14 @@ class Engine:
     def _frames_wanted(self, request: GenerationRequest, family: Family, video: Any) -> tuple[int, int]:
         """(frames to generate, frames the pose stage must give at least), checked against what the probed
         ``video`` gives before any model runs."""
-        from .request import check_frames_available
+        from .request import check_frames_available, default_window
 
         available = check_frames_available(request.frames, request.stride or 1, video, family.default_fps)
         if request.frames is None:
             wanted = family.default_frames or self.settings.frames
-            return family.frame_rule.floor(max(1, min(wanted, available, self.settings.max_output_frames))), 1
+            window = request.window or default_window(family, self.settings)
+            return family.frame_rule.floor(max(1, min(wanted, available, self.settings.max_output_frames)),
+                                           window), 1
         return request.frames, request.frames
 
     def _extract_pose(self, request: GenerationRequest, family: Family, run: _Run) -> _Skeleton:
@@ -434,6 +436,9 @@ class Engine:
             run.check_cancel()
 
         def on_chunk(done: int, total: int) -> None:
+            if "encode" not in clock:  # a runner streaming windows: this window's frames come while it denoises on
+                run.check_cancel()
+                return
             elapsed = time.monotonic() - clock["encode"]
             run.report(JobStage.ENCODING, 1.0 - _STAGE_SHARE["encode"] + _STAGE_SHARE["encode"] * done / total,
                        f"decoded {done}/{total} frames", eta=elapsed / done * (total - done))

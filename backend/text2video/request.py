@@ -193,14 +193,33 @@ def _unknown_field(key: str, known: Mapping[str, Param]) -> str:
             f"; known fields: {', '.join(sorted(known))}")
 
 
-def _window_rule(values: dict[str, Any]) -> InvalidInput | None:
-    """The one rule across two fields: the overlap is smaller than the window."""
-    overlap = values.get("window_overlap")
-    window = values.get("window") or DEFAULT_WINDOW
-    if overlap is None or overlap < window:
-        return None
-    return InvalidInput(f"window_overlap must be smaller than the window ({window}), not {overlap}",
-                        field="window_overlap", value=overlap, hint=f"Use e.g. {window // 3}.")
+def default_window(family: Family, settings: Settings) -> int:
+    """The window a request of ``family`` gets when it names none: the family's declared default (Wan: 81), else
+    the shared parameter's documented one (Follow-Your-Pose's)."""
+    declared = family.params(REQUEST_PARAMS)
+    window = next((p for p in declared if p.name == "window"), None)
+    return (window.resolve("default", settings) if window is not None else None) or DEFAULT_WINDOW
+
+
+def _window_rule(family: Family, values: dict[str, Any], settings: Settings) -> dict[str, InvalidInput]:
+    """The rules across fields of long videos: a window is one model pass, so it follows the model's clip rule
+    (Wan: 4k+1); the overlap leaves each window at least one step of new frames (window - the rule's step: 1 for
+    Follow-Your-Pose, 4 for Wan, whose windows add whole latent frames)."""
+    rule, errors = family.frame_rule, {}
+    window = values.get("window")
+    if window is not None and not rule.allows(window):
+        closest = rule.closest(window)
+        errors["window"] = InvalidInput(f"window must be {rule.describe()} frames (one model pass), not {window}; "
+                                        f"the closest is {closest}", field="window", value=window,
+                                        hint=f"Use window={closest}.")
+    window = window or default_window(family, settings)
+    overlap, most = values.get("window_overlap"), window - rule.step
+    if overlap is not None and overlap > most:
+        limit = (f"smaller than the window ({window})" if rule.step == 1 else
+                 f"at most {most} (the window, {window}, less {rule.step}: each window adds whole latent frames)")
+        errors["window_overlap"] = InvalidInput(f"window_overlap must be {limit}, not {overlap}",
+                                                field="window_overlap", value=overlap, hint=f"Use e.g. {window // 3}.")
+    return errors
 
 
 def family_params(family: Family) -> dict[str, Param]:
@@ -253,14 +272,16 @@ def _not_taken(key: str, name: str, model: str) -> InvalidInput:
                         field=key, hint=f"Leave {name} out, or choose one of: {', '.join(takers)}.")
 
 
-def _frame_rule(family: Family, model: str, values: dict[str, Any]) -> InvalidInput | None:
-    """The model's frame rule (e.g. 4k+1): the closest allowed count is suggested, never silently used."""
+def _frame_rule(family: Family, model: str, values: dict[str, Any], settings: Settings) -> InvalidInput | None:
+    """The model's frame rule (e.g. 4k+1, Wan: up to one window): the closest allowed count is suggested, never
+    silently used."""
     frames = values.get("frames")
-    if frames is None or family.frame_rule.allows(frames):
+    window = values.get("window") or default_window(family, settings)
+    if frames is None or family.frame_rule.allows(frames, window):
         return None
-    closest = family.frame_rule.closest(frames)
-    return InvalidInput(f"frames must be {family.frame_rule.describe()} for {model}; the closest is {closest}",
-                        field="frames", value=frames, hint=f"Use frames={closest}.")
+    closest = family.frame_rule.closest(frames, window)
+    return InvalidInput(f"frames must be {family.frame_rule.describe(window)} for {model}; the closest is "
+                        f"{closest}", field="frames", value=frames, hint=f"Use frames={closest}.")
 
 
 def parse_params(data: Mapping[str, Any], settings: Settings, *, legacy: bool = False,
@@ -297,7 +318,8 @@ def parse_params(data: Mapping[str, Any], settings: Settings, *, legacy: bool = 
                 values[name] = coerce(known[name], raw, settings, legacy)
             except InvalidInput as exc:
                 errors[key] = exc
-    for rule, field_name in ((_window_rule(values), "window_overlap"), (_frame_rule(family, model, values), "frames")):
+    crossed = {**_window_rule(family, values, settings), "frames": _frame_rule(family, model, values, settings)}
+    for field_name, rule in crossed.items():
         if rule is not None and field_name not in errors:
             errors[field_name] = rule
     for p in known.values():
@@ -469,4 +491,4 @@ def cli_params(args: argparse.Namespace) -> dict[str, Any]:
 
 __all__ = ["Param", "REQUEST_PARAMS", "PARAMS_BY_NAME", "PROMPT_FIELDS", "GenerationRequest", "parse_params",
            "coerce", "request_from_params", "param_schema", "add_cli_flags", "cli_params", "family_params",
-           "all_params", "check_slots", "published_params"]
+           "all_params", "check_slots", "published_params", "default_window"]

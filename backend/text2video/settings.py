@@ -95,6 +95,9 @@ class Settings:
     # torch.compile the UNet: off | default | reduce-overhead | max-autotune | max-autotune-no-cudagraphs. Faster
     # steps after a slow first job (each new frames/size compiles once per process; cache under data_dir/compile-cache)
     compile: str = "off"
+    # Wan VACE's First Block Cache threshold when a request names none (0 = off; 0.05-0.1 reported as safe-ish on
+    # Wan T2V, above 0.2 blurs; untested on VACE quality here)
+    wan_cache_threshold: float = 0.0
 
     def __post_init__(self) -> None:
         self.data_dir = absolute_path(self.data_dir)

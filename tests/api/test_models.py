@@ -51,6 +51,11 @@ def test_models_lists_families_variants_capabilities_and_limits(make_app, tmp_pa
     assert fyp["capabilities"] == {"slots": ["video"], "loras": True, "preview": True, "long_video": True}
     assert made_up["capabilities"]["slots"] == ["video", "reference_image"] and not made_up["capabilities"]["loras"]
     assert made_up["limits"]["frame_rule"] == {"step": 4, "offset": 1, "text": "4k+1"}
+    wan = families["wan-vace"]
+    assert wan["capabilities"]["preview"] and wan["capabilities"]["long_video"]
+    assert wan["limits"]["frame_rule"] == {"step": 4, "offset": 1, "any_above_window": True, "text": (
+        "4k+1 up to one window (81 frames), any count above (made in windows)")}
+    assert wan["limits"]["window"]["default"] == 81 and wan["limits"]["window_overlap"]["default"] == 17
     assert (fyp["limits"]["size_multiple"], made_up["limits"]["size_multiple"]) == (64, 16)
     assert made_up["limits"]["width"] == {"minimum": 16, "maximum": 1280, "multiple_of": 16, "default": 320}
     assert fyp["params"]["scheduler"]["enum"] == ["ddim", "dpm++"] and made_up["params"]["scheduler"]["enum"] == ["ddim"]

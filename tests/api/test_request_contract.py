@@ -116,6 +116,8 @@ def made_up_family():
 def _fields(model: str | None, p_name: str, value: Any) -> dict[str, Any]:
     takes = family_params(next(f for f in WALKED if model is None or model in f.variant_names))
     context = {k: v for k, v in CONTEXT.get(p_name, {}).items() if k in takes} if p_name in takes else {}
+    if "window" in context:  # the longest window THIS family takes (Wan's is 4k+1)
+        context["window"] = takes["window"].resolve("maximum", SETTINGS)
     return {"prompt": PROMPT, **({"model": model} if model else {}), **context, p_name: value}
 
 

@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify
 
 from ..families import FAMILIES, Family
 from ..models.layout import models_root
-from ..request import family_params, param_schema
+from ..request import default_window, family_params, param_schema
 from ..settings import Settings
 from .auth import require_key
 from .services import get_settings
@@ -22,7 +22,11 @@ def _limits(family: Family, settings: Settings) -> dict[str, Any]:
     """Frame rule, size multiples, bounds and defaults of the numeric parameters as this family takes them."""
     params = family_params(family)
     rule = family.frame_rule
-    limits: dict[str, Any] = {"frame_rule": {"step": rule.step, "offset": rule.offset, "text": rule.describe()},
+    window = default_window(family, settings) if "window" in params else None
+    frame_rule = {"step": rule.step, "offset": rule.offset, "text": rule.describe(window)}
+    if rule.any_above_window:  # the rule holds up to the request's window; any count above it
+        frame_rule["any_above_window"] = True
+    limits: dict[str, Any] = {"frame_rule": frame_rule,
                               "size_multiple": params["width"].multiple_of if "width" in params else None,
                               "default_frames": family.default_frames or settings.frames,
                               "default_fps": family.default_fps, "prompt_tokens": family.prompt_tokens}

@@ -38,28 +38,46 @@ class Slot:
 
 @dataclass(frozen=True)
 class FrameRule:
-    """The frame counts a model can make: ``offset + step * k`` (any count: step 1; Wan: 4k+1)."""
+    """The frame counts a model can make: ``offset + step * k`` (any count: step 1; Wan: 4k+1).
+
+    ``any_above_window``: the rule holds for one model pass only; a video longer than the request's window is
+    made in windows and may have any count (Wan: 4k+1 up to the window, any count above). The methods then take
+    the window in force (the request's, else the family's default)."""
 
     step: int = 1
     offset: int = 0
+    any_above_window: bool = False
 
-    def allows(self, n: int) -> bool:
+    def _free(self, n: int, window: int | None) -> bool:
+        return self.any_above_window and window is not None and n > window
+
+    def allows(self, n: int, window: int | None = None) -> bool:
+        if self._free(n, window):
+            return True
         return n >= max(1, self.offset) and (n - self.offset) % self.step == 0
 
-    def closest(self, n: int) -> int:
+    def closest(self, n: int, window: int | None = None) -> int:
         """The allowed count nearest ``n`` (the lower one on a tie): the error's suggestion, never applied."""
+        if self._free(n, window):
+            return n
         k = max(0, round((n - self.offset) / self.step - 1e-9))
         return max(self.offset + self.step * k, self.offset if self.offset >= 1 else self.step)
 
-    def floor(self, n: int) -> int:
+    def floor(self, n: int, window: int | None = None) -> int:
         """The largest allowed count up to ``n`` (at least the smallest allowed one)."""
+        if self._free(n, window):
+            return n
         low = self.offset if self.offset >= 1 else self.step
         return max(low, n - (n - self.offset) % self.step)
 
-    def describe(self) -> str:
+    def describe(self, window: int | None = None) -> str:
         if self.step == 1:
             return "any count"
-        return f"{self.step}k+{self.offset}" if self.offset else f"a multiple of {self.step}"
+        text = f"{self.step}k+{self.offset}" if self.offset else f"a multiple of {self.step}"
+        if self.any_above_window:
+            text += (f" up to one window ({window} frames)" if window else " up to one window") + \
+                ", any count above (made in windows)"
+        return text
 
 
 @dataclass(frozen=True)

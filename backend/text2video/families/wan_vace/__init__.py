@@ -9,10 +9,18 @@ patches), 16 fps, UniPC with the flow shift for the size, guidance 5.0, a 512-to
 from __future__ import annotations
 
 from ...params import Param
+from ...settings import Settings
 from ..base import Family, FrameRule, Slot, Variant
 from . import sources
 
 PACKAGE = __name__
+DEFAULT_WINDOW = 81  # the clip length Wan2.1 was trained on (windows.py explains both)
+DEFAULT_OVERLAP = 17  # 4*4+1: the carried frames fill whole latent frames
+
+
+def _longest_clip(settings: Settings) -> int:
+    """The longest window a job may ask for: the largest 4k+1 up to ``max_output_frames``."""
+    return FrameRule(step=4, offset=1).floor(settings.max_output_frames)
 
 
 def hub_files(variant: Variant, fp16: bool = False) -> tuple:
@@ -44,26 +52,39 @@ FAMILY = Family(
                                                    "background: the video keeps its look.")),
     runner=f"{PACKAGE}.runner:WanVaceRunner",
     draw_pose=f"{PACKAGE}.drawing:draw_pose",
-    frame_rule=FrameRule(step=4, offset=1),
+    # 4k+1 for one pass (the VAE compresses time 4x); longer videos are made in windows and may have any count
+    frame_rule=FrameRule(step=4, offset=1, any_above_window=True),
     narrow={
         "width": {"minimum": 64, "maximum": 1280, "multiple_of": 16, "default": 832,
                   "description": "Output width in pixels, a multiple of 16 (832 x 480 is the 1.3B's size)."},
         "height": {"minimum": 64, "maximum": 1280, "multiple_of": 16, "default": 480,
                    "description": "Output height in pixels, a multiple of 16."},
-        # one clip: long videos in windows are not wired for Wan yet
-        "frames": {"maximum": 81,
-                   "description": "Frames to generate: 4k+1 (5, 9, ..., 81; the closest allowed count is "
-                                  "suggested when another is asked). Absent = 81, capped by the video's length."},
+        "frames": {"description": "Frames to generate: 4k+1 up to one window (5, 9, ..., 81 with the default "
+                                  "window; the closest allowed count is suggested when another is asked), any count "
+                                  "above (made in windows). Absent = 81, capped by the video's length."},
         "guidance_scale": {"default": 5.0, "maximum": 20},
+        # one model pass: 4k+1 (request.py checks it against the frame rule), at most the longest such video
+        "window": {"default": DEFAULT_WINDOW, "minimum": 5, "maximum": _longest_clip,
+                   "description": f"Long videos: frames per model pass, 4k+1 (absent = {DEFAULT_WINDOW}, the length "
+                                  "Wan2.1 was trained on). Longer videos are made window after window, each "
+                                  "continuing from the last frames of the one before."},
+        "window_overlap": {"default": DEFAULT_OVERLAP, "maximum": lambda s: _longest_clip(s) - 4,
+                           "description": f"Long videos: frames each window carries over from the one before "
+                                          f"(absent = {DEFAULT_OVERLAP}, or the window less 4 for a shorter "
+                                          "window); at most the window less 4."},
     },
     # stride: Wan samples the pose video at its own 16 fps; scheduler: UniPC with the flow shift, set by the runner;
-    # long videos, LoRAs: not wired for Wan yet
-    refuses=("stride", "scheduler", "window", "window_overlap", "anchor_first_frame", "loras"),
+    # anchor_first_frame: Follow-Your-Pose's attention anchor (Wan's windows carry frames and the photo instead)
+    refuses=("stride", "scheduler", "anchor_first_frame", "loras"),
     own_params=(Param("conditioning_scale", "number", "How strongly the pose video steers the motion (1 = as "
                       "trained).", default=1.0, minimum=0.0, maximum=2.0),
                 Param("pose_hands", "boolean", "Draw the hands (21 points each, whole-body pose) in the pose video, "
                       "as VACE's annotator can; its default pose video shows the body and the face only.",
-                      default=False)),
+                      default=False),
+                Param("cache_threshold", "number", "First Block Cache: skips transformer work on steps where the "
+                      "first block's output barely changes (higher = more skipped, faster, more risk of blur; "
+                      "0 = off). Quality is not judged here: off by default.",
+                      default=lambda s: s.wan_cache_threshold, minimum=0.0, maximum=0.5)),
     draw_options={"pose_hands": "hands"},
     default_frames=81,
     default_fps=16.0,
@@ -73,6 +94,7 @@ FAMILY = Family(
     sources=hub_files,
     presets=f"{PACKAGE}.presets:choose_preset",
     demo=f"{PACKAGE}.demo:build_demo",
+    preview=f"{PACKAGE}.preview:wan_latents_to_rgb",
     licence_note="Apache-2.0",
 )
 

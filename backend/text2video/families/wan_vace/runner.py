@@ -17,10 +17,19 @@
 - Prompt budget: UMT5 reads 512 tokens (start/end included); what is cut is appended to ``warnings``, counted with
   the pipeline's own tokenizer on the text the pipeline itself encodes (after its ``prompt_clean``).
 - Progress: ``callback_on_step_end`` calls ``on_step(step, total)``; an exception from it (Canceled) stops the run.
+- Long videos (frames > window): :mod:`.windows` — one pipeline call per window (same prompt, photo and seed rule),
+  kept frames carried with a black mask, colours matched, each window's new frames yielded as soon as it is
+  decoded (memory flat in the number of windows); progress counts steps x windows; the drift figure is logged.
+  A video of one window is the same single call (bit-identical to the one-clip path).
+- Live preview (``preview_path``): :class:`.preview.WanLivePreview` on the step callback, the current window.
+- ``cache_threshold`` (request, Wan's own): First Block Cache (:mod:`.cache`) around the calls, the share of block
+  computations skipped in the job's warnings; ``settings.compile``: diffusers' regional compile of the transformer.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -30,6 +39,8 @@ import numpy as np
 from ...models.layout import DEMO_MARKER
 from ..base import RunInputs, Runner, Variant
 from .presets import WanPreset, apply_preset, choose_preset
+
+log = logging.getLogger(__name__)
 
 FRAME_STEP = 4  # the VAE's temporal compression: frames = 4k + 1
 SIZE_MULTIPLE = 16  # 8x spatial VAE compression x the transformer's 2x2 patches
@@ -120,6 +131,10 @@ class WanVaceRunner(Runner):
         self.preset: WanPreset | None = None
         self.applied: list[str] = []  # what the preset switched on, for the job record
         self._pipe = None
+        self.last_preview = None  # the last job's WanLivePreview (None: no preview); bench/preview.py reads its time
+        self.last_drift = None  # the colour-drift meter of the last job made in windows (windows.DriftMeter)
+        self.compiled = ""  # the torch.compile mode the transformer's blocks were compiled with ("" = eager)
+        self.compile_failure = ""  # why --compile could not be honoured here
         self._check_folder()  # fail before any work (the pose stage), not after it
 
     def _check_folder(self) -> None:
@@ -153,6 +168,7 @@ class WanVaceRunner(Runner):
         vae = AutoencoderKLWan.from_pretrained(self.path, subfolder="vae", dtype=torch.float32)
         pipe = WanVACEPipeline.from_pretrained(self.path, vae=vae, dtype=self.dtype)
         pipe.set_progress_bar_config(disable=True)  # progress goes through on_step
+        self._compile(pipe)
         return pipe
 
     def _model_name(self) -> str:
@@ -205,11 +221,14 @@ class WanVaceRunner(Runner):
                  warnings: list | None = None,
                  on_preview_file: Callable[[Path], None] | None = None) -> Iterator[np.ndarray]:
         """Check ``inputs`` and note the prompt cuts in ``warnings`` now; the returned iterator runs the pipeline
-        on its first ``next()`` and yields the decoded frames as (F_chunk, H, W, 3) uint8 RGB chunks in order.
+        on its first ``next()`` and yields the decoded frames as (F_chunk, H, W, 3) uint8 RGB chunks in order
+        (a long video window by window, as each window is decoded).
 
-        ``preview_path`` / ``on_preview_file``: accepted for the Runner interface; no live preview is written yet.
-        """
-        check_request(inputs.frames, inputs.width, inputs.height)
+        ``preview_path``: the live preview GIF of the window being denoised (``on_preview_file`` hears of it)."""
+        if inputs.frames <= self._window_of(inputs)[0]:
+            check_request(inputs.frames, inputs.width, inputs.height)
+        else:  # made in windows: any count (plan_windows checks the window and the overlap)
+            check_request(1, inputs.width, inputs.height)
         if inputs.steps < 1:
             raise ValueError(f"steps must be at least 1; got {inputs.steps}")
         _check_pose_frames(inputs.pose, inputs.frames, inputs.width, inputs.height)
@@ -221,34 +240,138 @@ class WanVaceRunner(Runner):
         if warnings is None:
             warnings = []
         warnings.extend(self.prompt_warnings(inputs.prompt, inputs.negative_prompt or ""))
-        return self._run(inputs, on_step, on_decoding or (lambda: None), warnings)
+        return self._run(inputs, on_step, on_decoding or (lambda: None), warnings, preview_path, on_preview_file)
 
+    # -- long videos ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _window_of(inputs: RunInputs) -> tuple[int, int]:
+        """(window, overlap) of the request: its own, else Wan's defaults; a default overlap too long for a short
+        window is brought down to the window less 4 (a given one was checked by the request)."""
+        from .windows import DEFAULT_OVERLAP, DEFAULT_WINDOW, TEMPORAL_STEP
+
+        window = inputs.window or DEFAULT_WINDOW
+        overlap = DEFAULT_OVERLAP if inputs.window_overlap is None else inputs.window_overlap
+        return window, max(0, min(overlap, window - TEMPORAL_STEP))
+
+    def _windows(self, inputs: RunInputs) -> list:
+        from .windows import plan_windows
+
+        window, overlap = self._window_of(inputs)
+        return plan_windows(inputs.frames, window, overlap)
+
+    # -- live preview ---------------------------------------------------------------------------------------------
+    def _live_preview(self, path: Path | None, fps: float, reference: bool,
+                      on_file: Callable[[Path], None] | None) -> Any:
+        """The WanLivePreview writing ``path`` as the current window is denoised (None without a path, or with
+        ``preview_every_steps`` 0)."""
+        settings = self._settings
+        if path is None or settings.preview_every_steps <= 0:
+            return None
+        from .preview import WanLivePreview
+
+        vae = self.pipe.vae.config
+        return WanLivePreview(Path(path), fps, reference_frames=1 if reference else 0,
+                              every_steps=settings.preview_every_steps,
+                              min_interval_s=settings.preview_min_interval_s, max_frames=int(settings.gif_max_frames),
+                              latents_mean=vae.latents_mean, latents_std=vae.latents_std, on_written=on_file)
+
+    @property
+    def _settings(self) -> Any:
+        from ...settings import Settings
+
+        return self.settings if self.settings is not None else Settings()
+
+    # -- speed: First Block Cache and torch.compile -----------------------------------------------------------------
+    @contextlib.contextmanager
+    def _block_cache(self, threshold: float | None, warnings: list) -> Iterator[None]:
+        """First Block Cache on the transformer for the block (``threshold`` 0/None: off); the job's warnings say
+        the share of main-block computations it skipped."""
+        if not threshold:
+            yield
+            return
+        from .cache import BlockCounter, first_block_cache
+
+        transformer = self.pipe.transformer
+        with first_block_cache(transformer, float(threshold)), BlockCounter(transformer) as counts:
+            yield
+        warnings.append(f"first block cache (threshold {threshold:g}): {counts.skipped_share:.0%} of the "
+                        f"transformer's block computations skipped ({counts.full_passes} of {counts.calls} calls "
+                        f"computed in full); its effect on quality is not measured")
+        log.info("first block cache %g: %d/%d full passes, %.1f%% of block computations skipped", threshold,
+                 counts.full_passes, counts.calls, 100 * counts.skipped_share)
+
+    def _compile(self, pipe: Any) -> None:
+        """``--compile``: diffusers' regional compile of the transformer's repeated blocks (each block compiled once,
+        reused by the 30 + 15 of them: much faster to compile than the whole model); compiled lazily on the first
+        step. Eager, with a log line, where inductor cannot run here."""
+        mode = getattr(self._settings, "compile", "off")
+        if mode == "off":
+            return
+        from ...diffusion.compilation import COMPILE_MODES, _use_cache_dir, unsupported_reason
+
+        if mode not in COMPILE_MODES:
+            raise ValueError(f"compile must be one of {', '.join(COMPILE_MODES)}; got {mode!r}")
+        reason = unsupported_reason(self.device, "inductor")
+        if reason is not None:
+            log.warning("torch.compile is off for Wan VACE: %s", reason)
+            self.compile_failure = reason
+            return
+        _use_cache_dir(Path(self._settings.compile_cache_dir))
+        pipe.transformer.compile_repeated_blocks(mode=mode, dynamic=False)
+        self.compiled = mode
+
+    # -- the run --------------------------------------------------------------------------------------------------
     def _run(self, inputs: RunInputs, on_step: Callable[[int, int], None], on_decoding: Callable[[], None],
-             warnings: list) -> Iterator[np.ndarray]:
-        import torch
-        from PIL import Image
+             warnings: list, preview_path: Path | None = None,
+             on_preview_file: Callable[[Path], None] | None = None) -> Iterator[np.ndarray]:
+        from .windows import DriftMeter, generate_windows
 
         reference = _on_white(inputs.reference_image) if inputs.reference_image is not None else None
-        self._ensure_preset(inputs.frames, inputs.width, inputs.height, reference is not None, warnings)
+        windows = self._windows(inputs)
+        # memory follows the frames made at once: one window
+        self._ensure_preset(windows[0].length, inputs.width, inputs.height, reference is not None, warnings)
         self._use_flow_shift(inputs.width, inputs.height)
-        total = inputs.steps
+        live = self.last_preview = self._live_preview(preview_path, inputs.fps, reference is not None,
+                                                       on_preview_file)
+        run_window = self._window_runner(inputs, reference, len(windows), on_step, on_decoding, live)
+        drift = DriftMeter()
+        on_step(0, inputs.steps * len(windows))  # progress counts transformer passes: steps x windows
+        with self._block_cache((inputs.params or {}).get("cache_threshold"), warnings):
+            for frames in generate_windows(inputs.pose, windows, run_window, correct_colour=True, drift=drift):
+                for start in range(0, len(frames), CHUNK_FRAMES):
+                    yield frames[start:start + CHUNK_FRAMES]
+        if len(windows) > 1:
+            self.last_drift = drift
+            log.info("%d windows of at most %d frames: %s", len(windows), windows[0].length, drift.summary())
+
+    def _window_runner(self, inputs: RunInputs, reference: Any, count: int, on_step: Callable[[int, int], None],
+                       on_decoding: Callable[[], None], live: Any) -> Callable:
+        """generate_windows' ``run_window``: one pipeline call per window with the same prompt, reference image and
+        settings; the callback reports the step over all windows and writes the live preview."""
+        from .windows import pipeline_window
+
+        total, done = inputs.steps * count, {"windows": 0}
 
         def step_end(pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
-            on_step(step + 1, total)  # may raise (Canceled): the pipeline stops there
-            if step + 1 == total:
+            if live is not None:
+                live.on_step_end(pipe, step, timestep, tensors)
+            passes = done["windows"] * inputs.steps + step + 1
+            on_step(passes, total)  # may raise (Canceled): the pipeline stops there
+            if passes == total:
                 on_decoding()  # the pipeline decodes right after its last step
             return {}
 
-        on_step(0, total)
         scale = (inputs.params or {}).get("conditioning_scale")
-        result = self.pipe(
+        call = pipeline_window(
+            self.pipe, seed=int(inputs.seed), reference_image=[reference] if reference is not None else None,
             prompt=inputs.prompt, negative_prompt=inputs.negative_prompt or None,
-            video=[Image.fromarray(frame) for frame in inputs.pose], mask=None,  # mask None = generate all
-            reference_images=[reference] if reference is not None else None,
-            conditioning_scale=float(1.0 if scale is None else scale),
-            height=inputs.height, width=inputs.width, num_frames=inputs.frames, num_inference_steps=inputs.steps,
-            guidance_scale=inputs.guidance_scale, generator=torch.Generator("cpu").manual_seed(int(inputs.seed)),
-            output_type="np", max_sequence_length=PROMPT_TOKENS, callback_on_step_end=step_end)
-        frames = np.clip(np.rint(result.frames[0] * 255.0), 0, 255).astype(np.uint8)  # (F, H, W, 3) in [0, 1]
-        for start in range(0, len(frames), CHUNK_FRAMES):
-            yield frames[start:start + CHUNK_FRAMES]
+            conditioning_scale=float(1.0 if scale is None else scale), height=inputs.height, width=inputs.width,
+            num_inference_steps=inputs.steps, guidance_scale=inputs.guidance_scale,
+            max_sequence_length=PROMPT_TOKENS, callback_on_step_end=step_end)
+
+        def run_window(video: list, mask: list, window: Any) -> np.ndarray:
+            frames = call(video, mask, window)
+            done["windows"] += 1
+            return frames
+
+        return run_window

@@ -48,8 +48,7 @@ import numpy as np
 
 from ...exceptions import InvalidInput
 
-DEFAULT_WINDOW = 81
-DEFAULT_OVERLAP = 17
+from . import DEFAULT_OVERLAP, DEFAULT_WINDOW  # declared once, with the family
 TEMPORAL_STEP = 4  # the VAE's temporal compression: a clip has 4k+1 frames
 _MIN_STD = 1.0  # a flat channel (std below 1/255 of the range) is shifted only, never stretched
 # how far one window's colours are moved at most (see match_colour): 1.5x contrast, 48 of 255 levels
