@@ -45,6 +45,13 @@ def families_taking(param: str, shared: tuple) -> list[str]:
             for v in f.variants]
 
 
+def lora_models(fits: str | None, width: int | None = None) -> list[str]:
+    """Model names a LoRA file fits: its kind (``LoraFile.fits``) is their family's ``lora_format`` and its width,
+    where it has one, their variant's ``lora_width``."""
+    return [v.name for f in FAMILIES.values() if fits is not None and f.lora_format == fits for v in f.variants
+            if not (width and v.lora_width) or v.lora_width == width]
+
+
 def installed_families(models_root: Path) -> list[Family]:
     """Families with at least one variant whose weights are in ``models_root`` (a demo folder has them all)."""
     return [f for f in FAMILIES.values() if any(v.installed(models_root) for v in f.variants)]
@@ -71,5 +78,5 @@ def queue_name(family: Family | str) -> str:
 
 
 __all__ = ["FAMILIES", "Family", "FrameRule", "Ref", "RunInputs", "Runner", "Slot", "Variant", "load",
-           "model_names", "family_for", "families_with_slot", "families_taking", "installed_families",
+           "model_names", "family_for", "families_with_slot", "families_taking", "lora_models", "installed_families",
            "queue_name", "download_catalog"]

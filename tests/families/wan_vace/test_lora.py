@@ -12,9 +12,8 @@ from safetensors.torch import save_file
 
 from tests.families.wan_vace.tiny_wan import TEXT_DIM, tiny_transformer
 from tests.lora_files import write_lora
-from text2video.families.wan_vace.lora import (distillation_of, inspect_wan_lora, is_wan_keys, lora_family,
-                                               wan_key_format, wan_model_of)
-from text2video.models.loras import LoraFileError
+from text2video.families.wan_vace.lora import distillation_of, inspect_wan_lora, wan_model_of
+from text2video.models.loras import LoraFileError, is_wan_keys, lora_family, wan_key_format
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
