@@ -343,9 +343,8 @@ def check_loras(model: str, raw: Any, models_dir: str | Path) -> list[tuple[Lora
                                        takes=family.title), field=FIELD, value=choice.name,
                                hint=Message("hint.lora_other_family", name=choice.name, model=model,
                                             models=", ".join(takers) or "another model"))
-        if variant.lora_width and file.width and file.width != variant.lora_width:
-            made_for = next((v.name for v in family.variants if v.lora_width == file.width),
-                            f"a {family.title} model {file.width} wide")
+        made_for = next((v.name for v in family.variants if file.width and v.lora_width == file.width), None)
+        if made_for is not None and made_for != variant.name:  # another size of this model (14B on the 1.3B)
             raise InvalidInput(Message("error.lora_other_size", file=file.path.name, made_for=made_for,
                                        width=file.width, model=model, expected=variant.lora_width),
                                field=FIELD, value=choice.name,

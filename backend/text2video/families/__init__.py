@@ -46,10 +46,15 @@ def families_taking(param: str, shared: tuple) -> list[str]:
 
 
 def lora_models(fits: str | None, width: int | None = None) -> list[str]:
-    """Model names a LoRA file fits: its kind (``LoraFile.fits``) is their family's ``lora_format`` and its width,
-    where it has one, their variant's ``lora_width``."""
-    return [v.name for f in FAMILIES.values() if fits is not None and f.lora_format == fits for v in f.variants
-            if not (width and v.lora_width) or v.lora_width == width]
+    """Model names a LoRA file fits: its kind (``LoraFile.fits``) is their family's ``lora_format``, and where its
+    width is one a variant declares (``lora_width``), that variant only."""
+    names = []
+    for family in FAMILIES.values():
+        if fits is None or family.lora_format != fits:
+            continue
+        sized = [v.name for v in family.variants if width and v.lora_width == width]
+        names += sized or list(family.variant_names)
+    return names
 
 
 def installed_families(models_root: Path) -> list[Family]:
