@@ -106,3 +106,19 @@ def test_a_lora_of_another_family_or_size_is_refused_before_any_work(engine, ske
         engine.generate(request, tmp_path / "out")
     assert info.value.field == "loras" and says in str(info.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_job_row_from_the_api_runs_at_the_lora_steps_in_the_worker_too(engine, skeleton_video, tmp_path):
+    # what the API stored: its defaults filled in (steps 4, guidance 1 from the LoRA) and which it filled
+    from text2video.request import request_from_params
+
+    row = {"prompt": "a robot dancing", "model": "wan-vace-1.3b", "frames": 5, "width": 64, "height": 64,
+           "seed": 3, "input_type": "skeleton", "steps": 4, "guidance_scale": 1.0,
+           "loras": [{"name": DISTILL, "weight": 1.0}], "defaulted": ["steps", "guidance_scale"]}
+    request = request_from_params(skeleton_video, row, engine.settings)
+    result, totals = steps_reported(engine, request, tmp_path / "row")
+    assert totals == {4} and request.guidance_scale == 1.0 and distilled_notes(result)
+    old_row = {k: v for k, v in row.items() if k != "defaulted"}  # a row from before: its values stand as given
+    result, _ = steps_reported(engine, request_from_params(skeleton_video, {**old_row, "steps": 2}, engine.settings),
+                               tmp_path / "old")
+    assert result.steps == 2 and not distilled_notes(result)
