@@ -56,7 +56,7 @@ def validate_job_request(data: Mapping[str, Any], settings: Settings, *, legacy:
     values = parse_params(data, settings, legacy=legacy, extra=extra)
     params = {name: values[name] for name in all_params()
               if name not in PROMPT_FIELDS and name != "model" and values[name] is not None}
-    if values[DEFAULTED]:
+    if values[DEFAULTED] and params.get("loras"):
         params[DEFAULTED] = values[DEFAULTED]  # the worker's engine applies a distillation LoRA's values to these
     if values.get("id") is not None:
         params["client_id"] = values["id"]
