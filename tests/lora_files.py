@@ -76,3 +76,63 @@ def models_with_loras(demo_models: Path, root: Path) -> Path:
             link.symlink_to(entry)
     (root / "loras").mkdir(exist_ok=True)
     return root
+
+
+# --- Wan2.1 transformer LoRAs ------------------------------------------------------------------------------------
+# (original Wan name, diffusers name) of each attention projection; (out, in) shapes follow from the widths
+_WAN_ATTENTION = tuple(zip("qkvo", ("to_q", "to_k", "to_v", "to_out.0")))
+WAN_FORMATS = ("diffusers", "original", "kohya")
+
+
+def _wan_modules(width: int, ffn: int) -> list[tuple[str, str, tuple[int, int]]]:
+    modules = [(f"{ours}.{o}", f"{theirs}.{d}", (width, width))
+               for ours, theirs in (("self_attn", "attn1"), ("cross_attn", "attn2")) for o, d in _WAN_ATTENTION]
+    return modules + [("ffn.0", "ffn.net.0.proj", (ffn, width)), ("ffn.2", "ffn.net.2", (width, ffn))]
+
+
+def demo_wan_shape(folder: str = "wan2.1-vace-1.3b") -> dict[str, int]:
+    """blocks / width / ffn of a demo Wan transformer (text2video.families.wan_vace.demo), for LoRAs that fit it."""
+    from text2video.families.wan_vace.demo import TRANSFORMER_CONFIG, TRANSFORMER_LAYERS
+
+    width = TRANSFORMER_CONFIG["num_attention_heads"] * TRANSFORMER_CONFIG["attention_head_dim"]
+    return {"blocks": TRANSFORMER_LAYERS[folder][0], "width": width, "ffn": TRANSFORMER_CONFIG["ffn_dim"]}
+
+
+def wan_lora_state(fmt: str, *, blocks: int, width: int, ffn: int, rank: int = 4, seed: int = 0,
+                   scale: float = 0.5) -> dict[str, torch.Tensor]:
+    """A LoRA for every block's attention and feed-forward layers of a Wan transformer, in ``fmt``: "diffusers"
+    (PEFT names), "original" (Wan / ComfyUI names, with .alpha, bias deltas .diff_b and a norm .diff as LightX2V
+    files carry them) or "kohya" (musubi-tuner names, with .alpha)."""
+    gen, state = torch.Generator().manual_seed(seed), {}
+    for block in range(blocks):
+        for original, diffusers, (out, inp) in _wan_modules(width, ffn):
+            down, up = torch.randn(rank, inp, generator=gen) * scale, torch.randn(out, rank, generator=gen) * scale
+            if fmt == "diffusers":
+                stem = f"transformer.blocks.{block}.{diffusers}"
+                state[f"{stem}.lora_A.weight"], state[f"{stem}.lora_B.weight"] = down, up
+            elif fmt == "original":
+                stem = f"diffusion_model.blocks.{block}.{original}"
+                state[f"{stem}.lora_down.weight"], state[f"{stem}.lora_up.weight"] = down, up
+                state[f"{stem}.alpha"] = torch.tensor(float(rank))
+                state[f"{stem}.diff_b"] = torch.randn(out, generator=gen) * 0.1
+            elif fmt == "kohya":
+                stem = f"lora_unet_blocks_{block}_{original.replace('.', '_')}"
+                state[f"{stem}.lora_down.weight"], state[f"{stem}.lora_up.weight"] = down, up
+                state[f"{stem}.alpha"] = torch.tensor(float(rank))
+            else:
+                raise ValueError(fmt)
+        if fmt == "original":  # a norm delta (diffusers drops it)
+            state[f"diffusion_model.blocks.{block}.norm3.diff"] = torch.zeros(width)
+    return state
+
+
+def write_wan_lora(path: Path, fmt: str, *, blocks: int, width: int, ffn: int, metadata=None, **kwargs) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = wan_lora_state(fmt, blocks=blocks, width=width, ffn=ffn, **kwargs)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path), metadata=metadata)
+    return path
+
+
+def write_demo_wan_lora(path: Path, fmt: str, folder: str = "wan2.1-vace-1.3b", **kwargs) -> Path:
+    """A Wan LoRA whose shapes fit the demo transformer of ``folder``."""
+    return write_wan_lora(path, fmt, **demo_wan_shape(folder), **kwargs)

@@ -247,10 +247,11 @@ class Engine:
         request.validate(self.settings)
         family = family_for(request.model)[0]
         runner = self._last_runner = self.runner(request.model)
-        loras = self._lora_files(request)
+        loras, lora_notes = self._lora_files(request)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         run = _Run(out, on_progress, should_cancel)
+        run.warnings.extend(lora_notes)
         if self.demo:
             from .models.demo import DEMO_WARNING
 
@@ -383,11 +384,17 @@ class Engine:
                                 "folder's config.json files).") from exc
         run.timed("load", t0)
 
-    def _lora_files(self, request: GenerationRequest) -> list[tuple[Path, float]]:
-        """(file, weight) of each LoRA the request names, checked against this engine's models folder."""
-        from .models.loras import check_choices
+    def _lora_files(self, request: GenerationRequest) -> tuple[list[tuple[Path, float]], list[Message]]:
+        """(file, weight) of each LoRA the request names, checked against this engine's models folder and its
+        model; a step-distillation LoRA's steps / guidance go into the request where it set none (the warnings
+        say so)."""
+        from .request import check_loras, lora_defaults
 
-        return [(file.path, choice.weight) for choice, file in check_choices(request.loras or [], self.models_dir)]
+        resolved = check_loras(request.model, request.loras or [], self.models_dir)
+        values, notes = lora_defaults(request.model, resolved, request.defaulted or ())
+        for name, value in values.items():
+            setattr(request, name, value)
+        return [(file.path, choice.weight) for choice, file in resolved], notes
 
     def _run_inputs(self, family: Family, request: GenerationRequest, prompts: _Prompts, skeleton: _Skeleton,
                     loras: list[tuple[Path, float]], seed: int) -> RunInputs:

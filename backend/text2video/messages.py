@@ -53,6 +53,8 @@ TEMPLATES: dict[str, str] = {
                          "jobs of the same frames and size reuse it.",
     "compile.eager_fallback": "--compile is not available here, the video model ran uncompiled: {reason}",
     "video.gif_preview": "result.gif is a preview with 1 frame in {every} of the {frames}; result.mp4 has them all",
+    "lora.distilled_defaults": "{lora} is a step-distillation LoRA ({kind}): the job runs at {values}, what it was "
+                               "made for, as the request did not set them (set steps / guidance_scale to choose).",
     "job.retrying": "attempt {attempt}: {reason}; retrying",
     "job.recovered": "recovered: the retry succeeded",
     # --- job failures (jobs/tasks.py, jobs/store.py) -----------------------------------------------------------
@@ -104,6 +106,11 @@ TEMPLATES: dict[str, str] = {
     "hint.too_few_frames_of": "Ask for at most {available} frames, lower the stride, or use a longer video.",
     "error.too_few_frames": "The video gives only {available} frames with stride {stride}; {frames} were asked for",
     "hint.too_few_frames": "Ask for fewer frames, lower the stride, or use a longer video.",
+    # request.py: a LoRA made for another model
+    "error.lora_other_family": "{file} is a {fits} LoRA; {model} takes {takes} LoRAs",
+    "hint.lora_other_family": "Leave {name} out, choose a LoRA made for {model}, or use it with {models}.",
+    "error.lora_other_size": "{file} was made for {made_for} (its layers are {width} wide); {model}'s are {expected}",
+    "hint.lora_other_size": "Use a LoRA trained on {model}, or leave {name} out.",
     "video.empty": "The file '{name}' is empty (0 bytes).",
     "hint.attach_again": "Check that the file plays on your device, then attach it again.",
     "video.not_video": "'{name}' is not a video: its content is not in a video container this server reads.",

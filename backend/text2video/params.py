@@ -39,6 +39,8 @@ class Param:
     cli_help: str = ""  # the CLI's own help where the description speaks of HTTP ("" = the description)
     # values that are more than a scalar: raw form/JSON/CLI value -> the stored value, or InvalidInput naming the field
     parse: Callable[[Any], Any] | None = None
+    # a step-distillation LoRA the job uses may set it when the request does not (its family's lora_defaults)
+    set_by_lora: bool = False
 
     def resolve(self, attr: str, settings: Settings) -> Any:
         value = getattr(self, attr)

@@ -27,9 +27,11 @@ from typing import Any, Iterable, Mapping, Optional
 
 from .diffusion.windows import DEFAULT_OVERLAP, DEFAULT_WINDOW
 from .exceptions import InvalidInput
-from .families import FAMILIES, Family, family_for, families_taking, families_with_slot, model_names
+from .families import (FAMILIES, Family, family_for, families_taking, families_with_slot, load, lora_models,
+                       model_names)
 from .messages import Message
-from .models.loras import DEFAULT_WEIGHT, MAX_LORAS, MAX_WEIGHT, MIN_WEIGHT, read_choices
+from .models.loras import (DEFAULT_WEIGHT, FIELD, MAX_LORAS, MAX_WEIGHT, MIN_WEIGHT, LoraChoice, LoraFile,
+                           check_choices, read_choices)
 from .params import Param
 from .settings import Settings
 
@@ -54,10 +56,12 @@ REQUEST_PARAMS: tuple[Param, ...] = (
     Param("input_type", "string", "What the reference video is: a person filmed (pose is extracted), a ready-made "
           "skeleton video in the training style, or auto-detect.", default="auto",
           enum=("auto", "video", "skeleton")),
-    Param("steps", "integer", "Denoising steps (more = slower, finer).", default=lambda s: s.steps,
-          minimum=1, maximum=150, aliases=("step",)),
+    Param("steps", "integer", "Denoising steps (more = slower, finer; absent with a step-distillation LoRA = the "
+          "steps it was made for).", default=lambda s: s.steps, minimum=1, maximum=150, aliases=("step",),
+          set_by_lora=True),
     Param("guidance_scale", "number", "Classifier-free guidance: how strictly the picture follows the prompt "
-          "(1 = off).", default=lambda s: s.guidance_scale, minimum=1, maximum=30),
+          "(1 = off; absent with a step-distillation LoRA = the guidance it was made for).",
+          default=lambda s: s.guidance_scale, minimum=1, maximum=30, set_by_lora=True),
     Param("seed", "integer", "Random seed for a reproducible result (absent = random; the one used is reported).",
           minimum=0, maximum=2**32 - 1),
     Param("frames", "integer", "Frames to generate (absent = the server default, capped by the video's length).",
@@ -98,6 +102,9 @@ REQUEST_PARAMS: tuple[Param, ...] = (
 )
 PARAMS_BY_NAME = {p.name: p for p in REQUEST_PARAMS}
 PROMPT_FIELDS = ("prompt", "negative_prompt")
+# the request keeps which ``set_by_lora`` parameters took their declared default (the caller did not set them), in
+# its job row too: a step-distillation LoRA sets those (:func:`lora_defaults`), at submission and in the worker
+DEFAULTED = "defaulted"
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False,
                "off": False}
 
@@ -327,7 +334,8 @@ def parse_params(data: Mapping[str, Any], settings: Settings, *, legacy: bool = 
             errors[p.name] = Message("error.prompt_required")
     _raise_errors(errors, data)
     return {**{name: None for name in everything},
-            **{p.name: values.get(p.name, p.resolve("default", settings)) for p in known.values()}, "model": model}
+            **{p.name: values.get(p.name, p.resolve("default", settings)) for p in known.values()}, "model": model,
+            DEFAULTED: [p.name for p in known.values() if p.set_by_lora and p.name not in values]}
 
 
 def check_slots(model: str, slots: Iterable[str]) -> None:
@@ -340,6 +348,48 @@ def check_slots(model: str, slots: Iterable[str]) -> None:
                                f"{', '.join(takers) or '(none yet)'}", field=slot,
                                hint=f"Leave {slot} out" + (f", or choose one of: {', '.join(takers)}." if takers
                                                             else "."))
+
+
+def check_loras(model: str, raw: Any, models_dir: str | Path) -> list[tuple[LoraChoice, LoraFile]]:
+    """The request's LoRAs, each with its installed file, checked to fit ``model``: its family's kind of LoRA and
+    its variant's width; InvalidInput (422 on ``loras``) naming the file and the family or model it fits. One
+    check for the API (at submission) and the engine."""
+    family, variant = family_for(model)
+    resolved = check_choices(raw, models_dir)
+    for choice, file in resolved:
+        if file.fits != family.lora_format:
+            fitting = [f for f in FAMILIES.values() if f.lora_format == file.fits]
+            takers = lora_models(file.fits, file.width)
+            raise InvalidInput(Message("error.lora_other_family", file=file.path.name, model=model,
+                                       fits=" / ".join(f.title for f in fitting) or file.fits,
+                                       takes=family.title), field=FIELD, value=choice.name,
+                               hint=Message("hint.lora_other_family", name=choice.name, model=model,
+                                            models=", ".join(takers) or "another model"))
+        made_for = next((v.name for v in family.variants if file.width and v.lora_width == file.width), None)
+        if made_for is not None and made_for != variant.name:  # another size of this model (14B on the 1.3B)
+            raise InvalidInput(Message("error.lora_other_size", file=file.path.name, made_for=made_for,
+                                       width=file.width, model=model, expected=variant.lora_width),
+                               field=FIELD, value=choice.name,
+                               hint=Message("hint.lora_other_size", model=model, name=choice.name))
+    return resolved
+
+
+def lora_defaults(model: str, resolved: Iterable[tuple[LoraChoice, LoraFile]],
+                  defaulted: Iterable[str]) -> tuple[dict[str, Any], list[Message]]:
+    """({parameter: value}, warnings): what the first step-distillation LoRA among ``resolved`` was made for, for
+    the ``defaulted`` parameters only (the ones the caller set keep their values)."""
+    family = family_for(model)[0]
+    defaulted = set(defaulted)
+    if family.lora_defaults is None or not defaulted:
+        return {}, []
+    recommend = load(family.lora_defaults)
+    for _, file in resolved:
+        found = recommend(file.path)
+        values = {k: v for k, v in (found[1] if found else {}).items() if k in defaulted}
+        if values:
+            said = ", ".join(f"{name} {_number(value)}" for name, value in values.items())
+            return values, [Message("lora.distilled_defaults", lora=file.name, kind=found[0], values=said)]
+    return {}, []
 
 
 def _raise_errors(errors: Mapping[str, InvalidInput | str], data: Mapping[str, Any]) -> None:
@@ -362,8 +412,10 @@ def _validate(self: Any, settings: Optional[Settings] = None) -> Any:
     fix. Returns self."""
     settings = settings if settings is not None else Settings.load()
     given = {name: getattr(self, name) for name in all_params() if hasattr(self, name)}
+    kept = set(getattr(self, DEFAULTED, None) or ())  # a job row's: its values were filled in at submission
     for name, value in parse_params(given, settings).items():
         setattr(self, name, value)
+    setattr(self, DEFAULTED, sorted(kept | set(getattr(self, DEFAULTED))))
     self.video = _input_file(self.video, "video", "video")
     if self.reference_image is not None:
         check_slots(self.model, ["reference_image"])
@@ -398,7 +450,8 @@ def _request_fields() -> list[tuple[str, Any, Any]]:
     # Every default stays None until validate(settings) fills in the request model's own.
     optional = [p for p in all_params().values() if not p.required]
     return [*((p.name, Optional[_PY_TYPES[p.type]], field(default=None)) for p in optional),
-            ("reference_image", Optional[Path], field(default=None))]
+            ("reference_image", Optional[Path], field(default=None)),
+            (DEFAULTED, Optional[list], field(default=None))]
 
 
 GenerationRequest = make_dataclass(
@@ -417,6 +470,7 @@ def request_from_params(video: Path, params: Mapping[str, Any], settings: Settin
     ignored and what it lacks stays None. Not validated: ``validate(settings)`` checks it and fills in the
     defaults of its model (the engine does)."""
     names = [f.name for f in dataclass_fields(GenerationRequest) if f.name not in ("video", "reference_image")]
+    # (the job row's ``defaulted`` too: which set_by_lora parameters the submission left to their defaults)
     return GenerationRequest(video=Path(video), reference_image=reference_image,
                              **{name: params.get(name) for name in names})
 
@@ -491,4 +545,5 @@ def cli_params(args: argparse.Namespace) -> dict[str, Any]:
 
 __all__ = ["Param", "REQUEST_PARAMS", "PARAMS_BY_NAME", "PROMPT_FIELDS", "GenerationRequest", "parse_params",
            "coerce", "request_from_params", "param_schema", "add_cli_flags", "cli_params", "family_params",
-           "all_params", "check_slots", "published_params", "default_window"]
+           "all_params", "check_slots", "published_params", "default_window", "check_loras", "lora_defaults",
+           "DEFAULTED"]

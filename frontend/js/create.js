@@ -217,7 +217,10 @@ export function renderOptions() {
 // --- style LoRAs (the picker shows only when the server has usable ones) --------------------------------------
 
 function usableLoras() {
-  return (loras?.loras || []).filter((l) => l.usable).map((l) => l.name);
+  // only those that fit the job's model (GET /api/v1/loras lists the models each fits; the server refuses others)
+  const model = document.getElementById("model")?.value || options?.fields?.model?.default;
+  return (loras?.loras || []).filter((l) => l.usable && (!model || !l.models || l.models.includes(model)))
+    .map((l) => l.name);
 }
 
 /** One row per LoRA a job may use: a name (or none) and its weight. The first select is #loras (error focus). */

@@ -87,3 +87,58 @@ def test_openapi_documents_the_field_and_the_list(client):
     assert field["type"] == "array" and field["maxItems"] == 3
     form = doc["paths"]["/api/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert form["properties"]["loras"]["type"] == "string"  # a form sends "NAME:WEIGHT,NAME2"
+
+
+# --- Wan LoRAs: the family each file fits, refused on the other family, distillation defaults ----------------------
+
+@pytest.fixture
+def wan_client(make_app, demo_models, tmp_path):
+    from tests.lora_files import write_demo_wan_lora, write_wan_lora
+
+    root = models_with_loras(demo_models, tmp_path / "wan-models")
+    write_lora(root / "loras" / "ink.safetensors", "kohya")
+    write_demo_wan_lora(root / "loras" / "wan-style.safetensors", "diffusers")
+    write_demo_wan_lora(root / "loras" / "causvid_demo.safetensors", "original")
+    write_wan_lora(root / "loras" / "big-14b.safetensors", "kohya", blocks=1, width=5120, ffn=8, rank=1)
+    return make_app(models_dir=str(root)).test_client()
+
+
+def test_each_lora_is_listed_with_the_family_and_models_it_fits(wan_client):
+    by_name = {item["name"]: item for item in wan_client.get("/api/v1/loras").get_json()["loras"]}
+    assert (by_name["ink"]["fits"], by_name["ink"]["models"]) == ("sd1", ["follow-your-pose"])
+    wan = by_name["wan-style"]
+    assert wan["usable"] and wan["fits"] == "wan" and wan["format"] == "diffusers" and wan["parts"] == ["transformer"]
+    assert wan["models"] == ["wan-vace-1.3b", "wan-vace-14b"]  # a width no variant declares (the demo's 24)
+    assert by_name["causvid_demo"]["format"] == "original"
+    assert (by_name["big-14b"]["width"], by_name["big-14b"]["models"]) == (5120, ["wan-vace-14b"])
+
+
+@pytest.mark.parametrize("model, lora, words", [
+    ("wan-vace-1.3b", "ink", ["ink.safetensors is a Follow-Your-Pose LoRA", "wan-vace-1.3b takes Wan2.1 VACE",
+                              "use it with follow-your-pose"]),
+    ("follow-your-pose", "wan-style", ["wan-style.safetensors is a Wan2.1 VACE LoRA",
+                                       "follow-your-pose takes Follow-Your-Pose LoRAs"]),
+    ("wan-vace-1.3b", "big-14b", ["big-14b.safetensors was made for wan-vace-14b", "5120 wide",
+                                  "wan-vace-1.3b's are 1536"]),
+])
+def test_a_lora_of_another_family_or_size_is_422_naming_the_file(wan_client, sample_bytes, model, lora, words):
+    body = expect_problem(submit(wan_client, sample_bytes, model=model, loras=lora, frames=5), 422)
+    assert set(body["errors"]) == {"loras"}
+    for word in words:
+        assert word in body["detail"] + " " + body.get("hint", "")
+
+
+def test_a_distillation_lora_job_stores_the_steps_and_guidance_it_was_made_for(wan_client, sample_bytes):
+    resp = submit(wan_client, sample_bytes, model="wan-vace-1.3b", loras="causvid_demo", frames=5)
+    assert resp.status_code == 202, resp.get_json()
+    job = store_of(wan_client.application).get(resp.get_json()["id"])
+    assert (job.params["steps"], job.params["guidance_scale"], job.total_steps) == (4, 1.0, 4)
+    assert job.params["defaulted"] == ["steps", "guidance_scale"]
+    resp = submit(wan_client, sample_bytes, model="wan-vace-1.3b", loras="causvid_demo", frames=5, steps=9)
+    job = store_of(wan_client.application).get(resp.get_json()["id"])
+    assert (job.params["steps"], job.params["guidance_scale"], job.params["defaulted"]) == (9, 1.0,
+                                                                                            ["guidance_scale"])
+    styled, plain = (store_of(wan_client.application).get(submit(wan_client, sample_bytes, model="wan-vace-1.3b",
+                                                                 frames=5, **extra).get_json()["id"])
+                     for extra in ({"loras": "wan-style"}, {}))
+    assert (styled.params["steps"], styled.params["guidance_scale"]) == (plain.params["steps"], 5.0) != (4, 1.0)

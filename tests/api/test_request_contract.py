@@ -24,6 +24,7 @@ from text2video.cli.generate import build_request
 from text2video.exceptions import InvalidInput
 from text2video.families import FAMILIES
 from text2video.request import PARAMS_BY_NAME, GenerationRequest, Param, all_params, family_params
+from text2video.models.loras import WAN
 from text2video.settings import Settings
 
 SETTINGS = Settings.load({}, environ={})
@@ -32,7 +33,8 @@ PROMPT = "a girl dancing on a mountain"
 # the video gives: every frame of the contract video, see contract_video).
 CONTEXT = {"window_overlap": {"window": SETTINGS.max_output_frames}, "frames": {"stride": 1}}
 NOT_TEXT = 5  # a JSON number where text belongs: only HTTP (JSON) and Python can send it
-LORA_NAMES = ["a", "b", "c", "d", "e"]  # installed in the HTTP test's models folder
+LORA_NAMES = ["a", "b", "c", "d", "e"]  # installed in the HTTP test's models folder: SD-1.x LoRAs by these names,
+WAN_PREFIX = "w"  # and Wan LoRAs (the demo transformer's shapes) by these names with this prefix, for Wan models
 # every registered family and the made-up one (registered while these tests run): a family's parameters are
 # walked at its own bounds, and every parameter it does not take must be refused
 WALKED = (*FAMILIES.values(), MADE_UP)
@@ -52,19 +54,22 @@ def _numeric_edges(p: Param, rule) -> list[tuple[str, Any, bool]]:
     return edges
 
 
-def _list_edges(p: Param) -> list[tuple[str, Any, bool]]:
-    """Lists as a form sends them ("NAME:WEIGHT,NAME2"); the names are installed in the test's models folder."""
-    names = LORA_NAMES[:p.max_items + 1]
+def _list_edges(p: Param, prefix: str = "") -> list[tuple[str, Any, bool]]:
+    """Lists as a form sends them ("NAME:WEIGHT,NAME2"); the names are installed in the test's models folder (with
+    ``prefix``: the LoRAs that fit the family walked)."""
+    names = [prefix + name for name in LORA_NAMES[:p.max_items + 1]]
+    a = names[0]
     return [("max items", ",".join(names[:-1]), True), ("just above max items", ",".join(names), False),
-            ("min weight", "a:-2", True), ("just below min weight", "a:-2.01", False), ("max weight", "a:2", True),
-            ("just above max weight", "a:2.01", False), ("a path", "../a", False), ("named twice", "a,a", False),
+            ("min weight", f"{a}:-2", True), ("just below min weight", f"{a}:-2.01", False),
+            ("max weight", f"{a}:2", True), ("just above max weight", f"{a}:2.01", False),
+            ("a path", f"../{a}", False), ("named twice", f"{a},{a}", False),
             ("wrong type", NOT_TEXT, False)]
 
 
-def edges(p: Param, rule=MADE_UP.frame_rule) -> list[tuple[str, Any, bool]]:
+def edges(p: Param, rule=MADE_UP.frame_rule, lora_prefix: str = "") -> list[tuple[str, Any, bool]]:
     """(label, value, accepted?) for one declared parameter as a family takes it."""
     if p.type == "array":
-        return _list_edges(p)
+        return _list_edges(p, lora_prefix)
     if p.type in ("integer", "number"):
         return _numeric_edges(p, rule)
     if p.type == "boolean":
@@ -95,7 +100,8 @@ def _family_cases(family) -> list:
     takes = family_params(family)
     names = {**all_params(), **{p.name: p for p in family.own_params}}
     cases = [pytest.param(model, p.name, value, accepted, id=f"{model}-{p.name}-{label}")
-             for p in takes.values() if p.name != "model" for label, value, accepted in edges(p, family.frame_rule)]
+             for p in takes.values() if p.name != "model"
+             for label, value, accepted in edges(p, family.frame_rule, WAN_PREFIX if family.lora_format == WAN else "")]
     cases += [pytest.param(model, name, _valid(p), False, id=f"{model}-{name}-not-its-parameter")
               for name, p in names.items() if name not in takes]
     return cases
@@ -184,13 +190,14 @@ def contract_video(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def contract_client(tmp_path_factory, demo_models):
     from tests.api.helpers import base_config
-    from tests.lora_files import models_with_loras, write_lora
+    from tests.lora_files import models_with_loras, write_demo_wan_lora, write_lora
     from text2video.api import create_app
 
     root = tmp_path_factory.mktemp("contract")
     models = models_with_loras(demo_models, root / "models")
     for name in LORA_NAMES:
         write_lora(models / "loras" / f"{name}.safetensors", "kohya")
+        write_demo_wan_lora(models / "loras" / f"{WAN_PREFIX}{name}.safetensors", "diffusers")
     app = create_app(base_config(root, max_queued_per_key=0, models_dir=str(models)))
     assert settings_of(app).max_output_frames == SETTINGS.max_output_frames
     return app.test_client()

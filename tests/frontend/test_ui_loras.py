@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.frontend.test_ui_flow import fill_job, submit_job
-from tests.lora_files import write_lora
+from tests.lora_files import write_demo_wan_lora, write_lora
 
 pytestmark = pytest.mark.browser
 
@@ -19,8 +19,10 @@ def installed_lora(live_ui):
     """A kohya LoRA in the live service's (demo) models folder for this test only."""
     folder = Path(os.environ["TEXT2VIDEO_DEMO_MODELS_DIR"]) / "loras"
     path = write_lora(folder / "ink.safetensors", "kohya")
+    wan = write_demo_wan_lora(folder / "wan-style.safetensors", "diffusers")  # fits Wan only: not offered here
     yield path
     path.unlink()
+    wan.unlink()
     folder.rmdir()
 
 
@@ -35,6 +37,7 @@ def test_pick_a_lora_with_a_weight_and_the_job_uses_it(installed_lora, new_page,
     page = new_page()
     fill_job(page, skeleton_video, "a robot dancing", frames="2")
     assert page.is_visible("#field-loras")
+    # the Wan LoRA is installed but does not fit the form's (default) model: not offered
     assert page.eval_on_selector_all("#loras option", "o => o.map(x => x.value)") == ["", "ink"]
     page.select_option("#loras", "ink")
     page.fill("#lora-0-weight", "3")

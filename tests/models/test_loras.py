@@ -54,6 +54,25 @@ def test_other_architectures_and_damaged_files_say_why(models):
     assert "not a LoRA" in problems["checkpoint"]
 
 
+def test_each_file_says_which_kind_of_model_it_fits(models):
+    from tests.lora_files import WAN_FORMATS, write_wan_lora
+
+    folder = models / "loras"
+    write_lora(folder / "ink.safetensors", "kohya")
+    for fmt in WAN_FORMATS:
+        write_wan_lora(folder / f"wan-{fmt}.safetensors", fmt, blocks=1, width=1536, ffn=8, rank=1)
+    save_file({"transformer.single_transformer_blocks.0.attn.to_q.lora_A.weight": torch.zeros(4, 8),
+               "transformer.single_transformer_blocks.0.attn.to_q.lora_B.weight": torch.zeros(8, 4)},
+              str(folder / "flux.safetensors"))
+    found = {f.name: f for f in installed_loras(models)}
+    assert (found["ink"].fits, found["ink"].width) == ("sd1", None)
+    for fmt in WAN_FORMATS:
+        wan = found[f"wan-{fmt}"]
+        assert (wan.fits, wan.format, wan.parts, wan.width, wan.problem) == ("wan", fmt, ("transformer",), 1536, None)
+    assert found["flux"].fits is None and "neither SD-1.x's" in found["flux"].problem
+    assert found["wan-kohya"].to_dict()["fits"] == "wan"
+
+
 @pytest.mark.parametrize("text, expected", [
     ("ink", LoraChoice("ink", 1.0)), ("ink:0.5", LoraChoice("ink", 0.5)), (" ink : -1 ", LoraChoice("ink", -1.0)),
 ])

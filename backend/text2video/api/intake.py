@@ -27,8 +27,7 @@ from ..families import family_for
 from ..jobs.store import QueueFull
 from ..jobs.tables import Job
 from ..messages import Message
-from ..models.loras import check_choices
-from ..request import check_frames_available, check_slots
+from ..request import DEFAULTED, check_frames_available, check_loras, check_slots, lora_defaults
 from ..video.image import IMAGE_EXTENSIONS, store_reference_image
 from .schemas import VIDEO_EXTENSIONS, JobRequest, validate_job_request
 from .services import services
@@ -121,7 +120,10 @@ def read_submission(*, legacy: bool = False) -> Submission:
         raise InvalidInput("no reference video: upload a file as 'video' or give 'video_url'", field="video",
                            hint="With curl: -F video=@dance.mp4")
     settings = services().settings
-    check_choices(req.params.get("loras") or [], settings.models_dir)  # installed, usable LoRA files (else 422)
+    # installed, usable LoRA files made for this model (else 422); a step-distillation LoRA's steps / guidance for
+    # the ones the request left out, so the job row says what will run
+    loras = check_loras(req.model, req.params.get("loras") or [], settings.models_dir)
+    req.params.update(lora_defaults(req.model, loras, req.params.get(DEFAULTED) or ())[0])
     policy = netguard.Policy.from_settings(settings)
     for url, name in ((req.video_url, "video_url"), (req.reference_image_url, "reference_image_url")):
         if url:

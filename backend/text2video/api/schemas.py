@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..families import FAMILIES, families_with_slot
-from ..request import (PROMPT_FIELDS, REQUEST_PARAMS, Param, all_params, family_params, param_schema, parse_params,
-                       published_params)
+from ..request import (DEFAULTED, PROMPT_FIELDS, REQUEST_PARAMS, Param, all_params, family_params, param_schema,
+                       parse_params, published_params)
 from ..settings import Settings
 from ..video.image import IMAGE_EXTENSIONS
 
@@ -56,6 +56,8 @@ def validate_job_request(data: Mapping[str, Any], settings: Settings, *, legacy:
     values = parse_params(data, settings, legacy=legacy, extra=extra)
     params = {name: values[name] for name in all_params()
               if name not in PROMPT_FIELDS and name != "model" and values[name] is not None}
+    if values[DEFAULTED] and params.get("loras"):
+        params[DEFAULTED] = values[DEFAULTED]  # the worker's engine applies a distillation LoRA's values to these
     if values.get("id") is not None:
         params["client_id"] = values["id"]
     return JobRequest(prompt=values["prompt"], negative_prompt=values["negative_prompt"], params=params,

@@ -19,21 +19,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..families import lora_models
     from ..models.loras import MAX_LORAS, MAX_WEIGHT, MIN_WEIGHT, installed_loras, loras_dir
     from ..settings import Settings
 
     models = Settings.load({"models_dir": args.models}).models_dir
     found = installed_loras(models)
     if args.json:
-        print(json.dumps({"folder": str(loras_dir(models)), "loras": [f.to_dict() for f in found]}, indent=2))
+        listed = [{**f.to_dict(), "models": lora_models(f.fits, f.width)} for f in found]
+        print(json.dumps({"folder": str(loras_dir(models)), "loras": listed}, indent=2))
         return 0
     if not found:
-        print(f"no LoRAs installed: copy SD-1.x LoRA files (*.safetensors, kohya or diffusers format) into "
-              f"{loras_dir(models)}")
+        print(f"no LoRAs installed: copy LoRA files (*.safetensors; SD-1.x ones for Follow-Your-Pose, Wan2.1 ones "
+              f"for Wan VACE) into {loras_dir(models)}")
         return 0
     print(f"{loras_dir(models)}  (use up to {MAX_LORAS} per job: --lora NAME[:WEIGHT], weight "
           f"{MIN_WEIGHT:g}..{MAX_WEIGHT:g})")
     for f in found:
-        state = f"{f.format}, {'+'.join(f.parts)}" if f.problem is None else f"NOT USABLE: {f.problem}"
+        state = (f"{f.format}, {'+'.join(f.parts)}, for {', '.join(lora_models(f.fits, f.width)) or f.fits}"
+                 if f.problem is None else f"NOT USABLE: {f.problem}")
         print(f"  {f.name:<28} {f.size_bytes / 2**20:8.1f} MB  {state}")
     return 0

@@ -45,6 +45,18 @@ def families_taking(param: str, shared: tuple) -> list[str]:
             for v in f.variants]
 
 
+def lora_models(fits: str | None, width: int | None = None) -> list[str]:
+    """Model names a LoRA file fits: its kind (``LoraFile.fits``) is their family's ``lora_format``, and where its
+    width is one a variant declares (``lora_width``), that variant only."""
+    names = []
+    for family in FAMILIES.values():
+        if fits is None or family.lora_format != fits:
+            continue
+        sized = [v.name for v in family.variants if width and v.lora_width == width]
+        names += sized or list(family.variant_names)
+    return names
+
+
 def installed_families(models_root: Path) -> list[Family]:
     """Families with at least one variant whose weights are in ``models_root`` (a demo folder has them all)."""
     return [f for f in FAMILIES.values() if any(v.installed(models_root) for v in f.variants)]
@@ -71,5 +83,5 @@ def queue_name(family: Family | str) -> str:
 
 
 __all__ = ["FAMILIES", "Family", "FrameRule", "Ref", "RunInputs", "Runner", "Slot", "Variant", "load",
-           "model_names", "family_for", "families_with_slot", "families_taking", "installed_families",
+           "model_names", "family_for", "families_with_slot", "families_taking", "lora_models", "installed_families",
            "queue_name", "download_catalog"]

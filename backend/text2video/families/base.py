@@ -91,6 +91,7 @@ class Variant:
     vram_gb: float  # rough GPU memory at the family's defaults
     licence: str
     needs: tuple[str, ...] = ()  # paths under the models folder that must exist (empty = just ``folder``)
+    lora_width: int | None = None  # the width a LoRA of this model has (Wan: the transformer's; None: any)
 
     def installed(self, models_root: Path) -> bool:
         """Its weights are in ``models_root`` (a demo folder has every family: it builds them on first use)."""
@@ -129,7 +130,10 @@ class Family:
     presets: Ref | None = None  # its memory presets (the runner chooses by free VRAM)
     demo: Ref | None = None  # (root) -> None: writes its demo weights; None = part of the shared demo folder
     preview: Ref | None = None  # latent -> RGB projection for live previews (None: no preview)
-    lora_format: str | None = None  # the LoRA files it loads ("sd1"; None: no LoRAs)
+    lora_format: str | None = None  # the LoRA files it loads (models.loras.SD1 | WAN; None: no LoRAs)
+    # (LoRA file) -> (kind, {parameter: value}) a step-distillation LoRA was made for, or None: used for the
+    # parameters declared ``set_by_lora`` that the request does not set
+    lora_defaults: Ref | None = None
     licence_note: str = ""
 
     def __post_init__(self) -> None:

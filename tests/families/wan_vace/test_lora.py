@@ -8,56 +8,24 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import save_file
 
 from tests.families.wan_vace.tiny_wan import TEXT_DIM, tiny_transformer
+from tests import lora_files
 from tests.lora_files import write_lora
-from text2video.families.wan_vace.lora import (distillation_of, inspect_wan_lora, is_wan_keys, lora_family,
-                                               wan_key_format, wan_model_of)
-from text2video.models.loras import LoraFileError
+from text2video.families.wan_vace.lora import distillation_of, inspect_wan_lora, wan_model_of
+from text2video.models.loras import LoraFileError, is_wan_keys, lora_family, wan_key_format
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-BLOCKS, WIDTH, FFN, RANK = 2, 16, 32, 4  # the tiny transformer: 2 blocks, 16 wide, ffn 32
-# (original name, diffusers name, (out, in))
-_ATTENTION = tuple(zip("qkvo", ("to_q", "to_k", "to_v", "to_out.0")))
-MODULES = [(f"{ours}.{o}", f"{theirs}.{d}", (WIDTH, WIDTH)) for ours, theirs in (("self_attn", "attn1"),
-                                                                               ("cross_attn", "attn2"))
-           for o, d in _ATTENTION]
-MODULES += [("ffn.0", "ffn.net.0.proj", (FFN, WIDTH)), ("ffn.2", "ffn.net.2", (WIDTH, FFN))]
+TINY = dict(blocks=2, width=16, ffn=32)  # the tiny transformer of tiny_wan: 2 blocks, 16 wide, ffn 32
 
 
-def _pair(shape, gen):
-    out, inp = shape
-    return torch.randn(RANK, inp, generator=gen) * 0.5, torch.randn(out, RANK, generator=gen) * 0.5
-
-
-def wan_lora_state(fmt: str, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A LoRA for every block's attention and feed-forward layers, in ``fmt``: "diffusers", "original", "kohya"."""
-    gen, state = torch.Generator().manual_seed(seed), {}
-    for block in range(BLOCKS):
-        for original, diffusers, shape in MODULES:
-            down, up = _pair(shape, gen)
-            if fmt == "diffusers":
-                stem = f"transformer.blocks.{block}.{diffusers}"
-                state[f"{stem}.lora_A.weight"], state[f"{stem}.lora_B.weight"] = down, up
-            elif fmt == "original":
-                stem = f"diffusion_model.blocks.{block}.{original}"
-                state[f"{stem}.lora_down.weight"], state[f"{stem}.lora_up.weight"] = down, up
-                state[f"{stem}.alpha"] = torch.tensor(float(RANK))
-                state[f"{stem}.diff_b"] = torch.randn(shape[0], generator=gen) * 0.1  # as LightX2V files carry
-            elif fmt == "kohya":
-                stem = f"lora_unet_blocks_{block}_{original.replace('.', '_')}"
-                state[f"{stem}.lora_down.weight"], state[f"{stem}.lora_up.weight"] = down, up
-                state[f"{stem}.alpha"] = torch.tensor(float(RANK))
-        if fmt == "original":  # a norm delta, as LightX2V / CausVid files carry them (diffusers drops it)
-            state[f"diffusion_model.blocks.{block}.norm3.diff"] = torch.zeros(WIDTH)
-    return state
+def wan_lora_state(fmt: str, seed: int = 0):
+    return lora_files.wan_lora_state(fmt, seed=seed, **TINY)
 
 
 def write_wan_lora(path: Path, fmt: str, seed: int = 0, metadata=None) -> Path:
-    save_file(wan_lora_state(fmt, seed), str(path), metadata=metadata)
-    return path
+    return lora_files.write_wan_lora(path, fmt, seed=seed, metadata=metadata, **TINY)
 
 
 @pytest.mark.parametrize("fmt", ["diffusers", "original", "kohya"])

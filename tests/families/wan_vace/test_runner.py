@@ -151,10 +151,3 @@ def test_transparent_reference_photo_is_put_on_white():
     assert rgb.shape == (2, 4, 3)
     assert tuple(rgb[0, 0]) == (10, 200, 30) and tuple(rgb[1, 3]) == (255, 255, 255)
     assert tuple(np.asarray(_on_white(Image.new("L", (2, 2), 40)))[0, 0]) == (40, 40, 40)
-
-
-def test_loras_are_refused_not_ignored(wan_runner):
-    request = inputs()
-    request.loras = ("style.safetensors",)
-    with pytest.raises(ValueError, match="loras are not supported by Wan VACE yet; got 1"):
-        wan_runner.generate(request, on_step=print)

@@ -7,6 +7,7 @@ Its model code is :mod:`text2video.diffusion` (UNet3D, FollowYourPosePipeline, w
 from __future__ import annotations
 
 from ...models import layout, sources
+from ...models.loras import SD1
 from ..base import Family, FrameRule, Slot, Variant
 
 SCHEDULERS = ("ddim", "dpm++")  # what FollowYourPosePipeline.set_scheduler knows (tests check they agree)
@@ -43,7 +44,7 @@ FAMILY = Family(
     sources=hub_files,
     presets="text2video.models.presets:choose_preset",
     preview="text2video.diffusion.preview:latents_to_rgb",
-    lora_format="sd1",
+    lora_format=SD1,
 )
 
 __all__ = ["FAMILY", "SCHEDULERS"]

@@ -8,6 +8,7 @@ patches), 16 fps, UniPC with the flow shift for the size, guidance 5.0, a 512-to
 
 from __future__ import annotations
 
+from ...models.loras import WAN
 from ...params import Param
 from ...settings import Settings
 from ..base import Family, FrameRule, Slot, Variant
@@ -28,10 +29,10 @@ def hub_files(variant: Variant, fp16: bool = False) -> tuple:
     return tuple(sources.hub_files(variant.name))
 
 
-def _variant(name: str, title: str, description: str, vram_gb: float) -> Variant:
+def _variant(name: str, title: str, description: str, vram_gb: float, width: int) -> Variant:
     folder = sources.FOLDERS[name]
     return Variant(name=name, folder=folder, title=title, description=description, vram_gb=vram_gb,
-                   licence="Apache-2.0 (code and weights)", needs=(f"{folder}/model_index.json",))
+                   licence="Apache-2.0 (code and weights)", needs=(f"{folder}/model_index.json",), lora_width=width)
 
 
 FAMILY = Family(
@@ -41,10 +42,11 @@ FAMILY = Family(
         _variant("wan-vace-1.3b", "Wan2.1 VACE 1.3B",
                  "Text + pose video + an optional character photo -> 832x480 video at 16 fps, 81 frames a clip. "
                  "Much better than Follow-Your-Pose; keeps the look of the photo. About 18 GB of GPU memory with "
-                 "everything on the GPU (estimated), less with offload.", 18.4),
+                 "everything on the GPU (estimated), less with offload.", 18.4, 1536),
         _variant("wan-vace-14b", "Wan2.1 VACE 14B",
                  "The large Wan VACE: best quality, made for 1280x720. Needs a large GPU (about 56 GB with "
-                 "everything on it, about 15 GB with group offload, estimated) and much more time per step.", 56.0),
+                 "everything on it, about 15 GB with group offload, estimated) and much more time per step.",
+                 56.0, 5120),
     ),
     slots=(Slot("video", "video", True, "The reference dance video (a person filmed, or a pose video drawn in "
                                         "VACE's style)."),
@@ -75,7 +77,7 @@ FAMILY = Family(
     },
     # stride: Wan samples the pose video at its own 16 fps; scheduler: UniPC with the flow shift, set by the runner;
     # anchor_first_frame: Follow-Your-Pose's attention anchor (Wan's windows carry frames and the photo instead)
-    refuses=("stride", "scheduler", "anchor_first_frame", "loras"),
+    refuses=("stride", "scheduler", "anchor_first_frame"),
     own_params=(Param("conditioning_scale", "number", "How strongly the pose video steers the motion (1 = as "
                       "trained).", default=1.0, minimum=0.0, maximum=2.0),
                 Param("pose_hands", "boolean", "Draw the hands (21 points each, whole-body pose) in the pose video, "
@@ -95,6 +97,8 @@ FAMILY = Family(
     presets=f"{PACKAGE}.presets:choose_preset",
     demo=f"{PACKAGE}.demo:build_demo",
     preview=f"{PACKAGE}.preview:wan_latents_to_rgb",
+    lora_format=WAN,  # its transformer's LoRAs, loaded per job by diffusers' load_lora_weights
+    lora_defaults=f"{PACKAGE}.lora:recommended_params",  # step-distillation LoRAs' steps / guidance
     licence_note="Apache-2.0",
 )
 

@@ -24,6 +24,8 @@
 - Live preview (``preview_path``): :class:`.preview.WanLivePreview` on the step callback, the current window.
 - ``cache_threshold`` (request, Wan's own): First Block Cache (:mod:`.cache`) around the calls, the share of block
   computations skipped in the job's warnings; ``settings.compile``: diffusers' regional compile of the transformer.
+- LoRAs (``inputs.loras``, checked by the engine to be Wan LoRAs of this size): loaded per job with diffusers'
+  ``load_lora_weights`` + ``set_adapters`` for the job's run and removed after it (:meth:`_loras`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -51,6 +54,7 @@ FLOW_SHIFT_720P = 5.0
 # e.g. 1280x720, 960x720 and 1024x768 get 5.0; 832x480, 1024x576 and 768x768 get 3.0.
 FLOW_SHIFT_720P_MIN_PIXELS = round(math.sqrt(832 * 480 * 1280 * 720))
 CHUNK_FRAMES = 16  # frames per yielded chunk
+LORA_ADAPTER_PREFIX = "t2v_job_lora_"  # the job's PEFT adapters: <prefix>0, 1, 2 (removed after each job)
 
 
 def closest_frames(frames: int) -> int:
@@ -100,6 +104,13 @@ def _on_white(image: Any) -> Any:
         canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(canvas, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def _check_lora_files(loras: Any) -> None:
+    for item in loras or ():
+        if not (isinstance(item, (tuple, list)) and len(item) == 2 and Path(item[0]).is_file()):
+            raise ValueError(f"loras must be (file, weight) pairs of existing LoRA files; got {item!r}: pass the "
+                             f"files the engine's check_loras resolved")
 
 
 def _default_dtype(device: Any) -> Any:
@@ -216,6 +227,57 @@ class WanVaceRunner(Runner):
         if self.pipe.scheduler.config.get("flow_shift") != shift:
             self.pipe.scheduler = UniPCMultistepScheduler.from_config(self.pipe.scheduler.config, flow_shift=shift)
 
+    @contextmanager
+    def _loras(self, loras: list[tuple[Path, float]]) -> Iterator[None]:
+        """The job's LoRAs on the transformer for the ``with`` body, through diffusers' own loader (PEFT layers,
+        one adapter per file at its weight), and removed after it however it ends (done, failed, canceled):
+        PEFT's layers are taken out and the base weights were never changed, so the next job is bit-identical to
+        a fresh runner's (test)."""
+        if self._pipe is not None:
+            self._remove_loras()  # a job whose frames were never consumed to the end may have left its adapters
+        if not loras:
+            yield
+            return
+        try:
+            names = [f"{LORA_ADAPTER_PREFIX}{index}" for index in range(len(loras))]
+            for name, (path, _) in zip(names, loras):
+                self._load_lora(Path(path), name)
+            self.pipe.set_adapters(names, [float(weight) for _, weight in loras])
+            yield
+        finally:
+            self._remove_loras()
+
+    def _load_lora(self, path: Path, name: str) -> None:
+        """One file as adapter ``name``; a file diffusers cannot put on this transformer (another model's shapes)
+        is an InvalidInput naming it, with the first line of diffusers' reason."""
+        from ...exceptions import InvalidInput
+        from ...models.loras import FIELD
+
+        try:
+            self.pipe.load_lora_weights(str(path), adapter_name=name)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            reason = " ".join(str(exc).split())[:300]
+            raise InvalidInput(f"{FIELD}: {path.name} cannot be used with {self._model_name()}: {reason}",
+                               field=FIELD, value=path.stem, hint=f"Use a Wan2.1 LoRA trained on "
+                               f"{self._model_name()}, or remove the file.") from None
+
+    def _remove_loras(self) -> None:
+        """Every adapter off the transformer and its PEFT layers out (also what a half-loaded file left)."""
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        transformer = self.pipe.transformer
+        adapters = list(getattr(transformer, "peft_config", None) or {})
+        if adapters:
+            self.pipe.delete_adapters(adapters)
+        # a file that failed to load (shapes of another model) leaves PEFT layers and no adapter name
+        if adapters or any(isinstance(m, BaseTunerLayer) for m in transformer.modules()):
+            self.pipe.unload_lora_weights()
+
+    def _with_loras(self, loras: list[tuple[Path, float]], frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        """``frames`` (the run) with the job's LoRAs on for all of it: every pipeline call of the job."""
+        with self._loras(loras):
+            yield from frames
+
     def generate(self, inputs: RunInputs, *, on_step: Callable[[int, int], None],
                  on_decoding: Callable[[], None] | None = None, preview_path: Path | None = None,
                  warnings: list | None = None,
@@ -235,12 +297,12 @@ class WanVaceRunner(Runner):
         if inputs.reference_image is not None and not hasattr(inputs.reference_image, "convert"):
             raise ValueError(f"reference_image must be a PIL image or None; got "
                              f"{type(inputs.reference_image).__name__}")
-        if inputs.loras:
-            raise ValueError(f"loras are not supported by Wan VACE yet; got {len(inputs.loras)}: send none")
+        _check_lora_files(inputs.loras)
         if warnings is None:
             warnings = []
         warnings.extend(self.prompt_warnings(inputs.prompt, inputs.negative_prompt or ""))
-        return self._run(inputs, on_step, on_decoding or (lambda: None), warnings, preview_path, on_preview_file)
+        return self._with_loras(inputs.loras, self._run(inputs, on_step, on_decoding or (lambda: None), warnings,
+                                                        preview_path, on_preview_file))
 
     # -- long videos ----------------------------------------------------------------------------------------------
     @staticmethod
