@@ -64,6 +64,6 @@ def test_the_operator_can_set_a_cache_default():
     assert family_params(FAMILY)["cache_threshold"].resolve("maximum", settings) == 0.5
 
 
-def test_capabilities_say_preview_and_long_videos():
-    assert FAMILY.capabilities() == {"slots": ["video", "reference_image"], "loras": False, "preview": True,
+def test_capabilities_say_loras_preview_and_long_videos():
+    assert FAMILY.capabilities() == {"slots": ["video", "reference_image"], "loras": True, "preview": True,
                                      "long_video": True}
