@@ -9,16 +9,16 @@
 A step is what ``WanVACEPipeline`` runs per denoising step: the conditional and the unconditional forward of
 ``WanVACETransformer3DModel`` (guidance), with 512 text tokens and the VACE control latents (96 channels).
 Configs: ``cpu-bf16`` = 5 frames at 128x128 (2 latent frames x 8 x 8 = 128 tokens: NOT the real workload, which is
-32,760 tokens; on a CPU the step is bound by reading 4.3 GB of weights, not by attention), ``cpu-bf16-256`` = 9
-frames at 256x256 (768 tokens), ``cuda-bf16-480p`` = the real 81 frames at 480x832 (skipped without CUDA).
+32,760 tokens), ``cuda-bf16-480p`` = the real 81 frames at 480x832 (skipped without CUDA); both run by default.
+``cpu-bf16-256`` = 9 frames at 256x256 (768 tokens) on request. Memory figures are GiB.
 
 The transformer is built from the Wan2.1-VACE-1.3B config (``bench/gpu_check.py``'s ``WAN_VACE_1_3B``: 2.154 B
 parameters with the 15 VACE blocks) on the meta device, cast there as ``from_pretrained(torch_dtype=bf16)`` casts
 (its fp32-kept modules stay fp32), then allocated once and filled with seeded random values
 (``unet_step.fill_random``); the rotary tables, buffers that ``to_empty`` leaves blank, are rebuilt. ``--layers N``
-keeps the first N main blocks (VACE blocks at every 2nd of them): on CUDA the full 30 by default; on a CPU 6 by
-default (the whole model's step takes minutes on a small shared CPU), and never more than the available RAM holds
-with a margin; the result says how many and why.
+keeps the first N main blocks (VACE blocks at every 2nd of them): all 30 by default, but on a CPU never more than
+the available RAM holds with a margin (4.4 GB of bf16 weights for all 30); the result says how many and why. The
+whole default run takes about a minute on a quiet 2-core CPU (several when other work loads it).
 
 Printed per config: seconds per step (median of ``--repeats`` after one warm-up, ``unet_step.alternate_steps``),
 peak memory (CPU: the process's peak RSS, and the step's own rise above the weights; CUDA:
@@ -43,7 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
 from gpu_check import WAN_VACE_1_3B, _cast_as_loaded, _wan_inputs, _wan_step  # noqa: E402 - bench helpers
 from long_video import _reset_peak, _status_mb  # noqa: E402
-from unet_step import _cpu_has_bf16, alternate_steps, config_names, fill_random, matmul_peak_gflops  # noqa: E402
+from unet_step import (  # noqa: E402
+    _cpu_has_bf16, alternate_steps, config_names, fill_random, matmul_peak_gflops)
+from unet_step import count_flops as unet_step_flops  # noqa: E402
 
 TEXT_TOKENS = 512  # UMT5's max_sequence_length, as the pipeline pads every prompt
 CONFIGS = {
@@ -57,9 +59,6 @@ WAN_VACE_14B = dict(WAN_VACE_1_3B, num_attention_heads=40, ffn_dim=13824, num_la
                     vace_layers=list(range(0, 40, 5)))
 COUNT_SIZES = {"480p": (832, 480), "720p": (1280, 720)}
 RAM_MARGIN_GB = 3.0  # activations, the matmul-peak probe and the interpreter beside the weights
-# On a CPU the default keeps 6 of the 30 main blocks (3 VACE): the full model's step took 70-117 s on the 2 shared
-# cores of the build machine (4.7 min for the run); --layers 30 runs it whole.
-CPU_DEFAULT_LAYERS = 6
 
 
 def transformer_config(layers: int | None) -> dict:
@@ -72,15 +71,15 @@ def transformer_config(layers: int | None) -> dict:
 
 
 def cpu_layers(dtype_bytes: int, wanted: int | None) -> tuple[int, str]:
-    """Main blocks to build on a CPU: ``wanted`` (default ``CPU_DEFAULT_LAYERS``), fewer when their weights and a
-    margin would not fit in the available RAM."""
+    """Main blocks to build on a CPU: ``wanted`` (default all 30), fewer when their weights and a margin would not
+    fit in the available RAM."""
     available_gb = _meminfo_gb("MemAvailable")
     full = WAN_VACE_1_3B["num_layers"]
     per_layer_gb = 2.154e9 * dtype_bytes / 2**30 / full  # blocks hold almost all weights; VACE ones ride along
     fits = max(1, min(full, int((available_gb - RAM_MARGIN_GB) / per_layer_gb)))
-    layers = min(wanted or CPU_DEFAULT_LAYERS, fits)
-    why = "asked for" if wanted else "the CPU default, to keep the run short (--layers 30: the whole model)"
-    if layers < (wanted or CPU_DEFAULT_LAYERS):
+    layers = min(wanted or full, fits)
+    why = "asked for" if wanted else "the whole model"
+    if layers < (wanted or full):
         why = f"only {fits} fit in the RAM available"
     return layers, f"{layers} of {full} main blocks: {why}; {available_gb:.1f} GB RAM available at start"
 
@@ -204,9 +203,9 @@ def main(argv=None) -> int:
     parser.add_argument("--count-only", action="store_true", help="only count parameters and FLOPs per step of "
                         "1.3B and 14B at 81 frames, 480p and 720p (meta device: seconds, no weights)")
     parser.add_argument("--configs", default=DEFAULT_CONFIGS, help="comma-separated: " + ", ".join(CONFIGS))
-    parser.add_argument("--repeats", type=int, default=3, help="timed steps after the warm-up (median reported)")
-    parser.add_argument("--layers", type=int, help="main blocks to keep (default: all 30 on CUDA, "
-                        f"{CPU_DEFAULT_LAYERS} on a CPU; never more than the RAM holds)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed steps after the warm-up (median reported)")
+    parser.add_argument("--layers", type=int, help="main blocks to keep (default: all 30; on a CPU never more "
+                        "than the available RAM holds)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -216,6 +215,9 @@ def main(argv=None) -> int:
         for r in count_real_sizes():
             print(f"{r['model']:5s} {r['size']}: {r['params'] / 1e9:.3f} B params, {r['tflop_per_step']:.0f} TFLOP "
                   "per guidance step (cond + uncond) at 81 frames", flush=True)
+        fyp = unet_step_flops(dict(frames=24, size=512)) / 1e12
+        print(f"for scale, Follow-Your-Pose's full-size UNet3D: {fyp:.0f} TFLOP per guidance step at 24 frames 512x512 "
+              "(unet_step.count_flops)", flush=True)
         return 0
     if args.child:  # one config, in this fresh process
         print(json.dumps(run_config(args.child, CONFIGS[args.child], args.repeats, args.layers)))
