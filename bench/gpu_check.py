@@ -23,8 +23,8 @@ before that is kept; a part with under 15 s of the budget left is not started. I
 - ``wan-vace``: Wan2.1 VACE 1.3B at full size with random weights, bf16, one step (conditional + unconditional
   forward, as WanVACEPipeline runs guidance) at 81 frames 480x832, without and with First Block Cache
   (threshold 0.05): no-cache step, the first cached step (a miss) and a cached step that reuses (same inputs, so
-  every later step is a hit: the bound, not what a real video gets). The product's Wan model family has not landed
-  yet: this part builds diffusers' own ``WanVACETransformer3DModel`` directly, with the Wan2.1-VACE-1.3B config
+  every later step is a hit: the bound, not what a real video gets). No weights are on the device: this part builds
+  diffusers' own ``WanVACETransformer3DModel`` (the class the product's Wan runner loads) with the Wan2.1-VACE-1.3B config
   of diffusers' scripts/convert_wan_to_diffusers.py (2.15 B parameters with its 15 VACE blocks, which First Block
   Cache does not skip: it hooks only the 30 main blocks).
 - ``fyp-compiled``: the same UNet through ``--compile max-autotune`` (text2video.diffusion.compilation), 24 frames
@@ -459,8 +459,8 @@ def child_wan(dry: bool) -> None:
     sync = _sync(device)
     row = {"config": "wan-vace-1.3b", **{k: v for k, v in wan.items() if k != "config"}, "transformer_config":
            wan["config"], "params": sum(p.numel() for p in model.parameters()), "build_s": round(build_s, 1),
-           "fbc_threshold": FBC_THRESHOLD, "model_source": "diffusers WanVACETransformer3DModel (the product's Wan "
-           "model family has not landed)"}
+           "fbc_threshold": FBC_THRESHOLD, "model_source": "diffusers WanVACETransformer3DModel (the class the "
+           "product's Wan runner loads), random weights"}
     with torch.inference_mode():
         _reset_peak(device)
         times, _ = alternate_steps({"plain": model}, step, _repeats(dry), sync)["plain"]

@@ -72,16 +72,22 @@ def build_model(device: str, dtype, unet_config: dict = SD14_UNET_CONFIG):
         model = UNet3DConditionModel.from_config(unet_config)
     model.to(dtype=dtype)  # still meta: free
     model.to_empty(device=device)  # the only allocation, already in the target dtype
-    gen = torch.Generator(device=device).manual_seed(0)
+    fill_random(model, device)
+    return model.eval()
+
+
+def fill_random(model, device: str, seed: int = 0) -> None:
+    """Seeded random parameters in place: norm scales 1, biases 0, matrices N(0, 1/fan_in) (activations stay in
+    range), so that a model allocated with ``to_empty`` runs like a trained one's shapes do."""
+    import torch
+
+    gen = torch.Generator(device=device).manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if p.ndim == 1:
-                # norm scales 1, every bias 0
                 p.fill_(1.0 if name.endswith(".weight") and "norm" in name.split(".")[-2] else 0.0)
             else:
-                fan_in = p[0].numel()
-                p.normal_(0.0, fan_in**-0.5, generator=gen)
-    return model.eval()
+                p.normal_(0.0, p[0].numel() ** -0.5, generator=gen)
 
 
 def run_config(name: str, cfg: dict, repeats: int, compile_mode: str = "off", peak_gflops: float | None = None,
