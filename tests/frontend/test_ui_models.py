@@ -142,7 +142,7 @@ def _fill_wan(page, video, with_photo: bytes | None) -> None:
 
 
 def _watch_preview(page) -> None:
-    """Record whether the live preview showed (Wan's is being wired in parallel: accepted, not required)."""
+    """Record whether the live preview showed (2 steps have no preview step; the test below follows one)."""
     page.evaluate("""() => { window.__previewSeen = false;
         new MutationObserver(() => { if (document.getElementById('job-preview')) window.__previewSeen = true; })
           .observe(document.body, {subtree: true, childList: true}); }""")
@@ -174,7 +174,7 @@ def test_pick_wan_drop_a_photo_submit_and_follow_the_job_to_the_end(new_page, li
     page.wait_for_function("document.getElementById('job-photo').naturalWidth > 0")
     shown = page.eval_on_selector("#job-photo", "img => [img.naturalWidth, img.naturalHeight, img.alt]")
     assert shown == [96, 128, "The character photo this job used"]
-    # Wan's live preview is wired in parallel: when it showed, the result took its place; it is not required
+    # a preview (none at 2 steps: see the next test) gives way to the result
     if page.evaluate("window.__previewSeen"):
         assert page.locator("#job-preview").count() == 0
     _screens_in_every_layout(new_page, skeleton_video, photo, job_id, title, job["english_prompt"], artifacts_dir)
@@ -205,3 +205,22 @@ def _screens_in_every_layout(new_page, video, photo, job_id, title, english_prom
                 assert not english_shown(page, english_prompt), page.evaluate("document.body.innerText")
             page.screenshot(path=str(artifacts_dir / f"ui-wan-job-{lang}-{where}.png"), full_page=True)
             page.context.close()
+
+
+def test_a_wan_job_shows_its_live_preview_changing_then_the_result(new_page, live_ui, skeleton_video):
+    from tests.frontend.test_ui_preview import PREVIEW, shown_preview
+
+    page = new_page()
+    _fill_wan(page, skeleton_video, photo_png())
+    page.fill("#steps", "150")  # previews come every 5 steps, at most one a second: the job must run some seconds
+    job_id = submit_job(page)
+    first = shown_preview(page)
+    assert f"Step {first['step']}/150" in first["caption"] and "Live preview" in first["caption"], first
+    pixels_first = page.locator(PREVIEW).screenshot()
+    second = shown_preview(page, first["step"])
+    assert second["step"] > first["step"] and second["src"] != first["src"], (first, second)
+    assert page.locator(PREVIEW).screenshot() != pixels_first  # another picture, not just another URL
+    page.wait_for_selector("#job-status.status-succeeded", timeout=120_000)
+    wait_playable(page, "video[data-file='result.mp4']")
+    assert page.locator(PREVIEW).count() == 0  # the result took its place
+    live_ui.api("DELETE", f"/api/v1/jobs/{job_id}")
