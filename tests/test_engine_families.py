@@ -69,3 +69,18 @@ def test_a_model_config_its_code_cannot_build_is_a_models_problem_at_the_service
     with pytest.raises(ModelsMissing) as info:  # the UNet raised a plain ValueError; the engine says what it means
         engine.generate(made_up(skeleton_video, model="follow-your-pose", frames=2), tmp_path / "out")
     assert "use_linear_projection" in str(info.value) and info.value.http_status == 503
+
+
+def test_auto_dtype_on_cuda_is_each_models_own(demo_models):
+    # T5-family text encoders overflow in fp16: Wan VACE (UMT5) gets bf16 on CUDA, Follow-Your-Pose keeps fp16
+    import torch
+
+    from text2video.families import FAMILIES
+
+    engine = Engine(demo_models, device="cpu", dtype="auto")
+    engine.device = torch.device("cuda")  # what auto then means there (no GPU is needed to resolve it)
+    assert engine.dtype_for(FAMILIES["wan-vace"]) == torch.bfloat16
+    assert engine.dtype_for(FAMILIES["follow-your-pose"]) == torch.float16
+    fixed = Engine(demo_models, device="cpu", dtype="fp32")
+    fixed.device = torch.device("cuda")
+    assert fixed.dtype_for(FAMILIES["wan-vace"]) == torch.float32  # a dtype the operator set is kept

@@ -47,9 +47,9 @@ def resolve_device(device: str | None) -> Any:
     return check_device(name)
 
 
-def resolve_dtype(dtype: str | None, device: Any) -> Any:
-    """auto -> fp16 on CUDA, bf16 on a CPU with native bf16, else fp32. fp16 on CPU is refused (slow, and
-    several CPU kernels lack it)."""
+def resolve_dtype(dtype: str | None, device: Any, cuda_auto: str = "fp16") -> Any:
+    """auto -> ``cuda_auto`` on CUDA (fp16; bf16 for a model that overflows in fp16), bf16 on a CPU with native
+    bf16, else fp32. fp16 on CPU is refused (slow, and several CPU kernels lack it)."""
     import torch
 
     name = (dtype or "auto").strip().lower()
@@ -58,7 +58,7 @@ def resolve_dtype(dtype: str | None, device: Any) -> Any:
                           hint=f"Use one of: {', '.join(DTYPES)}.")
     if name == "auto":
         if device.type == "cuda":
-            return torch.float16
+            return {"fp16": torch.float16, "bf16": torch.bfloat16}[cuda_auto]
         return torch.bfloat16 if device.type == "cpu" and cpu_bf16()[0] else torch.float32
     if name == "fp16" and device.type == "cpu":
         raise DeviceError("dtype fp16 is not supported on the CPU", field="dtype", value=dtype,

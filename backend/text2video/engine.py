@@ -171,7 +171,8 @@ class Engine:
                                value=pose_preset, hint=f"Use one of: {', '.join(POSE_PRESETS)}.")
         self.settings = settings if settings is not None else Settings.load()
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
+        self.dtype = resolve_dtype(dtype, self.device)  # the default model's; each model's: dtype_for
+        self._dtype_setting = dtype
         self.models_dir = resolve_models_dir(models_dir)
         self.paths = ModelPaths(self.models_dir)
         self.memory = memory
@@ -215,9 +216,14 @@ class Engine:
                                        hint="GET /api/v1/models lists the models.") from None
                 self._ensure_demo(family, variant)
                 self._runners[model] = family.load_runner()(
-                    self.models_dir, variant, device=self.device, dtype=self.dtype, settings=self.settings,
+                    self.models_dir, variant, device=self.device, dtype=self.dtype_for(family), settings=self.settings,
                     memory=self.memory)
             return self._runners[model]
+
+    def dtype_for(self, family: Family) -> Any:
+        """The torch dtype ``family``'s runner gets: the ``dtype`` setting, with what ``auto`` means for that model
+        on CUDA (``Family.cuda_dtype``)."""
+        return resolve_dtype(self._dtype_setting, self.device, family.cuda_dtype)
 
     def _ensure_demo(self, family: Family, variant: Any) -> None:
         """A demo folder builds a family's own demo weights the first time that family runs."""
@@ -277,7 +283,7 @@ class Engine:
             english_prompt=prompts.english,
             language=prompts.language, seed=run.info["seed"], frames=len(skeleton.frames), fps=skeleton.fps,
             width=request.width, height=request.height, input_kind=skeleton.kind, pose_summary=skeleton.summary,
-            device=str(self.device), dtype=dtype_name(self.dtype), memory_preset=runner.memory_preset,
+            device=str(self.device), dtype=dtype_name(runner.dtype), memory_preset=runner.memory_preset,
             demo=self.demo, warnings=run.warnings, negative_prompt=prompts.negative, steps=request.steps,
             scheduler=request.scheduler or "", timings=run.timings, model=request.model)
 

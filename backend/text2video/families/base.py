@@ -125,6 +125,7 @@ class Family:
     prompt_tokens: int = 77  # the text encoder's budget: the prompt report says what is cut
     translate_default: bool = True  # Vietnamese -> English unless the request's `translate` says otherwise
     pose_preset: str = "balanced"  # pose models used for raw videos by default
+    cuda_dtype: str = "fp16"  # what --dtype auto means on CUDA for this model (bf16: weights that overflow in fp16)
     shared_parts: tuple[str, ...] = ("prompt", "pose")  # shared model parts it needs (models.sources.PARTS)
     sources: Ref | None = None  # (variant, fp16) -> tuple of models.sources.HubFile: its download
     presets: Ref | None = None  # its memory presets (the runner chooses by free VRAM)

@@ -93,6 +93,7 @@ FAMILY = Family(
     prompt_tokens=512,  # UMT5-XXL
     translate_default=True,  # UMT5 read Vietnamese in pre-training, but Wan's captions were Chinese and English
     pose_preset="wholebody",
+    cuda_dtype="bf16",  # Wan was trained in bf16, and its UMT5 text encoder overflows in fp16 (as T5 does)
     sources=hub_files,
     presets=f"{PACKAGE}.presets:choose_preset",
     demo=f"{PACKAGE}.demo:build_demo",

@@ -113,16 +113,6 @@ def _check_lora_files(loras: Any) -> None:
                              f"files the engine's check_loras resolved")
 
 
-def _default_dtype(device: Any) -> Any:
-    import torch
-
-    if device.type == "cuda":
-        return torch.bfloat16
-    from ...devices import cpu_bf16
-
-    return torch.bfloat16 if cpu_bf16()[0] else torch.float32
-
-
 class WanVaceRunner(Runner):
     """Runs one Wan VACE variant folder; see the module docstring."""
 
@@ -136,9 +126,12 @@ class WanVaceRunner(Runner):
         self.folder = folder
         self.path = self.models_dir / folder
         self.demo = (self.models_dir / DEMO_MARKER).exists()
-        if isinstance(dtype, str):  # a settings name: fp32 | fp16 | bf16
-            dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype, dtype)
-        self.dtype = dtype if dtype is not None else _default_dtype(self.device)
+        if dtype is None or isinstance(dtype, str):  # a settings name: auto | fp32 | fp16 | bf16
+            from ...devices import resolve_dtype
+            from . import FAMILY
+
+            dtype = resolve_dtype(dtype, self.device, FAMILY.cuda_dtype)
+        self.dtype = dtype
         self.preset: WanPreset | None = None
         self.applied: list[str] = []  # what the preset switched on, for the job record
         self._pipe = None
